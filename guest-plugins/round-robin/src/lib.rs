@@ -1,0 +1,57 @@
+//! `round-robin`: healthy servers in turn, in proportion to their weights.
+//!
+//! Uses the per-backend sequence number the host passes with every pick, so
+//! every instance of the plugin (one per worker) shares one rotation and the
+//! plugin keeps no state. Servers marked down by health checks are skipped;
+//! when none is healthy the pick is refused and the client gets 503, as
+//! HAProxy does. With unequal weights a server with weight 3 gets three
+//! consecutive turns for every one of a server with weight 1.
+//!
+//! ```toml
+//! [plugin.round-robin]
+//! source = "builtin:round-robin"
+//! ```
+
+wit_bindgen::generate!({ path: "../../wit", world: "balancer-plugin" });
+
+use exports::switchyard::plugin::balancer::{self, BackendInfo, Candidate, Choice};
+use exports::switchyard::plugin::lifecycle;
+use switchyard::plugin::types::Request;
+
+struct RoundRobin;
+
+impl lifecycle::Guest for RoundRobin {
+    fn init() -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl balancer::Guest for RoundRobin {
+    fn pick(_req: &Request, backend: BackendInfo, candidates: Vec<Candidate>) -> Option<Choice> {
+        let total: u64 = candidates
+            .iter()
+            .filter(|c| c.healthy)
+            .map(|c| u64::from(c.weight))
+            .sum();
+        if total == 0 {
+            return None;
+        }
+        let mut turn = backend.sequence % total;
+        for (index, candidate) in candidates.iter().enumerate() {
+            if !candidate.healthy {
+                continue;
+            }
+            let weight = u64::from(candidate.weight);
+            if turn < weight {
+                return Some(Choice {
+                    server: index as u32,
+                    response_headers: Vec::new(),
+                });
+            }
+            turn -= weight;
+        }
+        None
+    }
+}
+
+export!(RoundRobin);

@@ -1,0 +1,102 @@
+//! The configuration file as written: serde types that mirror the TOML
+//! one to one, with spans kept on every field that validation may need to
+//! point at. Nothing here is checked beyond its TOML type; `validate.rs`
+//! turns these into the domain types of `mod.rs`.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `[global]`: process-wide settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalFile {
+    /// Worker threads (default: one per CPU).
+    pub workers: Option<Spanned<usize>>,
+}
+
+/// `[[listener]]`: an address the proxy accepts connections on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerFile {
+    pub name: Spanned<String>,
+    pub bind: Spanned<String>,
+    pub tls: Option<TlsFile>,
+    #[serde(default)]
+    pub plugins: Vec<Spanned<String>>,
+    pub default_backend: Option<Spanned<String>>,
+}
+
+/// `tls = { ... }` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// The certificate chain, or one PEM holding chain and key as HAProxy
+    /// takes it.
+    pub cert: Spanned<String>,
+    /// The private key, when not in `cert`.
+    pub key: Option<Spanned<String>>,
+    /// `"1.2"` (default) or `"1.3"`.
+    pub min_version: Option<Spanned<String>>,
+    /// Offer HTTP/2 by ALPN (default true).
+    pub http2: Option<bool>,
+}
+
+/// `[backend.NAME]`: a group of servers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendFile {
+    pub balancer: Option<Spanned<String>>,
+    pub servers: Spanned<Vec<ServerFile>>,
+    pub health_check: Option<HealthCheckFile>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub response_timeout: Option<Spanned<String>>,
+    pub idle_timeout: Option<Spanned<String>>,
+    pub retries: Option<Spanned<u32>>,
+    pub max_idle_per_server: Option<Spanned<usize>>,
+}
+
+/// One entry of `servers = [...]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    pub name: Spanned<String>,
+    pub address: Spanned<String>,
+    pub weight: Option<Spanned<u32>>,
+}
+
+/// `health_check = { ... }` of a backend.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckFile {
+    pub method: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub expect_status: Option<Spanned<u16>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub rise: Option<Spanned<u32>>,
+    pub fall: Option<Spanned<u32>>,
+}
+
+/// `[plugin.NAME]`: a Wasm component and its settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginFile {
+    /// `builtin:NAME` or a path to a `.wasm` component (relative to the
+    /// configuration file).
+    pub source: Spanned<String>,
+    pub on_error: Option<Spanned<FailurePolicyFile>>,
+    pub error_status: Option<Spanned<u16>>,
+    pub timeout: Option<Spanned<String>>,
+    pub memory_limit: Option<Spanned<String>>,
+    pub max_calls_per_instance: Option<Spanned<u64>>,
+    /// Handed to the plugin as it is; the plugin checks it in `init`.
+    pub config: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicyFile {
+    FailClosed,
+    FailOpen,
+}

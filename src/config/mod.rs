@@ -1,0 +1,201 @@
+//! Configuration: a TOML file turned into validated domain values.
+//!
+//! `file.rs` mirrors the TOML; `validate.rs` checks it and builds the types
+//! below, reporting every problem at once with file, line and field
+//! (`error.rs`). Nothing here knows sockets, threads or plugin internals:
+//! what is left to check by loading (certificates, plugin components) keeps
+//! its [`Position`] so `switchyard check` can point at it.
+
+mod error;
+mod file;
+mod units;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, Problem};
+pub use units::{parse_duration, parse_size};
+
+/// The name of the balancer plugin a backend uses when it names none; when
+/// the file declares no plugin of that name, `builtin:round-robin` is used.
+pub const DEFAULT_BALANCER: &str = "round-robin";
+
+/// A whole, valid configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages and relative paths).
+    pub file: PathBuf,
+    /// Worker threads; `None` means one per CPU.
+    pub workers: Option<usize>,
+    pub listeners: Vec<ListenerConfig>,
+    pub backends: Vec<BackendConfig>,
+    pub plugins: Vec<PluginConfig>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates configuration text; `path` names it in problems and anchors
+    /// relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        validate::parse(path, text)
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&BackendConfig> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+
+    pub fn plugin(&self, name: &str) -> Option<&PluginConfig> {
+        self.plugins.iter().find(|p| p.name == name)
+    }
+
+    /// A problem found after validation (while loading a certificate or
+    /// compiling a plugin), placed at `at` in this configuration's file.
+    pub fn problem_at(&self, at: Position, field: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            file: self.file.clone(),
+            line: at.line,
+            column: at.column,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A place in the configuration file (1-based; 0 when not from a file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// `[[listener]]`: where clients connect.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub bind: SocketAddr,
+    pub tls: Option<TlsConfig>,
+    /// Request-hook plugins, in the order they run.
+    pub plugins: Vec<String>,
+    /// Where requests go when every plugin continues.
+    pub default_backend: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Certificate chain, or one PEM with chain and key (HAProxy style).
+    pub cert: PathBuf,
+    /// Private key, when not in `cert`.
+    pub key: Option<PathBuf>,
+    pub min_version: TlsVersion,
+    /// Offer `h2` by ALPN.
+    pub http2: bool,
+    /// Where `cert` is written, for problems found while loading it.
+    pub at: Position,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// `[backend.NAME]`: servers that can answer the same requests.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    pub name: String,
+    /// The balancer plugin's name.
+    pub balancer: String,
+    pub servers: Vec<ServerConfig>,
+    pub health_check: Option<HealthCheckConfig>,
+    /// Time allowed to establish a TCP connection to a server.
+    pub connect_timeout: Duration,
+    /// Time allowed from sending the request to receiving the response head.
+    pub response_timeout: Duration,
+    /// How long an unused pooled connection is kept.
+    pub idle_timeout: Duration,
+    /// Further servers tried when a connection cannot be made, or when an
+    /// idempotent request without a body gets no response.
+    pub retries: u32,
+    pub max_idle_per_server: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub name: String,
+    pub address: SocketAddr,
+    pub weight: u32,
+}
+
+/// Active health checks, HAProxy's `option httpchk` with its defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckConfig {
+    pub method: http::Method,
+    /// Path and query sent.
+    pub path: String,
+    /// `Host` header sent (default: the server's address).
+    pub host: Option<String>,
+    /// The one status that means healthy; `None` accepts 2xx and 3xx.
+    pub expect_status: Option<http::StatusCode>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive successes that bring a down server up.
+    pub rise: u32,
+    /// Consecutive failures that take an up server down.
+    pub fall: u32,
+}
+
+/// `[plugin.NAME]`.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    pub name: String,
+    pub source: PluginSource,
+    pub on_error: FailurePolicy,
+    /// Deadline of every call into the plugin.
+    pub timeout: Duration,
+    /// Linear-memory limit of each instance.
+    pub memory_limit: usize,
+    /// An instance is replaced by a fresh one after this many calls.
+    pub max_calls_per_instance: u64,
+    /// The plugin's own settings, handed over as they are.
+    pub settings: toml::Table,
+    /// Where `source` is written, for problems found while compiling.
+    pub at: Position,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// Embedded in the binary: `builtin:NAME`.
+    Builtin(String),
+    /// A component file.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Builtin(name) => write!(f, "builtin:{name}"),
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// What a failed plugin call (trap, deadline, memory limit) does to the
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Answer with this 5xx status.
+    Closed { status: http::StatusCode },
+    /// Carry on as if the plugin had said `continue` (or, for a balancer,
+    /// as if it were absent: the first healthy server).
+    Open,
+}

@@ -1,0 +1,128 @@
+//! The Wasm engine shared by every plugin: one `Engine` with epoch
+//! interruption, the thread that advances the epoch, and a cache of compiled
+//! components keyed by content hash (reloading an unchanged or previously
+//! seen version costs nothing).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::Component;
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine};
+
+use super::error::PluginError;
+
+/// How often the epoch advances: the resolution of plugin deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// The SHA-256 of a component's bytes: names a plugin version in logs and
+/// the admin API, and can be compared with `sha256sum plugin.wasm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    pub fn of(bytes: &[u8]) -> ContentHash {
+        ContentHash(Sha256::digest(bytes).into())
+    }
+
+    /// The first 12 hex digits, enough to tell versions apart in a log line.
+    pub fn short(&self) -> String {
+        self.0[..6].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Compiled components kept for reuse; a bound keeps memory flat however
+/// many versions are swapped in.
+const COMPILED_CACHE_LIMIT: usize = 64;
+
+/// Owns the Wasm engine. Create one per process and share it.
+pub struct PluginEngine {
+    engine: Engine,
+    compiled: Mutex<HashMap<ContentHash, Component>>,
+    ticker: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl PluginEngine {
+    pub fn new() -> Result<Arc<PluginEngine>, PluginError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        config.parallel_compilation(true);
+        let engine = Engine::new(&config).map_err(PluginError::engine)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("switchyard-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| PluginError::engine(wasmtime::Error::new(e)))?
+        };
+        Ok(Arc::new(PluginEngine {
+            engine,
+            compiled: Mutex::new(HashMap::new()),
+            ticker: Some(ticker),
+            stop,
+        }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles a component, or returns the one compiled before from the
+    /// same bytes. Slow (tens of milliseconds): never call it on the request
+    /// path.
+    pub fn compile(&self, bytes: &[u8]) -> Result<(ContentHash, Component), PluginError> {
+        let hash = ContentHash::of(bytes);
+        if let Some(found) = self.cached(hash) {
+            return Ok((hash, found));
+        }
+        let component = Component::new(&self.engine, bytes).map_err(PluginError::Compile)?;
+        if let Ok(mut cache) = self.compiled.lock() {
+            if cache.len() >= COMPILED_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(hash, component.clone());
+        }
+        Ok((hash, component))
+    }
+
+    fn cached(&self, hash: ContentHash) -> Option<Component> {
+        self.compiled.lock().ok()?.get(&hash).cloned()
+    }
+
+    /// Epoch ticks to allow for a call with this deadline (rounded up, plus
+    /// one for the tick already under way).
+    pub fn deadline_ticks(timeout: Duration) -> u64 {
+        let tick = EPOCH_TICK.as_nanos().max(1);
+        (timeout.as_nanos().div_ceil(tick) as u64).saturating_add(1)
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(ticker) = self.ticker.take() {
+            let _ = ticker.join();
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! One live instance of a plugin version: its own `Store` (never shared
+//! between threads at the same time), the exports it has, and calls bounded
+//! by an epoch deadline and a memory limit. A failed call poisons the
+//! instance; its owner drops it.
+
+use std::sync::Arc;
+
+use wasmtime::component::{InstancePre, Resource};
+use wasmtime::{Store, Trap};
+
+use super::bindings::exports::switchyard::plugin::{balancer, lifecycle, request_hook};
+use super::error::{CallFailure, PluginError};
+use super::request_view::{RequestHandle, RequestView};
+use super::state::{PluginIdentity, PluginState};
+
+/// Which hooks a component exports, resolved once per version.
+#[derive(Clone)]
+pub struct ExportIndices {
+    pub lifecycle: Option<lifecycle::GuestIndices>,
+    pub request_hook: Option<request_hook::GuestIndices>,
+    pub balancer: Option<balancer::GuestIndices>,
+}
+
+impl ExportIndices {
+    pub fn resolve(pre: &InstancePre<PluginState>) -> ExportIndices {
+        ExportIndices {
+            lifecycle: lifecycle::GuestIndices::new(pre).ok(),
+            request_hook: request_hook::GuestIndices::new(pre).ok(),
+            balancer: balancer::GuestIndices::new(pre).ok(),
+        }
+    }
+}
+
+pub struct PluginInstance {
+    store: Store<PluginState>,
+    request_hook: Option<request_hook::Guest>,
+    balancer: Option<balancer::Guest>,
+    /// Calls made so far, for recycling after `max_calls_per_instance`.
+    pub calls: u64,
+}
+
+impl PluginInstance {
+    /// Instantiates and runs `init`; the instance is ready for hooks.
+    pub fn start(
+        pre: &InstancePre<PluginState>,
+        exports: &ExportIndices,
+        identity: Arc<PluginIdentity>,
+        memory_limit: usize,
+        deadline_ticks: u64,
+    ) -> Result<PluginInstance, PluginError> {
+        let mut store = Store::new(pre.engine(), PluginState::new(identity, memory_limit));
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(deadline_ticks);
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| PluginError::Instantiate(classify(&store, e)))?;
+        let load_failed = |e| PluginError::Instantiate(CallFailure::Trap(format!("{e:#}")));
+        let request_hook = match &exports.request_hook {
+            Some(indices) => Some(indices.load(&mut store, &instance).map_err(load_failed)?),
+            None => None,
+        };
+        let balancer = match &exports.balancer {
+            Some(indices) => Some(indices.load(&mut store, &instance).map_err(load_failed)?),
+            None => None,
+        };
+        if let Some(indices) = &exports.lifecycle {
+            let lifecycle = indices.load(&mut store, &instance).map_err(load_failed)?;
+            store.set_epoch_deadline(deadline_ticks);
+            match lifecycle.call_init(&mut store) {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => return Err(PluginError::InitRejected(message)),
+                Err(e) => return Err(PluginError::InitFailed(classify(&store, e))),
+            }
+        }
+        Ok(PluginInstance {
+            store,
+            request_hook,
+            balancer,
+            calls: 0,
+        })
+    }
+
+    /// Runs the request hook. `view` is lent to the guest for the call.
+    pub fn on_request(
+        &mut self,
+        view: &mut RequestView,
+        deadline_ticks: u64,
+    ) -> Result<request_hook::Decision, CallFailure> {
+        let Some(hook) = self.request_hook.clone() else {
+            return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
+        };
+        self.lend(view, deadline_ticks);
+        let result = hook.call_on_request(&mut self.store, Resource::<RequestHandle>::new_borrow(0));
+        self.take_back(view);
+        result.map_err(|e| classify(&self.store, e))
+    }
+
+    /// Runs the balancer and checks the index it returns.
+    pub fn pick(
+        &mut self,
+        view: &mut RequestView,
+        backend: &balancer::BackendInfo,
+        candidates: &[balancer::Candidate],
+        deadline_ticks: u64,
+    ) -> Result<Option<balancer::Choice>, CallFailure> {
+        let Some(hook) = self.balancer.clone() else {
+            return Err(CallFailure::BadAnswer("the plugin exports no balancer".into()));
+        };
+        self.lend(view, deadline_ticks);
+        let result = hook.call_pick(&mut self.store, Resource::<RequestHandle>::new_borrow(0), backend, candidates);
+        self.take_back(view);
+        match result.map_err(|e| classify(&self.store, e))? {
+            Some(choice) if choice.server as usize >= candidates.len() => Err(CallFailure::BadAnswer(format!(
+                "server index {} with {} candidates",
+                choice.server,
+                candidates.len()
+            ))),
+            answer => Ok(answer),
+        }
+    }
+
+    /// Linear memory in use, for recycling instances that grew.
+    pub fn memory_size(&self) -> usize {
+        self.store.data().memory.current
+    }
+
+    fn lend(&mut self, view: &mut RequestView, deadline_ticks: u64) {
+        self.calls += 1;
+        std::mem::swap(view, &mut self.store.data_mut().request);
+        self.store.set_epoch_deadline(deadline_ticks);
+    }
+
+    fn take_back(&mut self, view: &mut RequestView) {
+        std::mem::swap(view, &mut self.store.data_mut().request);
+    }
+}
+
+/// Names what went wrong in a failed call.
+fn classify(store: &Store<PluginState>, error: wasmtime::Error) -> CallFailure {
+    let memory = &store.data().memory;
+    if memory.exceeded {
+        return CallFailure::OutOfMemory { limit: memory.limit };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallFailure::Timeout,
+        Some(trap) => CallFailure::Trap(trap.to_string()),
+        None => CallFailure::Trap(format!("{error:#}")),
+    }
+}

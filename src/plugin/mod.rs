@@ -1,0 +1,39 @@
+//! The plugin host: WebAssembly components that make every decision.
+//!
+//! - `bindings`: the WIT contract (`wit/plugin.wit`) as Rust types.
+//! - `engine`: one wasmtime `Engine` per process, the epoch ticker that
+//!   bounds every call, compiled components cached by content hash.
+//! - `version`: one loaded plugin version and its pool of live instances.
+//! - `instance`: one instance (`Store`), its calls, deadline and memory cap.
+//! - `state`: the host side of the imports: logging, configuration, and the
+//!   `request` resource backed by [`RequestView`].
+//! - `chain`: a listener's request hooks run in order into a [`ChainOutcome`].
+//! - `set`: every plugin of a configuration, loaded and checked.
+//! - `builtin`: the default plugins embedded in the binary.
+//!
+//! The host knows request heads and decisions, not connections, TLS or
+//! pools, so it can be tested and benchmarked without a socket.
+
+pub mod bindings;
+pub mod builtin;
+mod chain;
+mod engine;
+mod error;
+mod instance;
+mod request_view;
+mod set;
+mod settings;
+mod state;
+mod version;
+
+pub use bindings::exports::switchyard::plugin::balancer::{BackendInfo, Candidate, Choice};
+pub use bindings::exports::switchyard::plugin::request_hook::{Action, Decision, Response};
+pub use bindings::switchyard::plugin::types::{Header, HeaderOp, Scheme};
+pub use chain::{ChainOutcome, RequestChain, Verdict};
+pub use engine::{ContentHash, PluginEngine, EPOCH_TICK};
+pub use error::{CallFailure, PluginError};
+pub use instance::PluginInstance;
+pub use request_view::{ConnectionInfo, RequestView};
+pub use set::PluginSet;
+pub use settings::PluginSettings;
+pub use version::PluginVersion;

@@ -1,0 +1,74 @@
+//! The request as plugins see it: a host-owned head that the `request`
+//! resource of the WIT contract reads from. Nothing is copied into the guest
+//! until a method asks for it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::bindings::switchyard::plugin::types::Scheme;
+
+/// The type the WIT resource `request` maps to. The guest only ever holds a
+/// borrowed handle during one call; the data lives in [`RequestView`], which
+/// the host moves into the store for the call.
+pub struct RequestHandle;
+
+/// Facts about the connection a request arrived on, shared by every request
+/// of that connection.
+#[derive(Debug)]
+pub struct ConnectionInfo {
+    pub client: SocketAddr,
+    pub local: SocketAddr,
+    pub scheme: Scheme,
+    /// The listener's name from the configuration.
+    pub listener: Arc<str>,
+}
+
+/// A request head plus its connection: everything a plugin can ask about.
+#[derive(Debug)]
+pub struct RequestView {
+    pub head: http::request::Parts,
+    pub conn: Arc<ConnectionInfo>,
+}
+
+impl RequestView {
+    /// The authority the client asked for: the URI's (HTTP/2 `:authority`,
+    /// or an absolute-form request target), else the `Host` header.
+    pub fn authority(&self) -> Option<&str> {
+        if let Some(authority) = self.head.uri.authority() {
+            return Some(authority.as_str());
+        }
+        self.head
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    }
+
+    pub fn version_name(&self) -> &'static str {
+        match self.head.version {
+            http::Version::HTTP_09 => "HTTP/0.9",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_11 => "HTTP/1.1",
+            http::Version::HTTP_2 => "HTTP/2",
+            http::Version::HTTP_3 => "HTTP/3",
+            _ => "HTTP/?",
+        }
+    }
+}
+
+impl RequestView {
+    /// An empty view that stands in a store between calls, so the real one
+    /// can be swapped in and out without `Option` juggling.
+    pub(crate) fn placeholder() -> RequestView {
+        let (head, ()) = http::Request::new(()).into_parts();
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        RequestView {
+            head,
+            conn: Arc::new(ConnectionInfo {
+                client: unspecified,
+                local: unspecified,
+                scheme: Scheme::Http,
+                listener: Arc::from(""),
+            }),
+        }
+    }
+}

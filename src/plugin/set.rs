@@ -1,0 +1,85 @@
+//! Every plugin of one configuration, loaded and checked against how the
+//! configuration uses it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::builtin;
+use super::chain::RequestChain;
+use super::engine::PluginEngine;
+use super::error::PluginError;
+use super::version::PluginVersion;
+use crate::config::{Config, PluginConfig, PluginSource, Problem};
+
+#[derive(Clone, Default)]
+pub struct PluginSet {
+    by_name: HashMap<String, Arc<PluginVersion>>,
+}
+
+impl PluginSet {
+    /// Loads every plugin the configuration declares (compile, link, start
+    /// one instance, `init`) and checks each is used for a hook it exports.
+    /// Every problem is reported, placed at the plugin's `source`.
+    pub fn load(engine: &PluginEngine, config: &Config) -> Result<PluginSet, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut by_name = HashMap::new();
+        for plugin in &config.plugins {
+            match load_one(engine, plugin) {
+                Ok(version) => {
+                    tracing::debug!(plugin = %plugin.name, source = %plugin.source, version = %version.hash().short(), "plugin loaded");
+                    by_name.insert(plugin.name.clone(), Arc::new(version));
+                }
+                Err(e) => problems.push(config.problem_at(plugin.at, format!("plugin.{}", plugin.name), format!("{} ({})", e, plugin.source))),
+            }
+        }
+        let set = PluginSet { by_name };
+        set.check_usage(config, &mut problems);
+        if problems.is_empty() {
+            Ok(set)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<PluginVersion>> {
+        self.by_name.get(name)
+    }
+
+    /// The request chain of the named plugins (unknown names are skipped;
+    /// `load` has already reported them).
+    pub fn chain(&self, names: &[String]) -> RequestChain {
+        RequestChain::new(names.iter().filter_map(|n| self.get(n).cloned()).collect())
+    }
+
+    fn check_usage(&self, config: &Config, problems: &mut Vec<Problem>) {
+        for listener in &config.listeners {
+            for name in &listener.plugins {
+                if let (Some(plugin), Some(cfg)) = (self.get(name), config.plugin(name)) {
+                    if !plugin.has_request_hook() {
+                        problems.push(config.problem_at(cfg.at, format!("plugin.{name}"), format!("listener \"{}\" runs it as a request hook, but it exports no request-hook", listener.name)));
+                    }
+                }
+            }
+        }
+        for backend in &config.backends {
+            if let (Some(plugin), Some(cfg)) = (self.get(&backend.balancer), config.plugin(&backend.balancer)) {
+                if !plugin.has_balancer() {
+                    problems.push(config.problem_at(cfg.at, format!("plugin.{}", backend.balancer), format!("backend \"{}\" uses it as its balancer, but it exports no balancer", backend.name)));
+                }
+            }
+        }
+    }
+}
+
+fn load_one(engine: &PluginEngine, plugin: &PluginConfig) -> Result<PluginVersion, PluginError> {
+    let bytes: std::borrow::Cow<'static, [u8]> = match &plugin.source {
+        PluginSource::Builtin(name) => builtin::builtin(name)
+            .ok_or_else(|| PluginError::UnknownBuiltin {
+                name: name.clone(),
+                known: builtin::names(),
+            })?
+            .into(),
+        PluginSource::File(path) => std::fs::read(path).map_err(PluginError::Read)?.into(),
+    };
+    PluginVersion::load(engine, plugin, &bytes)
+}

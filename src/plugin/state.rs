@@ -1,0 +1,190 @@
+//! What a plugin's `Store` holds, and the host side of the WIT imports: the
+//! `host` interface (log, config) and the `request` resource.
+
+use std::sync::Arc;
+
+use wasmtime::component::Resource;
+use wasmtime::{ResourceLimiter, Result};
+
+use super::bindings::switchyard::plugin::host::{self, Level};
+use super::bindings::switchyard::plugin::types::{self, HostRequest, Scheme};
+use super::request_view::{RequestHandle, RequestView};
+use super::settings::PluginSettings;
+
+/// Who a plugin is: shared by every instance of one version.
+#[derive(Debug)]
+pub struct PluginIdentity {
+    pub name: String,
+    /// Short content hash of the component, for log lines.
+    pub version: String,
+    pub settings: PluginSettings,
+}
+
+/// The data of one instance's `Store`.
+pub struct PluginState {
+    pub identity: Arc<PluginIdentity>,
+    /// The request being decided, swapped in for the duration of one call
+    /// (a placeholder otherwise).
+    pub request: RequestView,
+    pub memory: MemoryLimiter,
+}
+
+impl PluginState {
+    pub fn new(identity: Arc<PluginIdentity>, memory_limit: usize) -> PluginState {
+        PluginState {
+            identity,
+            request: RequestView::placeholder(),
+            memory: MemoryLimiter::new(memory_limit),
+        }
+    }
+
+    fn request(&self) -> Result<&RequestView> {
+        Ok(&self.request)
+    }
+}
+
+/// Caps an instance's linear memory. Unlike `StoreLimits`, it remembers that
+/// the cap was hit, so a failed call can be reported as out-of-memory rather
+/// than as a generic trap, and it tracks the size so an instance that grew
+/// large can be recycled.
+pub struct MemoryLimiter {
+    pub limit: usize,
+    pub current: usize,
+    pub exceeded: bool,
+}
+
+impl MemoryLimiter {
+    fn new(limit: usize) -> MemoryLimiter {
+        MemoryLimiter {
+            limit,
+            current: 0,
+            exceeded: false,
+        }
+    }
+}
+
+/// Raised (as a trap) when a guest grows its memory past the limit.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes exceeded (asked for {desired})")]
+pub struct MemoryExceeded {
+    pub limit: usize,
+    pub desired: usize,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        if desired > self.limit {
+            self.exceeded = true;
+            return Err(wasmtime::Error::new(MemoryExceeded {
+                limit: self.limit,
+                desired,
+            }));
+        }
+        self.current = desired;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl host::Host for PluginState {
+    fn log(&mut self, level: Level, message: String) -> Result<()> {
+        let plugin = self.identity.name.as_str();
+        let version = self.identity.version.as_str();
+        match level {
+            Level::Trace => tracing::trace!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
+            Level::Debug => tracing::debug!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
+            Level::Info => tracing::info!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
+            Level::Warn => tracing::warn!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
+            Level::Error => tracing::error!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
+        }
+        Ok(())
+    }
+
+    fn config_get(&mut self, key: String) -> Result<Option<String>> {
+        Ok(self.identity.settings.get(&key).map(str::to_string))
+    }
+
+    fn config_entries(&mut self) -> Result<Vec<(String, String)>> {
+        Ok(self.identity.settings.entries().to_vec())
+    }
+
+    fn config_json(&mut self) -> Result<String> {
+        Ok(self.identity.settings.json().to_string())
+    }
+}
+
+impl types::Host for PluginState {}
+
+impl HostRequest for PluginState {
+    fn method(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.request()?.head.method.as_str().to_string())
+    }
+
+    fn scheme(&mut self, _: Resource<RequestHandle>) -> Result<Scheme> {
+        Ok(self.request()?.conn.scheme)
+    }
+
+    fn authority(&mut self, _: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self.request()?.authority().map(str::to_string))
+    }
+
+    fn path(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.request()?.head.uri.path().to_string())
+    }
+
+    fn query(&mut self, _: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self.request()?.head.uri.query().map(str::to_string))
+    }
+
+    fn header(&mut self, _: Resource<RequestHandle>, name: String) -> Result<Option<Vec<u8>>> {
+        let headers = &self.request()?.head.headers;
+        Ok(headers.get(name.as_str()).map(|v| v.as_bytes().to_vec()))
+    }
+
+    fn header_all(&mut self, _: Resource<RequestHandle>, name: String) -> Result<Vec<Vec<u8>>> {
+        let headers = &self.request()?.head.headers;
+        Ok(headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| v.as_bytes().to_vec())
+            .collect())
+    }
+
+    fn header_names(&mut self, _: Resource<RequestHandle>) -> Result<Vec<String>> {
+        let headers = &self.request()?.head.headers;
+        Ok(headers.keys().map(|k| k.as_str().to_string()).collect())
+    }
+
+    fn client_addr(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.request()?.conn.client.to_string())
+    }
+
+    fn listener(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.request()?.conn.listener.to_string())
+    }
+
+    fn local_port(&mut self, _: Resource<RequestHandle>) -> Result<u16> {
+        Ok(self.request()?.conn.local.port())
+    }
+
+    fn version(&mut self, _: Resource<RequestHandle>) -> Result<String> {
+        Ok(self.request()?.version_name().to_string())
+    }
+
+    fn drop(&mut self, _: Resource<RequestHandle>) -> Result<()> {
+        // Handles are borrows of the host's request: nothing to free.
+        Ok(())
+    }
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! One loaded version of a plugin: its compiled component, its settings, its
+//! failure policy and a pool of live instances.
+//!
+//! Instances are long-lived: a call takes one from the pool (lock-free),
+//! runs, and puts it back, so each worker thread effectively keeps its own
+//! and no `Store` is ever shared by two requests at once. When the pool is
+//! empty a new instance is started (instantiate + `init`). An instance whose
+//! call failed is dropped, as is one that reached `max_calls_per_instance`
+//! or grew past half its memory limit: a leaking guest cannot leak forever.
+
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+use wasmtime::component::{InstancePre, Linker};
+
+use super::bindings::exports::switchyard::plugin::{balancer, request_hook};
+use super::bindings::Plugin;
+use super::engine::{ContentHash, PluginEngine};
+use super::error::{CallFailure, PluginError};
+use super::instance::{ExportIndices, PluginInstance};
+use super::request_view::RequestView;
+use super::settings::PluginSettings;
+use super::state::{PluginIdentity, PluginState};
+use crate::config::{FailurePolicy, PluginConfig};
+
+/// Idle instances kept per version: enough for every worker to keep one
+/// while others are being created.
+const POOL_CAPACITY: usize = 64;
+
+pub struct PluginVersion {
+    identity: Arc<PluginIdentity>,
+    hash: ContentHash,
+    pre: InstancePre<PluginState>,
+    exports: ExportIndices,
+    on_error: FailurePolicy,
+    deadline_ticks: u64,
+    memory_limit: usize,
+    max_calls: u64,
+    idle: ArrayQueue<PluginInstance>,
+}
+
+impl std::fmt::Debug for PluginVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginVersion")
+            .field("name", &self.identity.name)
+            .field("version", &self.identity.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginVersion {
+    /// Compiles (or reuses) the component, links it against the host, and
+    /// proves it works by starting one instance, whose `init` must accept
+    /// the configuration. That instance becomes the first of the pool.
+    pub fn load(engine: &PluginEngine, config: &PluginConfig, bytes: &[u8]) -> Result<PluginVersion, PluginError> {
+        let (hash, component) = engine.compile(bytes)?;
+        let mut linker: Linker<PluginState> = Linker::new(engine.engine());
+        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
+            .map_err(PluginError::Link)?;
+        // Toolchains' standard libraries import WASI (stdio, environment,
+        // clocks...). Plugins get none of it: every such import traps.
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(PluginError::Link)?;
+        let pre = linker.instantiate_pre(&component).map_err(PluginError::Link)?;
+        let exports = ExportIndices::resolve(&pre);
+        if exports.request_hook.is_none() && exports.balancer.is_none() {
+            return Err(PluginError::NoHooks);
+        }
+        let identity = Arc::new(PluginIdentity {
+            name: config.name.clone(),
+            version: hash.short(),
+            settings: PluginSettings::new(&config.settings),
+        });
+        let version = PluginVersion {
+            identity,
+            hash,
+            pre,
+            exports,
+            on_error: config.on_error,
+            deadline_ticks: PluginEngine::deadline_ticks(config.timeout),
+            memory_limit: config.memory_limit,
+            max_calls: config.max_calls_per_instance,
+            idle: ArrayQueue::new(POOL_CAPACITY),
+        };
+        let first = version.start_instance()?;
+        let _ = version.idle.push(first);
+        Ok(version)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.identity.name
+    }
+
+    pub fn hash(&self) -> ContentHash {
+        self.hash
+    }
+
+    pub fn on_error(&self) -> FailurePolicy {
+        self.on_error
+    }
+
+    pub fn has_request_hook(&self) -> bool {
+        self.exports.request_hook.is_some()
+    }
+
+    pub fn has_balancer(&self) -> bool {
+        self.exports.balancer.is_some()
+    }
+
+    /// Idle instances in the pool (for tests and the admin view).
+    pub fn idle_instances(&self) -> usize {
+        self.idle.len()
+    }
+
+    pub fn on_request(&self, view: &mut RequestView) -> Result<request_hook::Decision, CallFailure> {
+        let mut instance = self.checkout()?;
+        let result = instance.on_request(view, self.deadline_ticks);
+        self.checkin(instance, &result);
+        result
+    }
+
+    pub fn pick(
+        &self,
+        view: &mut RequestView,
+        backend: &balancer::BackendInfo,
+        candidates: &[balancer::Candidate],
+    ) -> Result<Option<balancer::Choice>, CallFailure> {
+        let mut instance = self.checkout()?;
+        let result = instance.pick(view, backend, candidates, self.deadline_ticks);
+        self.checkin(instance, &result);
+        result
+    }
+
+    /// A fresh instance that bypasses the pool and is dropped after use:
+    /// the instantiate-per-request mode, for benchmarks and untrusted code.
+    pub fn start_instance(&self) -> Result<PluginInstance, PluginError> {
+        PluginInstance::start(
+            &self.pre,
+            &self.exports,
+            Arc::clone(&self.identity),
+            self.memory_limit,
+            self.deadline_ticks,
+        )
+    }
+
+    pub fn deadline_ticks(&self) -> u64 {
+        self.deadline_ticks
+    }
+
+    fn checkout(&self) -> Result<PluginInstance, CallFailure> {
+        if let Some(instance) = self.idle.pop() {
+            return Ok(instance);
+        }
+        self.start_instance().map_err(|e| {
+            tracing::warn!(plugin = %self.identity.name, version = %self.identity.version, error = %e, "could not start a plugin instance");
+            match e {
+                PluginError::InitFailed(failure) | PluginError::Instantiate(failure) => failure,
+                other => CallFailure::Trap(other.to_string()),
+            }
+        })
+    }
+
+    fn checkin<T>(&self, instance: PluginInstance, result: &Result<T, CallFailure>) {
+        match result {
+            Err(failure) => {
+                tracing::warn!(
+                    plugin = %self.identity.name,
+                    version = %self.identity.version,
+                    failure = failure.kind(),
+                    "plugin call failed: {failure}; instance discarded"
+                );
+            }
+            Ok(_) if instance.calls >= self.max_calls || instance.memory_size() > self.memory_limit / 2 => {
+                tracing::debug!(plugin = %self.identity.name, calls = instance.calls, memory = instance.memory_size(), "recycling plugin instance");
+            }
+            Ok(_) => {
+                let _ = self.idle.push(instance);
+            }
+        }
+    }
+}
