@@ -1,2 +1,10 @@
+pub mod body;
 pub mod config;
+pub mod demo;
+pub mod listener;
 pub mod plugin;
+pub mod prepare;
+pub mod proxy;
+pub mod running;
+pub mod tls;
+pub mod upstream;

@@ -1,1 +1,172 @@
-fn main(){}
+//! The `switchyard` command: `demo`, `run` and `check`. This is the binary's
+//! edge, where errors become messages and exit codes.
+//!
+//! Exit codes: 0 success; 1 the proxy failed at run time (e.g. a port could
+//! not be bound); 2 the configuration has problems (each printed with file,
+//! line and field); 130 stopped by a second Ctrl-C.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchyard::config::Config;
+use switchyard::demo::{Demo, DemoPorts};
+use switchyard::plugin::PluginEngine;
+use switchyard::prepare::prepare;
+use switchyard::running::{RunningProxy, StartError};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "switchyard", version, about = "A reverse proxy and load balancer whose every decision is a WebAssembly plugin")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the lab on loopback: two origins, an ACME stand-in, a
+    /// self-signed certificate, and the proxy with the default plugins.
+    Demo {
+        /// Plain-HTTP listener.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// HTTPS listener.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        https: SocketAddr,
+    },
+    /// Run the proxy from a configuration file.
+    Run {
+        /// The TOML configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file: parse, validate, load certificates,
+    /// compile and initialise every plugin. Prints every problem; exits 2 if
+    /// there is any.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let result = match cli.command {
+        Command::Check { config } => return check(&config),
+        Command::Run { config } => match Config::load(&config) {
+            Ok(config) => run(config),
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::from(2);
+            }
+        },
+        Command::Demo { http, https } => demo(DemoPorts { http, https }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("switchyard: {error:#}");
+            match error.downcast_ref::<StartError>() {
+                Some(StartError::Problems(_)) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    let engine = match PluginEngine::new() {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("switchyard: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match prepare(&config, &engine) {
+        Ok(_) => {
+            println!(
+                "{}: configuration is valid ({} listeners, {} backends, {} plugins)",
+                path.display(),
+                config.listeners.len(),
+                config.backends.len(),
+                config.plugins.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            eprintln!("{} has {} problem(s):", path.display(), problems.len());
+            for problem in problems {
+                eprintln!("  {problem}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let runtime = runtime(config.workers)?;
+    runtime.block_on(async {
+        let engine = PluginEngine::new()?;
+        let proxy = RunningProxy::start(config, engine).await?;
+        serve_until_signal(proxy).await
+    })
+}
+
+fn demo(ports: DemoPorts) -> anyhow::Result<ExitCode> {
+    let runtime = runtime(None)?;
+    runtime.block_on(async {
+        let engine = PluginEngine::new()?;
+        let demo = Demo::start(ports, Arc::clone(&engine)).await.context(
+            "could not start the demo (if a port is taken, choose others: \
+             switchyard demo --http 127.0.0.1:PORT --https 127.0.0.1:PORT)",
+        )?;
+        println!("{}", demo.guide());
+        let Demo { proxy, .. } = demo;
+        serve_until_signal(proxy).await
+    })
+}
+
+fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    builder.build().context("cannot start the async runtime")
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts down gracefully; a second
+/// SIGINT exits at once.
+async fn serve_until_signal(proxy: RunningProxy) -> anyhow::Result<ExitCode> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: no new connections, open ones may finish");
+    tokio::select! {
+        _ = proxy.shutdown() => Ok(ExitCode::SUCCESS),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::warn!("second interrupt: exiting now");
+            Ok(ExitCode::from(130))
+        }
+    }
+}

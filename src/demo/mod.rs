@@ -1,0 +1,158 @@
+//! `switchyard demo`: the lab of `LAB.md` on loopback, in one process. Two
+//! origin servers, an ACME stand-in, a self-signed certificate, and the
+//! proxy with the four default plugins, configured by a TOML file written
+//! next to the certificate (so it can be read, copied and edited).
+
+mod acme;
+mod certs;
+mod origin;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use acme::{AcmeResponder, THUMBPRINT};
+pub use certs::SelfSigned;
+pub use origin::Origin;
+
+use crate::config::Config;
+use crate::plugin::PluginEngine;
+use crate::running::{RunningProxy, StartError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot start the demo's {what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot make the demo certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("the demo configuration is invalid (a bug): {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// Where the demo's proxy listens.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoPorts {
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+}
+
+/// The running demo; dropping it stops the origins.
+pub struct Demo {
+    pub proxy: RunningProxy,
+    pub origins: Vec<Origin>,
+    pub acme: AcmeResponder,
+    pub config_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Demo {
+    pub async fn start(ports: DemoPorts, engine: Arc<PluginEngine>) -> Result<Demo, DemoError> {
+        let io = |what| move |source| DemoError::Io { what, source };
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let web1 = Origin::start("web1", any_port).await.map_err(io("origin web1"))?;
+        let web2 = Origin::start("web2", any_port).await.map_err(io("origin web2"))?;
+        let acme = AcmeResponder::start(any_port).await.map_err(io("ACME stand-in"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("switchyard-demo-")
+            .tempdir()
+            .map_err(io("directory"))?;
+        let cert = SelfSigned::generate(&["localhost", "127.0.0.1"])?
+            .write_combined(dir.path(), "demo.pem")
+            .map_err(io("certificate file"))?;
+        let text = demo_config(ports, &cert, web1.address(), web2.address(), acme.address());
+        let config_path = dir.path().join("demo.toml");
+        std::fs::write(&config_path, &text).map_err(io("configuration file"))?;
+        let config = Config::load(&config_path)?;
+        let proxy = RunningProxy::start(config, engine).await?;
+        Ok(Demo {
+            proxy,
+            origins: vec![web1, web2],
+            acme,
+            config_path,
+            _dir: dir,
+        })
+    }
+
+    /// What to type to see each rule of the lab at work.
+    pub fn guide(&self) -> String {
+        let http = self.proxy.local_addr("www-http").map(|a| a.to_string()).unwrap_or_default();
+        let https = self.proxy.local_addr("www-https").map(|a| a.to_string()).unwrap_or_default();
+        let origins: Vec<String> = self.origins.iter().map(|o| format!("{} at {}", o.name(), o.address())).collect();
+        format!(
+            "Switchyard demo: the lab on loopback, every decision made by a Wasm plugin.\n\
+             \n  plain HTTP   http://{http}/\n  HTTPS        https://{https}/   (self-signed: curl -k)\n\
+             \n  origins      {origins}\n  ACME         stand-in at {acme}\n  config       {config}\n\
+             \nTry the lab's rules:\n\
+             \n  # https-redirect: plain HTTP goes to HTTPS, same host, path and query (302)\
+             \n  curl -i 'http://{http}/some/page?x=1'\n\
+             \n  # round-robin: run it twice, the page names web1 then web2\
+             \n  curl -k https://{https}/\n\
+             \n  # forwarded-proto: the origin sees X-Forwarded-Proto: https, a spoofed value replaced\
+             \n  curl -k -H 'X-Forwarded-Proto: http' https://{https}/\n\
+             \n  # acme-challenge: challenges reach the ACME stand-in on both listeners, never redirected\
+             \n  curl -i http://{http}/.well-known/acme-challenge/test-token\
+             \n  curl -k https://{https}/.well-known/acme-challenge/test-token\n\
+             \n  # HTTP/2 by ALPN\
+             \n  curl -k --http2 -sI https://{https}/\n\
+             \nPress Ctrl-C to stop.\n",
+            origins = origins.join(", "),
+            acme = self.acme.address(),
+            config = self.config_path.display(),
+        )
+    }
+}
+
+/// The lab's HAProxy configuration, rule for rule, on loopback ports.
+fn demo_config(ports: DemoPorts, cert: &Path, web1: SocketAddr, web2: SocketAddr, acme: SocketAddr) -> String {
+    format!(
+        r#"# Written by `switchyard demo`: the lab's HAProxy setup on loopback.
+
+[[listener]]                      # frontend www-http
+name = "www-http"
+bind = "{http}"
+plugins = ["forwarded-proto", "acme-challenge", "https-redirect"]
+
+[[listener]]                      # frontend www-https
+name = "www-https"
+bind = "{https}"
+tls = {{ cert = "{cert}" }}          # one PEM with certificate and key, as HAProxy takes it
+plugins = ["forwarded-proto", "acme-challenge"]
+default_backend = "www-backend"
+
+[backend.www-backend]
+balancer = "round-robin"
+health_check = {{ method = "GET", path = "/health", expect_status = 200, interval = "2s", rise = 2, fall = 3 }}
+servers = [
+  {{ name = "web1", address = "{web1}" }},
+  {{ name = "web2", address = "{web2}" }},
+]
+
+[backend.letsencrypt-backend]
+servers = [{{ name = "letsencrypt", address = "{acme}" }}]
+
+[plugin.forwarded-proto]
+source = "builtin:forwarded-proto"
+
+[plugin.acme-challenge]
+source = "builtin:acme-challenge"
+config = {{ backend = "letsencrypt-backend" }}
+
+[plugin.https-redirect]
+source = "builtin:https-redirect"
+config = {{ port = {https_port}, status = 302 }}
+
+[plugin.round-robin]
+source = "builtin:round-robin"
+"#,
+        http = ports.http,
+        https = ports.https,
+        https_port = ports.https.port(),
+        cert = cert.display(),
+    )
+}

@@ -1,0 +1,133 @@
+//! A small origin web server, the lab's "web server" VMs in one task: it
+//! names itself in its page and in an `x-served-by` header, answers
+//! `GET /health` with 200, lists the request headers it received (so the
+//! effect of plugins is visible), and reads any request body to the end,
+//! reporting its length. Used by `switchyard demo` and by the tests, which
+//! can kill it (every connection dropped at once) and start it again on the
+//! same address.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// A running origin. Dropping it kills it.
+pub struct Origin {
+    name: String,
+    address: SocketAddr,
+    hits: Arc<AtomicU64>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Origin {
+    /// Starts an origin on `address` (port 0 picks a free port).
+    pub async fn start(name: &str, address: SocketAddr) -> std::io::Result<Origin> {
+        let socket = TcpListener::bind(address).await?;
+        let address = socket.local_addr()?;
+        let hits = Arc::new(AtomicU64::new(0));
+        let state = Arc::new(OriginState {
+            name: name.to_string(),
+            hits: Arc::clone(&hits),
+        });
+        let accept = tokio::spawn(accept_loop(socket, state));
+        Ok(Origin {
+            name: name.to_string(),
+            address,
+            hits,
+            accept,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Requests served, health checks excluded.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Stops at once: the listening socket and every open connection close,
+    /// as when the process is killed.
+    pub fn kill(self) {
+        self.accept.abort();
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+struct OriginState {
+    name: String,
+    hits: Arc<AtomicU64>,
+}
+
+/// Owns every connection task: aborting this task drops them all.
+async fn accept_loop(socket: TcpListener, state: Arc<OriginState>) {
+    let mut connections = JoinSet::new();
+    let http = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    loop {
+        tokio::select! {
+            accepted = socket.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let state = Arc::clone(&state);
+                let http = Arc::clone(&http);
+                connections.spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    let service = service_fn(move |req| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, Infallible>(answer(&state, req).await) }
+                    });
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn answer(state: &OriginState, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.uri().path() == "/health" {
+        return page(state, StatusCode::OK, "text/plain", "ok\n".to_string());
+    }
+    state.hits.fetch_add(1, Ordering::Relaxed);
+    let mut text = format!("Served by {}\n{} {} {:?}\n", state.name, request.method(), request.uri(), request.version());
+    for (name, value) in request.headers() {
+        text.push_str(&format!("{}: {}\n", name, String::from_utf8_lossy(value.as_bytes())));
+    }
+    let body = request.into_body().collect().await.map(|b| b.to_bytes());
+    match body {
+        Ok(bytes) => text.push_str(&format!("body-bytes: {}\n", bytes.len())),
+        Err(e) => text.push_str(&format!("body-error: {e}\n")),
+    }
+    page(state, StatusCode::OK, "text/plain; charset=utf-8", text)
+}
+
+fn page(state: &OriginState, status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+    if let Ok(name) = http::HeaderValue::from_str(&state.name) {
+        response.headers_mut().insert("x-served-by", name);
+    }
+    response
+}

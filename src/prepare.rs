@@ -1,0 +1,44 @@
+//! Everything a configuration needs before it can serve, checked in one
+//! pass that reports every problem: certificates load and match their keys,
+//! plugins compile, link, instantiate and accept their settings in `init`,
+//! and each is used for a hook it exports. `switchyard check` stops here;
+//! `switchyard run` goes on to bind.
+
+use std::collections::HashMap;
+
+use rustls::sign::CertifiedKey;
+
+use crate::config::{Config, Problem};
+use crate::plugin::{PluginEngine, PluginSet};
+use crate::tls::load_certified_key;
+
+pub struct Prepared {
+    pub plugins: PluginSet,
+    /// Certificates by listener name.
+    pub certificates: HashMap<String, CertifiedKey>,
+}
+
+pub fn prepare(config: &Config, engine: &PluginEngine) -> Result<Prepared, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut certificates = HashMap::new();
+    for (i, listener) in config.listeners.iter().enumerate() {
+        let Some(tls) = &listener.tls else { continue };
+        match load_certified_key(&tls.cert, tls.key.as_deref()) {
+            Ok(key) => {
+                certificates.insert(listener.name.clone(), key);
+            }
+            Err(e) => problems.push(config.problem_at(tls.at, format!("listener[{i}].tls"), e.to_string())),
+        }
+    }
+    let plugins = match PluginSet::load(engine, config) {
+        Ok(plugins) => Some(plugins),
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    };
+    match plugins {
+        Some(plugins) if problems.is_empty() => Ok(Prepared { plugins, certificates }),
+        _ => Err(problems),
+    }
+}

@@ -1,0 +1,71 @@
+//! Why the proxy could not produce a server's response, and the one place
+//! such errors become HTTP responses ([`ProxyError::into_response`]).
+
+use http::{Response, StatusCode};
+
+use crate::body::ProxyBody;
+use crate::upstream::UpstreamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("no plugin routed the request and listener \"{listener}\" has no default_backend")]
+    NoRoute { listener: String },
+    #[error("plugin \"{plugin}\" routed to backend \"{backend}\", which does not exist")]
+    UnknownBackend { plugin: String, backend: String },
+    #[error("plugin \"{plugin}\" failed and is fail-closed")]
+    PluginFailed { plugin: String, status: StatusCode },
+    #[error("no server of backend \"{backend}\" is available")]
+    NoServer { backend: String },
+    #[error("the balancer of backend \"{backend}\" failed and is fail-closed")]
+    BalancerFailed { backend: String, status: StatusCode },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute { .. } | ProxyError::NoServer { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::UnknownBackend { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::PluginFailed { status, .. } | ProxyError::BalancerFailed { status, .. } => *status,
+            // As HAProxy: no connection to any server is 503, a server
+            // that failed mid-exchange 502, a server too slow 504.
+            ProxyError::Upstream(e) if e.never_reached_server() => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Upstream(e) if e.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The response the client gets: the status and a one-line reason that
+    /// names no internal address.
+    pub fn into_response(self) -> Response<ProxyBody> {
+        let status = self.status();
+        let reason = match &self {
+            ProxyError::Upstream(_) => "the server did not answer".to_string(),
+            ProxyError::UnknownBackend { .. } => "the proxy is misconfigured".to_string(),
+            other => other.to_string(),
+        };
+        error_response(status, &reason)
+    }
+}
+
+/// A small plain-text response the proxy makes itself.
+pub fn error_response(status: StatusCode, reason: &str) -> Response<ProxyBody> {
+    let body = format!(
+        "{} {}\n{}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        reason
+    );
+    let mut response = Response::new(ProxyBody::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}

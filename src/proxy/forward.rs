@@ -1,0 +1,233 @@
+//! The upstream phase: the balancer picks a server, a pooled connection is
+//! taken, the request is sent, and failures are retried where that is safe:
+//!
+//! - no connection could be made: nothing reached the server, so another
+//!   server is tried, body untouched, whatever the method;
+//! - a pooled connection turned out closed before the request was written:
+//!   hyper hands the request back, and it is sent again;
+//! - the server failed before any response head, for an idempotent request
+//!   without a body: it is replayed on another server.
+//!
+//! At most `retries` further servers are tried; each retry asks the
+//! balancer again with the servers already tried left out.
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response, Version};
+use http_body::Body;
+use hyper::body::Incoming;
+
+use super::error::ProxyError;
+use super::generation::BalancedBackend;
+use crate::body::ProxyBody;
+use crate::config::FailurePolicy;
+use crate::plugin::{BackendInfo, Candidate, HeaderOp, RequestView};
+use crate::upstream::{ResponseBody, Server, UpstreamError};
+
+/// Times one attempt may move its unsent request to another connection of
+/// the same server after finding a pooled one closed.
+const MAX_RESENDS: u32 = 2;
+
+/// A server's response, ready for the client.
+pub struct Forwarded {
+    pub response: Response<ProxyBody>,
+    /// Edits the balancer asked for (e.g. a sticky-session cookie).
+    pub response_edits: Vec<HeaderOp>,
+    pub server: Arc<Server>,
+}
+
+/// Sends the request (whose head is already edited for the server) to a
+/// server of `target`.
+pub async fn forward(target: &BalancedBackend, view: &mut RequestView, body: Incoming) -> Result<Forwarded, ProxyError> {
+    let backend = &target.backend;
+    let replayable = is_idempotent(&view.head.method) && body.is_end_stream();
+    let mut body = Some(ProxyBody::Client(body));
+    let mut tried: Vec<usize> = Vec::new();
+    let mut last_error: Option<UpstreamError> = None;
+    let attempts = backend.config.retries.saturating_add(1);
+    for attempt in 0..attempts {
+        let Some((index, response_edits)) = pick(target, view, &tried, attempt)? else {
+            break;
+        };
+        tried.push(index);
+        let server = Arc::clone(&backend.servers[index]);
+        match exchange(target, &server, view, &mut body, replayable).await {
+            Ok(response) => {
+                return Ok(Forwarded {
+                    response,
+                    response_edits,
+                    server,
+                })
+            }
+            Err(error) => {
+                let retry = error.never_reached_server() || (replayable && !error.is_timeout());
+                tracing::debug!(backend = %backend.name, server = %server.name, %error, retry, "upstream attempt failed");
+                if !retry {
+                    return Err(error.into());
+                }
+                last_error = Some(error);
+            }
+        }
+    }
+    Err(match last_error {
+        Some(error) => {
+            tracing::warn!(backend = %backend.name, %error, tried = tried.len(), "no server could answer");
+            error.into()
+        }
+        None => ProxyError::NoServer {
+            backend: backend.name.clone(),
+        },
+    })
+}
+
+/// One attempt on one server.
+async fn exchange(
+    target: &BalancedBackend,
+    server: &Arc<Server>,
+    view: &mut RequestView,
+    body: &mut Option<ProxyBody>,
+    replayable: bool,
+) -> Result<Response<ProxyBody>, UpstreamError> {
+    let address = server.address;
+    let in_flight = server.track();
+    let mut connection = server.pool.checkout().await?;
+    let timeout = target.backend.config.response_timeout;
+    let mut request = upstream_request(view, body, replayable);
+    // A pooled connection can close between checkout and send; then hyper
+    // hands back the unsent request and another connection carries it.
+    let mut resends = 0;
+    loop {
+        let sent = tokio::time::timeout(timeout, connection.sender.try_send_request(request)).await;
+        let mut failed = match sent {
+            Err(_) => return Err(UpstreamError::ResponseTimeout { address, after: timeout }),
+            Ok(Ok(response)) => {
+                let (parts, incoming) = response.into_parts();
+                let body = ResponseBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
+                return Ok(Response::from_parts(parts, ProxyBody::Upstream(body)));
+            }
+            Ok(Err(failed)) => failed,
+        };
+        let Some(unsent) = failed.take_message() else {
+            return Err(UpstreamError::Exchange {
+                address,
+                source: failed.into_error(),
+            });
+        };
+        if connection.reused && resends < MAX_RESENDS {
+            resends += 1;
+            match server.pool.checkout().await {
+                Ok(fresh) => {
+                    connection = fresh;
+                    request = unsent;
+                    continue;
+                }
+                Err(e) => {
+                    restore(view, body, unsent);
+                    return Err(e);
+                }
+            }
+        }
+        restore(view, body, unsent);
+        return Err(UpstreamError::NotSent {
+            address,
+            source: failed.into_error(),
+        });
+    }
+}
+
+/// The request as the server gets it: origin-form target, HTTP/1.1. A
+/// replayable request (idempotent, no body) keeps its head for a retry.
+fn upstream_request(view: &mut RequestView, body: &mut Option<ProxyBody>, replayable: bool) -> Request<ProxyBody> {
+    let (headers, body) = if replayable {
+        (view.head.headers.clone(), ProxyBody::Empty)
+    } else {
+        (
+            std::mem::take(&mut view.head.headers),
+            body.take().unwrap_or(ProxyBody::Empty),
+        )
+    };
+    let mut request = Request::new(body);
+    *request.method_mut() = view.head.method.clone();
+    *request.version_mut() = Version::HTTP_11;
+    if let Some(path) = view.head.uri.path_and_query() {
+        if let Ok(uri) = path.as_str().parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    *request.headers_mut() = headers;
+    request
+}
+
+/// Puts back an unsent request's head and body so another server can get it.
+fn restore(view: &mut RequestView, body: &mut Option<ProxyBody>, unsent: Request<ProxyBody>) {
+    let (parts, unsent_body) = unsent.into_parts();
+    if !parts.headers.is_empty() {
+        view.head.headers = parts.headers;
+    }
+    if body.is_none() {
+        *body = Some(unsent_body);
+    }
+}
+
+/// Asks the balancer for a server among those not tried yet. `Ok(None)`
+/// means no server can take the request.
+fn pick(
+    target: &BalancedBackend,
+    view: &mut RequestView,
+    tried: &[usize],
+    attempt: u32,
+) -> Result<Option<(usize, Vec<HeaderOp>)>, ProxyError> {
+    let backend = &target.backend;
+    let mut indices = Vec::with_capacity(backend.servers.len());
+    let mut candidates = Vec::with_capacity(backend.servers.len());
+    for (i, server) in backend.servers.iter().enumerate() {
+        if tried.contains(&i) {
+            continue;
+        }
+        indices.push(i);
+        candidates.push(Candidate {
+            name: server.name.clone(),
+            address: server.address_text.clone(),
+            weight: server.weight,
+            healthy: server.is_healthy(),
+            in_flight: server.in_flight(),
+        });
+    }
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let sequence = backend.next_sequence();
+    let info = BackendInfo {
+        name: backend.name.clone(),
+        sequence,
+        attempt,
+    };
+    match target.balancer.pick(view, &info, &candidates) {
+        Ok(Some(choice)) => Ok(indices.get(choice.server as usize).map(|&i| (i, choice.response_headers))),
+        Ok(None) => Ok(None),
+        Err(_) => match target.balancer.on_error() {
+            FailurePolicy::Closed { status } => Err(ProxyError::BalancerFailed {
+                backend: backend.name.clone(),
+                status,
+            }),
+            // Fail-open: take the healthy servers in turn, as if the
+            // balancer were plain round-robin.
+            FailurePolicy::Open => {
+                let healthy: Vec<usize> = (0..candidates.len()).filter(|&i| candidates[i].healthy).collect();
+                if healthy.is_empty() {
+                    return Ok(None);
+                }
+                let turn = healthy[(sequence % healthy.len() as u64) as usize];
+                Ok(Some((indices[turn], Vec::new())))
+            }
+        },
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+

@@ -1,0 +1,73 @@
+//! A generation: one configuration with everything built from it (plugins,
+//! backends, each listener's chain). Requests pin the generation they start
+//! with; a reload publishes a new one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::plugin::{PluginSet, PluginVersion, RequestChain};
+use crate::upstream::Backend;
+
+pub struct Generation {
+    /// Increases by one with every published configuration.
+    pub number: u64,
+    pub config: Arc<Config>,
+    pub plugins: PluginSet,
+    pub backends: HashMap<String, BalancedBackend>,
+    /// Per listener name.
+    pub listeners: HashMap<String, ListenerRoute>,
+}
+
+/// A backend and the balancer plugin that picks its servers.
+#[derive(Clone)]
+pub struct BalancedBackend {
+    pub backend: Arc<Backend>,
+    pub balancer: Arc<PluginVersion>,
+}
+
+/// What a listener does with a request.
+pub struct ListenerRoute {
+    pub chain: RequestChain,
+    pub default_backend: Option<BalancedBackend>,
+}
+
+impl Generation {
+    /// Assembles a generation from a configuration whose plugins loaded.
+    /// Returns `None` for a balancer that is missing from `plugins`, which
+    /// `PluginSet::load` has already reported.
+    pub fn build(number: u64, config: Arc<Config>, plugins: PluginSet) -> Option<Generation> {
+        let mut backends = HashMap::new();
+        for b in &config.backends {
+            let balancer = Arc::clone(plugins.get(&b.balancer)?);
+            let backend = Arc::new(Backend::new(b));
+            backends.insert(b.name.clone(), BalancedBackend { backend, balancer });
+        }
+        let listeners = config
+            .listeners
+            .iter()
+            .map(|l| {
+                let route = ListenerRoute {
+                    chain: plugins.chain(&l.plugins),
+                    default_backend: l.default_backend.as_ref().and_then(|b| backends.get(b).cloned()),
+                };
+                (l.name.clone(), route)
+            })
+            .collect();
+        Some(Generation {
+            number,
+            config,
+            plugins,
+            backends,
+            listeners,
+        })
+    }
+
+    pub fn backend_list(&self) -> Vec<Arc<Backend>> {
+        self.config
+            .backends
+            .iter()
+            .filter_map(|b| self.backends.get(&b.name).map(|bb| Arc::clone(&bb.backend)))
+            .collect()
+    }
+}

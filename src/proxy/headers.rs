@@ -1,0 +1,152 @@
+//! Header work on the proxy path: hop-by-hop removal, `X-Forwarded-For`,
+//! and applying plugins' header edits.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::plugin::HeaderOp;
+
+/// Headers that describe one connection, never forwarded (RFC 9110 7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header
+/// names. `Upgrade` goes too: upgrades are not proxied.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// Appends the client's address to `X-Forwarded-For`, keeping what earlier
+/// proxies wrote (one comma-separated header, as most servers expect).
+pub fn append_forwarded_for(headers: &mut HeaderMap, client: std::net::IpAddr) {
+    let name = HeaderName::from_static("x-forwarded-for");
+    let client = client.to_string();
+    let mut joined = String::new();
+    for value in headers.get_all(&name) {
+        if let Ok(v) = value.to_str() {
+            joined.push_str(v);
+            joined.push_str(", ");
+        }
+    }
+    joined.push_str(&client);
+    if let Ok(value) = HeaderValue::from_str(&joined) {
+        headers.insert(name, value);
+    }
+}
+
+/// An edit a plugin asked for that is not valid HTTP.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid header edit from a plugin: {0}")]
+pub struct BadHeaderEdit(String);
+
+/// Applies plugin edits in order. Invalid names or values are skipped and
+/// returned, so the caller can log them; the rest still apply.
+pub fn apply_edits(headers: &mut HeaderMap, edits: &[HeaderOp]) -> Vec<BadHeaderEdit> {
+    let mut bad = Vec::new();
+    for edit in edits {
+        let result = match edit {
+            HeaderOp::Set(h) => parse(&h.name, &h.value).map(|(n, v)| {
+                headers.insert(n, v);
+            }),
+            HeaderOp::Append(h) => parse(&h.name, &h.value).map(|(n, v)| {
+                headers.append(n, v);
+            }),
+            HeaderOp::Remove(name) => HeaderName::from_bytes(name.as_bytes())
+                .map(|n| {
+                    headers.remove(n);
+                })
+                .map_err(|_| BadHeaderEdit(format!("name {name:?}"))),
+        };
+        if let Err(e) = result {
+            bad.push(e);
+        }
+    }
+    bad
+}
+
+fn parse(name: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), BadHeaderEdit> {
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| BadHeaderEdit(format!("name {name:?}")))?;
+    let value = HeaderValue::from_bytes(value)
+        .map_err(|_| BadHeaderEdit(format!("value of {name} ({:?})", String::from_utf8_lossy(value))))?;
+    Ok((name, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Header;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (n, v) in pairs {
+            m.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut h = map(&[
+            ("connection", "keep-alive, x-secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("x-kept", "yes"),
+            ("content-length", "3"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept", "content-length"]);
+    }
+
+    #[test]
+    fn forwarded_for_appends_to_what_is_there() {
+        let mut h = map(&[("x-forwarded-for", "203.0.113.7"), ("x-forwarded-for", "10.0.0.1")]);
+        append_forwarded_for(&mut h, "127.0.0.1".parse().unwrap());
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.1, 127.0.0.1");
+        let mut empty = HeaderMap::new();
+        append_forwarded_for(&mut empty, "::1".parse().unwrap());
+        assert_eq!(empty["x-forwarded-for"], "::1");
+    }
+
+    #[test]
+    fn edits_apply_in_order_and_bad_ones_are_reported() {
+        let mut h = map(&[("x-forwarded-proto", "https"), ("x-a", "1")]);
+        let header = |n: &str, v: &[u8]| Header { name: n.into(), value: v.to_vec() };
+        let bad = apply_edits(
+            &mut h,
+            &[
+                HeaderOp::Set(header("X-Forwarded-Proto", b"http")),
+                HeaderOp::Append(header("x-a", b"2")),
+                HeaderOp::Remove("x-missing".into()),
+                HeaderOp::Set(header("bad name", b"v")),
+                HeaderOp::Set(header("x-nul", b"a\0b")),
+                HeaderOp::Append(header("x-bytes", &[0xff, 0xfe])),
+            ],
+        );
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h.get_all("x-a").iter().count(), 2);
+        assert_eq!(h["x-bytes"].as_bytes(), &[0xff, 0xfe]);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+    }
+}

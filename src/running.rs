@@ -1,0 +1,157 @@
+//! A running proxy: listeners bound, health checks started, the current
+//! generation published. `switchyard run`, `switchyard demo` and the tests
+//! all start one of these.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Problem};
+use crate::listener::Listener;
+use crate::plugin::PluginEngine;
+use crate::prepare::prepare;
+use crate::proxy::{Generation, Proxy};
+use crate::tls::{server_config, CertificateStore, TlsError};
+use crate::upstream::spawn_health_checks;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the configuration has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Problems(Vec<Problem>),
+    #[error("{0}")]
+    Aborted(String),
+    #[error("listener \"{listener}\": {source}")]
+    Tls {
+        listener: String,
+        #[source]
+        source: TlsError,
+    },
+    #[error("listener \"{listener}\" cannot bind {address}: {source}")]
+    Bind {
+        listener: String,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct RunningProxy {
+    proxy: Arc<Proxy>,
+    engine: Arc<PluginEngine>,
+    listeners: Vec<(String, SocketAddr)>,
+    certificates: Vec<(String, Arc<CertificateStore>)>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl RunningProxy {
+    /// Prepares the configuration (every problem reported at once), binds
+    /// every listener, starts health checks, and serves.
+    pub async fn start(config: Config, engine: Arc<PluginEngine>) -> Result<RunningProxy, StartError> {
+        let config = Arc::new(config);
+        let prepared = {
+            let (config, engine) = (Arc::clone(&config), Arc::clone(&engine));
+            // Compiling components takes tens of milliseconds: off the runtime.
+            tokio::task::spawn_blocking(move || prepare(&config, &engine)).await
+        };
+        let prepared = prepared
+            .map_err(|e| StartError::Aborted(format!("preparing the configuration failed: {e}")))?
+            .map_err(StartError::Problems)?;
+        let generation = Generation::build(1, Arc::clone(&config), prepared.plugins)
+            .ok_or_else(|| StartError::Aborted("a backend's balancer plugin is missing".into()))?;
+        let shutdown = CancellationToken::new();
+        let proxy = Arc::new(Proxy::new(generation));
+        let mut bound = Vec::new();
+        let mut certificates = Vec::new();
+        for l in &config.listeners {
+            let tls = match (&l.tls, prepared.certificates.get(&l.name)) {
+                (Some(settings), Some(key)) => {
+                    let store = CertificateStore::new(key.clone());
+                    let tls_config = server_config(settings, Arc::clone(&store)).map_err(|source| StartError::Tls {
+                        listener: l.name.clone(),
+                        source,
+                    })?;
+                    certificates.push((l.name.clone(), store));
+                    Some(TlsAcceptor::from(Arc::new(tls_config)))
+                }
+                _ => None,
+            };
+            let socket = TcpListener::bind(l.bind).await.map_err(|source| StartError::Bind {
+                listener: l.name.clone(),
+                address: l.bind,
+                source,
+            })?;
+            bound.push(Listener {
+                name: Arc::from(l.name.as_str()),
+                socket,
+                tls,
+            });
+        }
+        let mut tasks = JoinSet::new();
+        let mut listeners = Vec::new();
+        for listener in bound {
+            let address = listener.local_addr().map_err(|source| StartError::Bind {
+                listener: listener.name.to_string(),
+                address: SocketAddr::from(([0, 0, 0, 0], 0)),
+                source,
+            })?;
+            tracing::info!(listener = %listener.name, %address, tls = listener.tls.is_some(), "listening");
+            listeners.push((listener.name.to_string(), address));
+            tasks.spawn(listener.serve(Arc::clone(&proxy), shutdown.clone()));
+        }
+        spawn_health_checks(&proxy.generation().backend_list(), &shutdown);
+        Ok(RunningProxy {
+            proxy,
+            engine,
+            listeners,
+            certificates,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The address a listener is bound to (useful with port 0).
+    pub fn local_addr(&self, listener: &str) -> Option<SocketAddr> {
+        self.listeners.iter().find(|(n, _)| n == listener).map(|(_, a)| *a)
+    }
+
+    pub fn listeners(&self) -> &[(String, SocketAddr)] {
+        &self.listeners
+    }
+
+    pub fn proxy(&self) -> &Arc<Proxy> {
+        &self.proxy
+    }
+
+    pub fn engine(&self) -> &Arc<PluginEngine> {
+        &self.engine
+    }
+
+    /// The certificate store of a TLS listener.
+    pub fn certificate_store(&self, listener: &str) -> Option<&Arc<CertificateStore>> {
+        self.certificates.iter().find(|(n, _)| n == listener).map(|(_, s)| s)
+    }
+
+    /// A token that stops the proxy when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, lets open connections finish (bounded), stops
+    /// health checks.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Serves until the shutdown token is cancelled, then shuts down.
+    pub async fn wait(mut self) {
+        self.shutdown.cancelled().await;
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+

@@ -1,0 +1,124 @@
+//! TLS termination: certificates loaded from PEM files (chain and key
+//! separately, or one combined PEM as HAProxy takes it), checked for a
+//! matching key, served through a resolver whose certificate can be swapped
+//! without touching the listener.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+
+use crate::config::{TlsConfig, TlsVersion};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("{} holds no certificate", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("{} holds no private key", path.display())]
+    NoKey { path: PathBuf },
+    #[error("the key in {} does not fit the certificate in {}: {source}", key.display(), cert.display())]
+    Mismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("TLS settings rejected: {0}")]
+    Config(#[source] rustls::Error),
+}
+
+/// The crypto provider used everywhere (aws-lc-rs).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Loads a certificate chain and its key. With `key` absent, the key is
+/// read from `cert` (a combined PEM).
+pub fn load_certified_key(cert: &Path, key: Option<&Path>) -> Result<CertifiedKey, TlsError> {
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Read { path, source }
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(read_err(cert))?
+        .collect::<Result<_, _>>()
+        .map_err(read_err(cert))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate { path: cert.to_path_buf() });
+    }
+    let key_path = key.unwrap_or(cert);
+    let private_key = match PrivateKeyDer::from_pem_file(key_path) {
+        Ok(k) => k,
+        Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+            return Err(TlsError::NoKey {
+                path: key_path.to_path_buf(),
+            })
+        }
+        Err(source) => return Err(read_err(key_path)(source)),
+    };
+    CertifiedKey::from_der(chain, private_key, &provider()).map_err(|source| TlsError::Mismatch {
+        cert: cert.to_path_buf(),
+        key: key_path.to_path_buf(),
+        source,
+    })
+}
+
+/// Serves one certificate, replaceable while the listener runs.
+#[derive(Debug)]
+pub struct CertificateStore {
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl CertificateStore {
+    pub fn new(key: CertifiedKey) -> Arc<CertificateStore> {
+        Arc::new(CertificateStore {
+            current: ArcSwap::from_pointee(key),
+        })
+    }
+
+    /// New handshakes get `key`; established connections keep theirs.
+    pub fn replace(&self, key: CertifiedKey) {
+        self.current.store(Arc::new(key));
+    }
+
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        self.current.load_full()
+    }
+}
+
+impl ResolvesServerCert for CertificateStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+/// The rustls configuration of a TLS listener.
+pub fn server_config(settings: &TlsConfig, store: Arc<CertificateStore>) -> Result<ServerConfig, TlsError> {
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match settings.min_version {
+        TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsVersion::Tls13 => &[&rustls::version::TLS13],
+    };
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(TlsError::Config)?
+        .with_no_client_auth()
+        .with_cert_resolver(store);
+    config.alpn_protocols = if settings.http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(config)
+}

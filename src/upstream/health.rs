@@ -1,0 +1,112 @@
+//! Active health checks, as HAProxy's `option httpchk`: every `interval`,
+//! a fresh connection sends the configured request; `rise` consecutive
+//! successes bring a server up, `fall` consecutive failures take it down.
+//! Servers start up, as in HAProxy.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::Empty;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::server::{Backend, Server};
+use crate::config::HealthCheckConfig;
+
+/// Starts one checker task per server of every backend that has checks.
+pub fn spawn_health_checks(backends: &[Arc<Backend>], shutdown: &CancellationToken) {
+    for backend in backends {
+        let Some(check) = &backend.config.health_check else { continue };
+        for server in &backend.servers {
+            let checker = Checker {
+                backend: backend.name.clone(),
+                server: Arc::clone(server),
+                check: check.clone(),
+            };
+            tokio::spawn(checker.run(shutdown.clone()));
+        }
+    }
+}
+
+struct Checker {
+    backend: String,
+    server: Arc<Server>,
+    check: HealthCheckConfig,
+}
+
+impl Checker {
+    async fn run(self, shutdown: CancellationToken) {
+        let mut successes = 0u32;
+        let mut failures = 0u32;
+        let mut ticker = tokio::time::interval(self.check.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let started = Instant::now();
+            let result = tokio::time::timeout(self.check.timeout, self.probe()).await;
+            let result = result.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
+            match result {
+                Ok(()) => {
+                    failures = 0;
+                    successes = successes.saturating_add(1);
+                    if !self.server.is_healthy() && successes >= self.check.rise {
+                        self.server.set_healthy(true);
+                        tracing::info!(backend = %self.backend, server = %self.server.name, latency = ?started.elapsed(), "server is up");
+                    }
+                }
+                Err(reason) => {
+                    successes = 0;
+                    failures = failures.saturating_add(1);
+                    if self.server.is_healthy() && failures >= self.check.fall {
+                        self.server.set_healthy(false);
+                        tracing::warn!(backend = %self.backend, server = %self.server.name, %reason, "server is down");
+                    } else {
+                        tracing::debug!(backend = %self.backend, server = %self.server.name, %reason, failures, "health check failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// One check: connect, send, expect the status.
+    async fn probe(&self) -> Result<(), String> {
+        let address = self.server.address;
+        let stream = TcpStream::connect(address).await.map_err(|e| format!("connect: {e}"))?;
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+        let connection = tokio::spawn(connection);
+        let host = self.check.host.clone().unwrap_or_else(|| address.to_string());
+        let request = http::Request::builder()
+            .method(self.check.method.clone())
+            .uri(self.check.path.as_str())
+            .header(http::header::HOST, host)
+            .header(http::header::CONNECTION, "close")
+            .header(http::header::USER_AGENT, "switchyard-health-check")
+            .body(Empty::<bytes::Bytes>::new())
+            .map_err(|e| format!("request: {e}"))?;
+        let response = sender.send_request(request).await.map_err(|e| format!("exchange: {e}"));
+        connection.abort();
+        let status = response?.status();
+        let healthy = match self.check.expect_status {
+            Some(expected) => status == expected,
+            None => status.is_success() || status.is_redirection(),
+        };
+        if healthy {
+            Ok(())
+        } else {
+            Err(format!("status {status}"))
+        }
+    }
+}
+
+/// The longest a checker can take to notice a dead server: `fall` checks
+/// `interval` apart, each up to `timeout` (for documentation and tests).
+pub fn worst_case_detection(check: &HealthCheckConfig) -> Duration {
+    (check.interval + check.timeout) * check.fall
+}

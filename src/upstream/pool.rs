@@ -1,0 +1,135 @@
+//! Keep-alive HTTP/1.1 connections to one server.
+//!
+//! Written here rather than taken from hyper-util's legacy client because the
+//! proxy must know whether a connection exists *before* it hands over the
+//! request: a request whose connection could not be made is retried on
+//! another server with its body untouched, whatever its method.
+//! Connections are reused last-in first-out (the warmest first), dropped
+//! when idle longer than the backend's `idle_timeout`, and at most
+//! `max_idle_per_server` are kept.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::error::UpstreamError;
+use crate::body::ProxyBody;
+use crate::config::BackendConfig;
+
+pub type Sender = SendRequest<ProxyBody>;
+
+#[derive(Debug)]
+pub struct ConnectionPool {
+    address: SocketAddr,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    max_idle: usize,
+    idle: Mutex<Vec<Idle>>,
+    /// Connections opened so far (tests use it to prove reuse).
+    connects: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Idle {
+    sender: Sender,
+    since: Instant,
+}
+
+/// A connection ready to carry one request.
+pub struct Connection {
+    pub sender: Sender,
+    /// Whether it came from the pool (a pooled connection may have been
+    /// closed by the server just now; a fresh one was just made).
+    pub reused: bool,
+}
+
+impl ConnectionPool {
+    pub fn new(address: SocketAddr, backend: &BackendConfig) -> ConnectionPool {
+        ConnectionPool {
+            address,
+            connect_timeout: backend.connect_timeout,
+            idle_timeout: backend.idle_timeout,
+            max_idle: backend.max_idle_per_server,
+            idle: Mutex::new(Vec::new()),
+            connects: AtomicU64::new(0),
+        }
+    }
+
+    /// A pooled connection if a live one is idle, else a new one.
+    pub async fn checkout(&self) -> Result<Connection, UpstreamError> {
+        while let Some(idle) = self.pop() {
+            if idle.since.elapsed() > self.idle_timeout || idle.sender.is_closed() {
+                continue;
+            }
+            let mut sender = idle.sender;
+            if sender.is_ready() {
+                return Ok(Connection { sender, reused: true });
+            }
+            // Put back the moment its last response ended: it becomes ready
+            // as soon as its connection task has seen that.
+            if let Ok(Ok(())) = tokio::time::timeout(self.connect_timeout, sender.ready()).await {
+                return Ok(Connection { sender, reused: true });
+            }
+        }
+        self.connect().await
+    }
+
+    /// Returns a connection after its response has been read to the end.
+    pub fn checkin(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < self.max_idle {
+                idle.push(Idle {
+                    sender,
+                    since: Instant::now(),
+                });
+            }
+        }
+    }
+
+    pub fn connects(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
+    }
+
+    /// Idle connections, for the admin view and tests.
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().map(|i| i.len()).unwrap_or(0)
+    }
+
+    fn pop(&self) -> Option<Idle> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    async fn connect(&self) -> Result<Connection, UpstreamError> {
+        let address = self.address;
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(UpstreamError::Connect { address, source }),
+            Err(_) => {
+                return Err(UpstreamError::ConnectTimeout {
+                    address,
+                    after: self.connect_timeout,
+                })
+            }
+        };
+        self.connects.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|source| UpstreamError::Handshake { address, source })?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%address, %error, "upstream connection ended with an error");
+            }
+        });
+        Ok(Connection { sender, reused: false })
+    }
+}

@@ -1,0 +1,74 @@
+//! A server's response body on its way to the client. When it has been read
+//! to the end, its connection goes back to the pool and the server's
+//! in-flight count drops; if the client goes away first, the connection is
+//! closed instead (it still carries unread bytes).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::pool::Sender;
+use super::server::{InFlight, Server};
+
+pub struct ResponseBody {
+    body: Incoming,
+    release: Option<Release>,
+}
+
+struct Release {
+    sender: Sender,
+    server: Arc<Server>,
+    _in_flight: InFlight,
+}
+
+impl ResponseBody {
+    pub fn new(body: Incoming, sender: Sender, server: Arc<Server>, in_flight: InFlight) -> ResponseBody {
+        let mut response = ResponseBody {
+            body,
+            release: Some(Release {
+                sender,
+                server,
+                _in_flight: in_flight,
+            }),
+        };
+        if response.body.is_end_stream() {
+            response.finish();
+        }
+        response
+    }
+
+    fn finish(&mut self) {
+        if let Some(release) = self.release.take() {
+            release.server.pool.checkin(release.sender);
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        match &frame {
+            None => self.finish(),
+            Some(Ok(_)) if self.body.is_end_stream() => self.finish(),
+            Some(Ok(_)) => {}
+            // A broken body: drop the connection rather than reuse it.
+            Some(Err(_)) => self.release = None,
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

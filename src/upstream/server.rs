@@ -1,0 +1,99 @@
+//! Servers and backends as the proxy runs them: health, in-flight counts, a
+//! connection pool per server, and the per-backend pick sequence.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::pool::ConnectionPool;
+use crate::config::{BackendConfig, ServerConfig};
+
+#[derive(Debug)]
+pub struct Server {
+    pub name: String,
+    pub address: SocketAddr,
+    /// `address` as text, made once for the balancer's candidates.
+    pub address_text: String,
+    pub weight: u32,
+    healthy: AtomicBool,
+    in_flight: AtomicU32,
+    pub pool: ConnectionPool,
+}
+
+impl Server {
+    pub fn new(config: &ServerConfig, backend: &BackendConfig) -> Server {
+        Server {
+            name: config.name.clone(),
+            address: config.address,
+            address_text: config.address.to_string(),
+            weight: config.weight,
+            healthy: AtomicBool::new(true),
+            in_flight: AtomicU32::new(0),
+            pool: ConnectionPool::new(config.address, backend),
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy.store(healthy, Ordering::Relaxed);
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request in flight until the guard drops (response body
+    /// finished, or the request abandoned).
+    pub fn track(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+}
+
+/// A request in flight to a server; dropping it ends the count.
+#[derive(Debug)]
+pub struct InFlight(Arc<Server>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    pub name: String,
+    /// The balancer plugin's name.
+    pub balancer: String,
+    pub servers: Vec<Arc<Server>>,
+    pub config: BackendConfig,
+    sequence: AtomicU64,
+}
+
+impl Backend {
+    pub fn new(config: &BackendConfig) -> Backend {
+        Backend {
+            name: config.name.clone(),
+            balancer: config.balancer.clone(),
+            servers: config
+                .servers
+                .iter()
+                .map(|s| Arc::new(Server::new(s, config)))
+                .collect(),
+            config: config.clone(),
+            sequence: AtomicU64::new(0),
+        }
+    }
+
+    /// The next value of the per-backend sequence the balancer sees.
+    pub fn next_sequence(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn server(&self, name: &str) -> Option<&Arc<Server>> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+}
