@@ -158,7 +158,8 @@ impl Checker<'_, '_> {
             self.check(!name.is_empty(), &l.name, &format!("{field}.name"), "must not be empty");
             self.check(names.insert(name.clone()), &l.name, &format!("{field}.name"), format!("\"{name}\" is used by another listener"));
             let bind = self.bind(&l.bind, &format!("{field}.bind"));
-            if let Some(bind) = bind {
+            // Port 0 asks the system for a free port: never a clash.
+            if let Some(bind) = bind.filter(|b| b.port() != 0) {
                 self.check(binds.insert(bind), &l.bind, &format!("{field}.bind"), format!("{bind} is bound by another listener"));
             }
             for (j, p) in l.plugins.iter().enumerate() {

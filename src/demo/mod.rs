@@ -54,6 +54,11 @@ pub struct Demo {
 impl Demo {
     pub async fn start(ports: DemoPorts, engine: Arc<PluginEngine>) -> Result<Demo, DemoError> {
         let io = |what| move |source| DemoError::Io { what, source };
+        // The redirect plugin must name the HTTPS port: settle a port 0 now.
+        let ports = DemoPorts {
+            https: free_port(ports.https).map_err(io("HTTPS listener"))?,
+            ..ports
+        };
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
         let web1 = Origin::start("web1", any_port).await.map_err(io("origin web1"))?;
         let web2 = Origin::start("web2", any_port).await.map_err(io("origin web2"))?;
@@ -106,6 +111,14 @@ impl Demo {
             config = self.config_path.display(),
         )
     }
+}
+
+/// `address`, with port 0 replaced by a port free right now.
+fn free_port(address: SocketAddr) -> std::io::Result<SocketAddr> {
+    if address.port() != 0 {
+        return Ok(address);
+    }
+    std::net::TcpListener::bind(address)?.local_addr()
 }
 
 /// The lab's HAProxy configuration, rule for rule, on loopback ports.

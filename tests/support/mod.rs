@@ -1,0 +1,259 @@
+//! Shared test fixtures: a lab (origins, ACME stand-in, generated
+//! certificate, proxy from a TOML template) on 127.0.0.1 port 0, and HTTP
+//! clients for plain HTTP, HTTPS and HTTP/2. Everything is real: sockets,
+//! TLS, Wasm components.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use switchyard::config::Config;
+use switchyard::demo::{AcmeResponder, Origin, SelfSigned};
+use switchyard::plugin::{builtin::GUEST_WASM_DIR, PluginEngine};
+use switchyard::running::RunningProxy;
+
+/// One engine per test process, so each component is compiled once.
+pub fn engine() -> Arc<PluginEngine> {
+    static ENGINE: OnceLock<Arc<PluginEngine>> = OnceLock::new();
+    Arc::clone(ENGINE.get_or_init(|| PluginEngine::new().expect("the Wasm engine starts")))
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+/// A fixture component built from `guest-plugins/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(GUEST_WASM_DIR).join(format!("{name}.wasm"))
+}
+
+pub const ANY_PORT: &str = "127.0.0.1:0";
+
+/// Origins, ACME stand-in, certificate and proxy, started from a template.
+/// Placeholders: `{web1}` `{web2}` `{acme}` (addresses), `{cert}` `{key}`
+/// (separate PEM files), `{combined}` (one PEM), `{fixtures}` (directory of
+/// the fixture components), `{dir}` (a scratch directory).
+pub struct Lab {
+    pub proxy: RunningProxy,
+    pub web1: Option<Origin>,
+    pub web2: Option<Origin>,
+    pub web_addresses: [SocketAddr; 2],
+    pub acme: AcmeResponder,
+    pub certificate: SelfSigned,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+}
+
+impl Lab {
+    pub async fn start(template: &str) -> Lab {
+        init_tracing();
+        let any: SocketAddr = ANY_PORT.parse().unwrap();
+        let web1 = Origin::start("web1", any).await.expect("origin web1 starts");
+        let web2 = Origin::start("web2", any).await.expect("origin web2 starts");
+        let acme = AcmeResponder::start(any).await.expect("ACME stand-in starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certificate = SelfSigned::generate(&["localhost", "127.0.0.1"]).expect("certificate");
+        let combined = certificate.write_combined(dir.path(), "combined.pem").expect("write pem");
+        let (cert, key) = certificate.write_separate(dir.path()).expect("write pems");
+        let text = template
+            .replace("{web1}", &web1.address().to_string())
+            .replace("{web2}", &web2.address().to_string())
+            .replace("{acme}", &acme.address().to_string())
+            .replace("{combined}", &combined.display().to_string())
+            .replace("{cert}", &cert.display().to_string())
+            .replace("{key}", &key.display().to_string())
+            .replace("{fixtures}", GUEST_WASM_DIR)
+            .replace("{dir}", &dir.path().display().to_string());
+        let config_path = dir.path().join("switchyard.toml");
+        std::fs::write(&config_path, &text).expect("write config");
+        let config = Config::load(&config_path).unwrap_or_else(|e| panic!("test config is valid: {e}"));
+        let proxy = RunningProxy::start(config, engine())
+            .await
+            .unwrap_or_else(|e| panic!("proxy starts: {e}"));
+        Lab {
+            proxy,
+            web_addresses: [web1.address(), web2.address()],
+            web1: Some(web1),
+            web2: Some(web2),
+            acme,
+            certificate,
+            dir,
+            config_path,
+        }
+    }
+
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        self.proxy
+            .local_addr(listener)
+            .unwrap_or_else(|| panic!("listener {listener} is bound"))
+    }
+
+    pub fn url(&self, listener: &str, path: &str) -> String {
+        let scheme = if self.proxy.certificate_store(listener).is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr(listener))
+    }
+
+    /// A client that trusts this lab's certificate.
+    pub fn client(&self) -> Client {
+        Client::new(&self.certificate.cert_pem)
+    }
+
+    /// Whether the proxy currently holds this server healthy.
+    pub fn server_healthy(&self, backend: &str, server: &str) -> bool {
+        let generation = self.proxy.proxy().generation();
+        let backend = &generation.backends[backend].backend;
+        backend.server(server).expect("server exists").is_healthy()
+    }
+
+    pub async fn wait_for_health(&self, backend: &str, server: &str, healthy: bool, limit: Duration) -> Duration {
+        let started = Instant::now();
+        while self.server_healthy(backend, server) != healthy {
+            assert!(
+                started.elapsed() < limit,
+                "{backend}/{server} did not become {} within {limit:?}",
+                if healthy { "healthy" } else { "unhealthy" }
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        started.elapsed()
+    }
+}
+
+/// What a test reads of a response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: http::StatusCode,
+    pub version: http::Version,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The origin's name, from the `x-served-by` header.
+    pub fn served_by(&self) -> &str {
+        self.header("x-served-by").unwrap_or("")
+    }
+
+    /// Lines of the origin's page that show a received header, e.g.
+    /// `x-forwarded-proto: https`.
+    pub fn received(&self, header: &str) -> Vec<String> {
+        let prefix = format!("{header}: ");
+        self.body
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    inner: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl Client {
+    /// Speaks HTTP/1.1 or HTTP/2 (by ALPN) and trusts `ca_pem`.
+    pub fn new(ca_pem: &str) -> Client {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.expect("valid pem")).expect("valid root");
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(switchyard::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
+            .build();
+        let inner = HyperClient::builder(TokioExecutor::new()).build(connector);
+        Client { inner }
+    }
+
+    pub async fn get(&self, url: &str) -> Reply {
+        self.send(http::Request::get(url).body(Full::default()).expect("request"))
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = http::Request::get(url);
+        for (n, v) in headers {
+            request = request.header(*n, *v);
+        }
+        self.send(request.body(Full::default()).expect("request"))
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    pub async fn send(&self, request: http::Request<Full<Bytes>>) -> Result<Reply, String> {
+        let response = self.inner.request(request).await.map_err(|e| format!("{e:?}"))?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}
+
+use rustls::pki_types::pem::PemObject;
+
+/// The lab's configuration as the tests use it: `examples/lab.toml` with
+/// loopback addresses, port 0 listeners and fast health checks.
+pub const LAB: &str = r#"
+[[listener]]
+name = "www-http"
+bind = "127.0.0.1:0"
+plugins = ["forwarded-proto", "acme-challenge", "https-redirect"]
+
+[[listener]]
+name = "www-https"
+bind = "127.0.0.1:0"
+tls = { cert = "{combined}" }
+plugins = ["forwarded-proto", "acme-challenge"]
+default_backend = "www-backend"
+
+[backend.www-backend]
+balancer = "round-robin"
+health_check = { method = "GET", path = "/health", expect_status = 200, interval = "100ms", timeout = "100ms", rise = 2, fall = 2 }
+servers = [
+  { name = "web1", address = "{web1}" },
+  { name = "web2", address = "{web2}" },
+]
+
+[backend.letsencrypt-backend]
+servers = [{ name = "letsencrypt", address = "{acme}" }]
+
+[plugin.forwarded-proto]
+source = "builtin:forwarded-proto"
+
+[plugin.acme-challenge]
+source = "builtin:acme-challenge"
+config = { backend = "letsencrypt-backend" }
+
+[plugin.https-redirect]
+source = "builtin:https-redirect"
+config = { port = 9443 }
+
+[plugin.round-robin]
+source = "builtin:round-robin"
+"#;
