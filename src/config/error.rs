@@ -112,7 +112,8 @@ impl<'a> Problems<'a> {
         }
     }
 
-    pub(crate) fn into_error(self) -> ConfigError {
+    pub(crate) fn into_error(mut self) -> ConfigError {
+        self.found.sort_by_key(|p| (p.line, p.column));
         ConfigError::Invalid {
             file: self.file.to_path_buf(),
             problems: self.found,

@@ -35,7 +35,9 @@ const MAX_WEIGHT: u32 = 256;
 #[derive(Default)]
 struct Document {
     global: GlobalFile,
-    listeners: Vec<ListenerFile>,
+    /// With their index in the file (a listener that failed to decode
+    /// keeps its number).
+    listeners: Vec<(usize, ListenerFile)>,
     backends: Vec<(Spanned<String>, BackendFile)>,
     plugins: Vec<(Spanned<String>, PluginFile)>,
 }
@@ -70,7 +72,7 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
                 DeValue::Array(items) => {
                     for (i, item) in items.into_iter().enumerate() {
                         if let Some(l) = decode::<ListenerFile>(item, &format!("listener[{i}]"), problems) {
-                            document.listeners.push(l);
+                            document.listeners.push((i, l));
                         }
                     }
                 }
@@ -148,11 +150,11 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn listeners(&mut self, files: &[ListenerFile], backends: &[&str], plugins: &[&str]) -> Vec<ListenerConfig> {
+    fn listeners(&mut self, files: &[(usize, ListenerFile)], backends: &[&str], plugins: &[&str]) -> Vec<ListenerConfig> {
         let mut names = HashSet::new();
         let mut binds = HashSet::new();
         let mut out = Vec::new();
-        for (i, l) in files.iter().enumerate() {
+        for (i, l) in files {
             let field = format!("listener[{i}]");
             let name = l.name.get_ref().clone();
             self.check(!name.is_empty(), &l.name, &format!("{field}.name"), "must not be empty");

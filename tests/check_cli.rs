@@ -1,0 +1,214 @@
+//! `switchyard check`, the binary itself: a valid file passes, and broken
+//! files get every problem named with file, line, column and field.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+struct Checked {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn check(config: &Path) -> Checked {
+    let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["check", "-c"])
+        .arg(config)
+        .output()
+        .expect("switchyard runs");
+    Checked {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_lab_example_checks_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    switchyard::demo::SelfSigned::generate(&["yourwebsite.com"])
+        .unwrap()
+        .write_combined(&dir.path().join("certs"), "yourwebsite.com.pem")
+        .unwrap();
+    let path = write(dir.path(), "lab.toml", &lab);
+    let checked = check(&path);
+    assert_eq!(checked.code, Some(0), "{}", checked.stderr);
+    assert!(checked.stdout.contains("configuration is valid (2 listeners, 2 backends, 4 plugins)"), "{}", checked.stdout);
+}
+
+#[test]
+fn every_example_config_parses() {
+    let examples = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            seen += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            match switchyard::config::Config::parse(&path, &text) {
+                Ok(_) => {}
+                // Certificates named by examples live on the user's machine.
+                Err(e) => assert!(
+                    e.problems().iter().all(|p| p.field.ends_with("tls.cert") && p.message.starts_with("no such file")),
+                    "{e}"
+                ),
+            }
+        }
+    }
+    assert!(seen >= 1);
+}
+
+#[test]
+fn a_syntax_error_is_placed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "bad.toml", "[[listener]]\nname = \"a\"\nbind = \"127.0.0.1:80\nplugins = []\n");
+    let checked = check(&path);
+    assert_eq!(checked.code, Some(2));
+    assert!(checked.stderr.contains(&format!("{}:3:", path.display())), "{}", checked.stderr);
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "broken.toml",
+        r#"[[listener]]
+name = "web"
+bind = "127.0.0.1:8080"
+plugins = ["nope"]
+default_backend = "wwww"
+colour = "blue"
+
+[[listener]]
+name = "tls"
+bind = "not an address"
+tls = { cert = "missing.pem" }
+default_backend = "www"
+
+[backend.www]
+servers = [{ name = "a", address = "127.0.0.1:9001", weight = 900 }]
+connect_timeout = "soon"
+health_check = { path = "health", rise = 0 }
+
+[plugin.gone]
+source = "plugins/gone.wasm"
+on_error = "fail-sideways"
+"#,
+    );
+    let checked = check(&path);
+    assert_eq!(checked.code, Some(2), "{}", checked.stderr);
+    let file = path.display().to_string();
+    let expect = [
+        // (line, field, words of the message)
+        (6, "listener[0]", "unknown field `colour`"),
+        (10, "listener[1].bind", "not an address"),
+        (11, "listener[1].tls.cert", "no such file"),
+        (15, "backend.www.servers[0].weight", "must be from 0 to 256"),
+        (16, "backend.www.connect_timeout", "not a duration"),
+        (17, "backend.www.health_check.path", "must be a path starting with '/'"),
+        (17, "backend.www.health_check.rise", "must be at least 1"),
+        (21, "plugin.gone", "unknown variant `fail-sideways`"),
+    ];
+    for (line, field, words) in expect {
+        let found = checked
+            .stderr
+            .lines()
+            .any(|l| l.contains(&format!("{file}:{line}:")) && l.contains(&format!("{field}:")) && l.contains(words));
+        assert!(found, "missing `{file}:{line}: {field}: …{words}…` in:\n{}", checked.stderr);
+    }
+}
+
+#[test]
+fn references_and_plugin_files_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "refs.toml",
+        r#"[[listener]]
+name = "web"
+bind = "127.0.0.1:8080"
+plugins = ["ghost"]
+default_backend = "wwww"
+
+[backend.www]
+balancer = "missing-balancer"
+servers = [{ name = "a", address = "127.0.0.1:9001" }]
+
+[plugin.on-disk]
+source = "plugins/absent.wasm"
+"#,
+    );
+    let checked = check(&path);
+    assert_eq!(checked.code, Some(2));
+    for (line, field, words) in [
+        (4, "listener[0].plugins[0]", "unknown plugin \"ghost\"; declared: on-disk"),
+        (5, "listener[0].default_backend", "unknown backend \"wwww\"; declared: www"),
+        (8, "backend.www.balancer", "unknown plugin \"missing-balancer\""),
+        (12, "plugin.on-disk.source", "no such file"),
+    ] {
+        let found = checked.stderr.lines().any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
+        assert!(found, "missing line {line} {field} {words} in:\n{}", checked.stderr);
+    }
+}
+
+#[test]
+fn plugins_that_fail_to_compile_or_reject_their_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("garbage.wasm"), b"this is not wasm at all").unwrap();
+    let path = write(
+        dir.path(),
+        "plugins.toml",
+        &format!(
+            r#"[[listener]]
+name = "web"
+bind = "127.0.0.1:8080"
+plugins = ["garbage", "picky", "redirect", "rr"]
+default_backend = "www"
+
+[backend.www]
+servers = [{{ name = "a", address = "127.0.0.1:9001" }}]
+
+[plugin.garbage]
+source = "garbage.wasm"
+
+[plugin.picky]
+source = "{fixtures}/reject_init.wasm"
+config = {{ required = "nonsense" }}
+
+[plugin.redirect]
+source = "builtin:https-redirect"
+config = {{ port = 70000 }}
+
+[plugin.rr]
+source = "builtin:round-robin"
+
+[plugin.typo]
+source = "builtin:round-robbin"
+"#,
+            fixtures = switchyard::plugin::builtin::GUEST_WASM_DIR
+        ),
+    );
+    let checked = check(&path);
+    assert_eq!(checked.code, Some(2), "{}", checked.stderr);
+    for (line, field, words) in [
+        (11, "plugin.garbage", "not a valid Wasm component"),
+        (14, "plugin.picky", "init rejected the configuration: required = \"nonsense\""),
+        (18, "plugin.redirect", "port = 70000"),
+        (22, "plugin.rr", "runs it as a request hook, but it exports no request-hook"),
+        (25, "plugin.typo", "no builtin plugin \"round-robbin\""),
+    ] {
+        let found = checked.stderr.lines().any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
+        assert!(found, "missing line {line} {field} {words} in:\n{}", checked.stderr);
+    }
+}

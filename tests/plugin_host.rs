@@ -1,0 +1,146 @@
+//! The plugin host without sockets: each failure is named for what it is,
+//! and loading rejects what cannot work.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard::config::{Config, FailurePolicy, PluginConfig, PluginSource, Position};
+use switchyard::plugin::{
+    builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginError, PluginVersion, RequestView, Scheme,
+};
+
+fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfig {
+    PluginConfig {
+        name: name.into(),
+        source: PluginSource::Builtin(name.into()),
+        on_error: FailurePolicy::Open,
+        timeout: Duration::from_millis(20),
+        memory_limit,
+        max_calls_per_instance: 1_000,
+        settings: toml::from_str(settings).unwrap(),
+        at: Position::default(),
+    }
+}
+
+fn view(path: &str, scheme: Scheme) -> RequestView {
+    let (head, ()) = http::Request::get(path).header("host", "example.org").body(()).unwrap().into_parts();
+    RequestView {
+        head,
+        conn: Arc::new(ConnectionInfo {
+            client: "192.0.2.1:5555".parse().unwrap(),
+            local: "127.0.0.1:80".parse().unwrap(),
+            scheme,
+            listener: Arc::from("test"),
+        }),
+    }
+}
+
+fn load_fixture(name: &str, memory_limit: usize) -> PluginVersion {
+    let bytes = std::fs::read(support::fixture(name)).unwrap();
+    PluginVersion::load(&support::engine(), &plugin_config(name, memory_limit, ""), &bytes).unwrap()
+}
+
+#[test]
+fn each_failure_is_classified() {
+    let trap = load_fixture("trap", 4 << 20);
+    let spin = load_fixture("spin", 4 << 20);
+    let hog = load_fixture("memory_hog", 4 << 20);
+    assert!(matches!(trap.on_request(&mut view("/trap", Scheme::Http)), Err(CallFailure::Trap(_))));
+    assert_eq!(spin.on_request(&mut view("/spin", Scheme::Http)).unwrap_err(), CallFailure::Timeout);
+    assert_eq!(
+        hog.on_request(&mut view("/hog", Scheme::Http)).unwrap_err(),
+        CallFailure::OutOfMemory { limit: 4 << 20 }
+    );
+    // The failed instance was discarded; a fresh one answers.
+    for plugin in [&trap, &spin, &hog] {
+        let decision = plugin.on_request(&mut view("/fine", Scheme::Http)).unwrap();
+        assert!(matches!(decision.action, Action::Continue), "{}", plugin.name());
+    }
+}
+
+#[test]
+fn the_request_view_comes_back_intact_after_a_call() {
+    let bytes = builtin::builtin("forwarded-proto").unwrap();
+    let plugin = PluginVersion::load(&support::engine(), &plugin_config("forwarded-proto", 16 << 20, ""), bytes).unwrap();
+    let mut request = view("/p?q=1", Scheme::Https);
+    let decision = plugin.on_request(&mut request).unwrap();
+    assert_eq!(request.head.uri, "/p?q=1");
+    assert_eq!(request.head.headers["host"], "example.org");
+    match &decision.request_headers[..] {
+        [HeaderOp::Set(h)] => assert_eq!((h.name.as_str(), h.value.as_slice()), ("x-forwarded-proto", &b"https"[..])),
+        other => panic!("unexpected edits {other:?}"),
+    }
+}
+
+#[test]
+fn loading_rejects_garbage_modules_and_bad_settings() {
+    let engine = support::engine();
+    let garbage = PluginVersion::load(&engine, &plugin_config("garbage", 16 << 20, ""), b"\0asm not really");
+    assert!(matches!(garbage, Err(PluginError::Compile(_))), "{garbage:?}");
+
+    let reject = std::fs::read(support::fixture("reject_init")).unwrap();
+    let rejected = PluginVersion::load(&engine, &plugin_config("reject", 16 << 20, "required = \"x\""), &reject);
+    match rejected {
+        Err(PluginError::InitRejected(message)) => assert!(message.contains("required = \"x\""), "{message}"),
+        other => panic!("expected InitRejected, got {other:?}"),
+    }
+
+    let redirect = builtin::builtin("https-redirect").unwrap();
+    let bad_status = PluginVersion::load(&engine, &plugin_config("https-redirect", 16 << 20, "status = 200"), redirect);
+    match bad_status {
+        Err(PluginError::InitRejected(message)) => assert!(message.contains("status = 200"), "{message}"),
+        other => panic!("expected InitRejected, got {other:?}"),
+    }
+
+    // A core Wasm module is not a component.
+    let module = b"\0asm\x01\0\0\0";
+    assert!(matches!(
+        PluginVersion::load(&engine, &plugin_config("module", 16 << 20, ""), module),
+        Err(PluginError::Compile(_))
+    ));
+}
+
+#[test]
+fn a_small_memory_limit_stops_instantiation_cleanly() {
+    let bytes = builtin::builtin("round-robin").unwrap();
+    let tiny = PluginVersion::load(&support::engine(), &plugin_config("round-robin", 64 << 10, ""), bytes);
+    assert!(
+        matches!(tiny, Err(PluginError::Instantiate(CallFailure::OutOfMemory { .. }))),
+        "{tiny:?}"
+    );
+}
+
+#[test]
+fn every_builtin_loads_and_exports_the_hook_it_is_for() {
+    let engine = support::engine();
+    let config = Config::parse(
+        std::path::Path::new("inline.toml"),
+        r#"
+        [[listener]]
+        name = "l"
+        bind = "127.0.0.1:0"
+        plugins = ["forwarded-proto", "https-redirect"]
+        default_backend = "b"
+        [backend.b]
+        servers = [{ name = "s", address = "127.0.0.1:1" }]
+        [backend.acme]
+        servers = [{ name = "s", address = "127.0.0.1:2" }]
+        [plugin.forwarded-proto]
+        source = "builtin:forwarded-proto"
+        [plugin.https-redirect]
+        source = "builtin:https-redirect"
+        [plugin.acme-challenge]
+        source = "builtin:acme-challenge"
+        config = { backend = "acme" }
+        "#,
+    )
+    .unwrap();
+    let set = switchyard::plugin::PluginSet::load(&engine, &config).unwrap();
+    assert!(set.get("forwarded-proto").unwrap().has_request_hook());
+    assert!(set.get("https-redirect").unwrap().has_request_hook());
+    assert!(set.get("acme-challenge").unwrap().has_request_hook());
+    let rr = set.get("round-robin").expect("implicit default balancer");
+    assert!(rr.has_balancer() && !rr.has_request_hook());
+}

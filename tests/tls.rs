@@ -1,0 +1,122 @@
+//! TLS termination: certificate as one combined PEM or as separate files,
+//! TLS 1.2 and 1.3, ALPN h2 and http/1.1.
+
+mod support;
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use support::{Lab, LAB};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Handshakes with the given versions and ALPN offer; returns what was
+/// negotiated and the peer's certificate.
+async fn handshake(
+    lab: &Lab,
+    listener: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[&[u8]],
+) -> Result<(rustls::ProtocolVersion, Option<Vec<u8>>, CertificateDer<'static>), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(lab.certificate.cert_pem.as_bytes()).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(switchyard::tls::provider())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(lab.addr(listener)).await.map_err(|e| e.to_string())?;
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (_, session) = tls.get_ref();
+    Ok((
+        session.protocol_version().unwrap(),
+        session.alpn_protocol().map(|p| p.to_vec()),
+        session.peer_certificates().unwrap()[0].clone().into_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn a_combined_pem_serves_tls_1_3_and_1_2() {
+    let lab = Lab::start(LAB).await;
+    let served = CertificateDer::from_pem_slice(lab.certificate.cert_pem.as_bytes()).unwrap();
+    let (v13, _, cert) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[]).await.unwrap();
+    assert_eq!(v13, rustls::ProtocolVersion::TLSv1_3);
+    assert_eq!(cert, served);
+    let (v12, _, _) = handshake(&lab, "www-https", &[&rustls::version::TLS12], &[]).await.unwrap();
+    assert_eq!(v12, rustls::ProtocolVersion::TLSv1_2);
+}
+
+#[tokio::test]
+async fn separate_cert_and_key_files_work_and_min_version_is_enforced() {
+    let template = LAB.replace(
+        r#"tls = { cert = "{combined}" }"#,
+        r#"tls = { cert = "{cert}", key = "{key}", min_version = "1.3" }"#,
+    );
+    let lab = Lab::start(&template).await;
+    let (v, _, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[]).await.unwrap();
+    assert_eq!(v, rustls::ProtocolVersion::TLSv1_3);
+    let refused = handshake(&lab, "www-https", &[&rustls::version::TLS12], &[]).await;
+    assert!(refused.is_err(), "TLS 1.2 must be refused with min_version 1.3");
+    let reply = lab.client().get(&lab.url("www-https", "/")).await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
+    let lab = Lab::start(LAB).await;
+    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
+    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"http/1.1"]).await.unwrap();
+    assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+
+    let client = lab.client();
+    let mut names = Vec::new();
+    for _ in 0..4 {
+        let reply = client.get(&lab.url("www-https", "/h2?x=1")).await;
+        assert_eq!(reply.version, http::Version::HTTP_2);
+        assert_eq!(reply.status, 200);
+        // The origin speaks HTTP/1.1 and got a Host made from :authority.
+        assert!(reply.body.contains("GET /h2?x=1 HTTP/1.1"), "{}", reply.body);
+        assert_eq!(reply.received("host").len(), 1, "{}", reply.body);
+        assert_eq!(reply.received("x-forwarded-proto"), ["https"]);
+        names.push(reply.served_by().to_string());
+    }
+    assert_ne!(names[0], names[1]);
+}
+
+#[tokio::test]
+async fn http2_can_be_turned_off() {
+    let template = LAB.replace(r#"tls = { cert = "{combined}" }"#, r#"tls = { cert = "{combined}", http2 = false }"#);
+    let lab = Lab::start(&template).await;
+    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
+        .await
+        .unwrap();
+    assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+}
+
+#[tokio::test]
+async fn a_plain_listener_also_speaks_http2_with_prior_knowledge() {
+    let template = LAB.replace(
+        "plugins = [\"forwarded-proto\", \"acme-challenge\", \"https-redirect\"]",
+        "plugins = [\"forwarded-proto\", \"acme-challenge\"]\ndefault_backend = \"www-backend\"",
+    );
+    let lab = Lab::start(&template).await;
+    let mut tcp = TcpStream::connect(lab.addr("www-http")).await.unwrap();
+    // The HTTP/2 connection preface and an empty SETTINGS frame.
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let mut head = [0u8; 9];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[3], 0x4, "the server answers with a SETTINGS frame");
+}
