@@ -15,10 +15,21 @@ const GUEST_TARGET: &str = "wasm32-wasip2";
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let guests = manifest_dir.join("guest-plugins");
-    for watched in ["Cargo.toml", "Cargo.lock", "forwarded-proto", "https-redirect", "acme-challenge", "round-robin", "fixtures"] {
+    for watched in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "forwarded-proto",
+        "https-redirect",
+        "acme-challenge",
+        "round-robin",
+        "fixtures",
+    ] {
         println!("cargo:rerun-if-changed={}", guests.join(watched).display());
     }
-    println!("cargo:rerun-if-changed={}", manifest_dir.join("wit").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("wit").display()
+    );
     println!("cargo:rerun-if-env-changed=SWITCHYARD_GUEST_PROFILE");
 
     let target_root = env::var_os("CARGO_TARGET_DIR")
@@ -59,7 +70,10 @@ fn main() {
         );
     }
     let wasm_dir = target_dir.join(GUEST_TARGET).join("release");
-    println!("cargo:rustc-env=SWITCHYARD_GUEST_WASM_DIR={}", wasm_dir.display());
+    println!(
+        "cargo:rustc-env=SWITCHYARD_GUEST_WASM_DIR={}",
+        wasm_dir.display()
+    );
 }
 
 fn absolute(base: &Path, path: &Path) -> PathBuf {

@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard::config::Config;
-use switchyard::plugin::{BackendInfo, Candidate, ConnectionInfo, PluginEngine, PluginSet, RequestView, Scheme};
+use switchyard::plugin::{
+    BackendInfo, Candidate, ConnectionInfo, PluginEngine, PluginSet, RequestView, Scheme,
+};
 
 const CONFIG: &str = r#"
 [[listener]]
@@ -56,8 +58,14 @@ source = "builtin:round-robin"
 fn request(scheme: Scheme) -> RequestView {
     let (head, ()) = http::Request::get("/products/42?ref=home")
         .header("host", "shop.example.com")
-        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        )
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )
         .header("accept-language", "en-GB,en;q=0.5")
         .header("accept-encoding", "gzip, deflate, br, zstd")
         .header("cookie", "session=4f2a9c; theme=dark")
@@ -102,7 +110,11 @@ fn plugins(c: &mut Criterion) {
     let redirect = Arc::clone(set.get("https-redirect").unwrap());
     let round_robin = Arc::clone(set.get("round-robin").unwrap());
     let https_chain = set.chain(&["forwarded-proto".into(), "acme-challenge".into()]);
-    let http_chain = set.chain(&["forwarded-proto".into(), "acme-challenge".into(), "https-redirect".into()]);
+    let http_chain = set.chain(&[
+        "forwarded-proto".into(),
+        "acme-challenge".into(),
+        "https-redirect".into(),
+    ]);
     let candidates = candidates();
     let mut sequence = 0u64;
     let mut info = move || {
@@ -119,7 +131,9 @@ fn plugins(c: &mut Criterion) {
     c.bench_function("plugin/on_request/forwarded_proto", |b| {
         b.iter(|| forwarded.on_request(&mut https).unwrap())
     });
-    c.bench_function("plugin/on_request/acme_challenge", |b| b.iter(|| acme.on_request(&mut https).unwrap()));
+    c.bench_function("plugin/on_request/acme_challenge", |b| {
+        b.iter(|| acme.on_request(&mut https).unwrap())
+    });
     c.bench_function("plugin/on_request/https_redirect_respond", |b| {
         b.iter(|| redirect.on_request(&mut http).unwrap())
     });
@@ -133,7 +147,9 @@ fn plugins(c: &mut Criterion) {
             (outcome, choice)
         })
     });
-    c.bench_function("plugin/default_chain/http_redirect", |b| b.iter(|| http_chain.run(&mut http)));
+    c.bench_function("plugin/default_chain/http_redirect", |b| {
+        b.iter(|| http_chain.run(&mut http))
+    });
 
     c.bench_function("plugin/instance/long_lived_call", |b| {
         b.iter(|| forwarded.on_request(&mut https).unwrap())
@@ -141,7 +157,9 @@ fn plugins(c: &mut Criterion) {
     c.bench_function("plugin/instance/fresh_per_request", |b| {
         b.iter(|| {
             let mut instance = forwarded.start_instance().unwrap();
-            instance.on_request(&mut https, forwarded.deadline_ticks()).unwrap()
+            instance
+                .on_request(&mut https, forwarded.deadline_ticks())
+                .unwrap()
         })
     });
 

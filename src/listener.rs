@@ -49,7 +49,11 @@ impl Listener {
         http.http2().timer(TokioTimer::new());
         let http = Arc::new(http);
         let graceful = GracefulShutdown::new();
-        let scheme = if self.tls.is_some() { Scheme::Https } else { Scheme::Http };
+        let scheme = if self.tls.is_some() {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
         let mut backoff = Duration::from_millis(5);
         loop {
             let accepted = tokio::select! {
@@ -69,7 +73,9 @@ impl Listener {
                     continue;
                 }
             };
-            let local = stream.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+            let local = stream
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
             let conn = Arc::new(ConnectionInfo {
                 client,
                 local,
@@ -109,7 +115,8 @@ impl Connection {
         let _ = self.stream.set_nodelay(true);
         let proxy = self.proxy;
         let conn = self.conn;
-        let span = tracing::debug_span!("connection", client = %conn.client, listener = %conn.listener);
+        let span =
+            tracing::debug_span!("connection", client = %conn.client, listener = %conn.listener);
         let info = Arc::clone(&conn);
         let service = service_fn(move |request| {
             let proxy = Arc::clone(&proxy);
@@ -118,21 +125,26 @@ impl Connection {
         });
         let result = match self.tls {
             None => {
-                let serving = self.http.serve_connection(TokioIo::new(self.stream), service);
+                let serving = self
+                    .http
+                    .serve_connection(TokioIo::new(self.stream), service);
                 watcher.watch(serving.into_owned()).await
             }
             Some(acceptor) => {
-                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(self.stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => {
-                        tracing::debug!(parent: &span, %error, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(parent: &span, "TLS handshake timed out");
-                        return;
-                    }
-                };
+                let stream =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(self.stream))
+                        .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(parent: &span, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(parent: &span, "TLS handshake timed out");
+                            return;
+                        }
+                    };
                 let serving = self.http.serve_connection(TokioIo::new(stream), service);
                 watcher.watch(serving.into_owned()).await
             }

@@ -34,7 +34,8 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn the_lab_example_checks_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let lab = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab.toml")).unwrap();
+    let lab =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab.toml")).unwrap();
     std::fs::create_dir(dir.path().join("certs")).unwrap();
     switchyard::demo::SelfSigned::generate(&["yourwebsite.com"])
         .unwrap()
@@ -43,7 +44,13 @@ fn the_lab_example_checks_clean() {
     let path = write(dir.path(), "lab.toml", &lab);
     let checked = check(&path);
     assert_eq!(checked.code, Some(0), "{}", checked.stderr);
-    assert!(checked.stdout.contains("configuration is valid (2 listeners, 2 backends, 4 plugins)"), "{}", checked.stdout);
+    assert!(
+        checked
+            .stdout
+            .contains("configuration is valid (2 listeners, 2 backends, 4 plugins)"),
+        "{}",
+        checked.stdout
+    );
 }
 
 #[test]
@@ -58,10 +65,13 @@ fn every_example_config_parses() {
             match switchyard::config::Config::parse(&path, &text) {
                 Ok(_) => {}
                 // Certificates named by examples live on the user's machine.
-                Err(e) => assert!(
-                    e.problems().iter().all(|p| p.field.ends_with("tls.cert") && p.message.starts_with("no such file")),
-                    "{e}"
-                ),
+                Err(e) => {
+                    assert!(
+                        e.problems().iter().all(|p| p.field.ends_with("tls.cert")
+                            && p.message.starts_with("no such file")),
+                        "{e}"
+                    )
+                }
             }
         }
     }
@@ -71,10 +81,18 @@ fn every_example_config_parses() {
 #[test]
 fn a_syntax_error_is_placed() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "bad.toml", "[[listener]]\nname = \"a\"\nbind = \"127.0.0.1:80\nplugins = []\n");
+    let path = write(
+        dir.path(),
+        "bad.toml",
+        "[[listener]]\nname = \"a\"\nbind = \"127.0.0.1:80\nplugins = []\n",
+    );
     let checked = check(&path);
     assert_eq!(checked.code, Some(2));
-    assert!(checked.stderr.contains(&format!("{}:3:", path.display())), "{}", checked.stderr);
+    assert!(
+        checked.stderr.contains(&format!("{}:3:", path.display())),
+        "{}",
+        checked.stderr
+    );
 }
 
 #[test]
@@ -116,16 +134,25 @@ on_error = "fail-sideways"
         (11, "listener[1].tls.cert", "no such file"),
         (15, "backend.www.servers[0].weight", "must be from 0 to 256"),
         (16, "backend.www.connect_timeout", "not a duration"),
-        (17, "backend.www.health_check.path", "must be a path starting with '/'"),
+        (
+            17,
+            "backend.www.health_check.path",
+            "must be a path starting with '/'",
+        ),
         (17, "backend.www.health_check.rise", "must be at least 1"),
         (21, "plugin.gone", "unknown variant `fail-sideways`"),
     ];
     for (line, field, words) in expect {
-        let found = checked
-            .stderr
-            .lines()
-            .any(|l| l.contains(&format!("{file}:{line}:")) && l.contains(&format!("{field}:")) && l.contains(words));
-        assert!(found, "missing `{file}:{line}: {field}: …{words}…` in:\n{}", checked.stderr);
+        let found = checked.stderr.lines().any(|l| {
+            l.contains(&format!("{file}:{line}:"))
+                && l.contains(&format!("{field}:"))
+                && l.contains(words)
+        });
+        assert!(
+            found,
+            "missing `{file}:{line}: {field}: …{words}…` in:\n{}",
+            checked.stderr
+        );
     }
 }
 
@@ -152,13 +179,32 @@ source = "plugins/absent.wasm"
     let checked = check(&path);
     assert_eq!(checked.code, Some(2));
     for (line, field, words) in [
-        (4, "listener[0].plugins[0]", "unknown plugin \"ghost\"; declared: on-disk"),
-        (5, "listener[0].default_backend", "unknown backend \"wwww\"; declared: www"),
-        (8, "backend.www.balancer", "unknown plugin \"missing-balancer\""),
+        (
+            4,
+            "listener[0].plugins[0]",
+            "unknown plugin \"ghost\"; declared: on-disk",
+        ),
+        (
+            5,
+            "listener[0].default_backend",
+            "unknown backend \"wwww\"; declared: www",
+        ),
+        (
+            8,
+            "backend.www.balancer",
+            "unknown plugin \"missing-balancer\"",
+        ),
         (12, "plugin.on-disk.source", "no such file"),
     ] {
-        let found = checked.stderr.lines().any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
-        assert!(found, "missing line {line} {field} {words} in:\n{}", checked.stderr);
+        let found = checked
+            .stderr
+            .lines()
+            .any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
+        assert!(
+            found,
+            "missing line {line} {field} {words} in:\n{}",
+            checked.stderr
+        );
     }
 }
 
@@ -203,12 +249,27 @@ source = "builtin:round-robbin"
     assert_eq!(checked.code, Some(2), "{}", checked.stderr);
     for (line, field, words) in [
         (11, "plugin.garbage", "not a valid Wasm component"),
-        (14, "plugin.picky", "init rejected the configuration: required = \"nonsense\""),
+        (
+            14,
+            "plugin.picky",
+            "init rejected the configuration: required = \"nonsense\"",
+        ),
         (18, "plugin.redirect", "port = 70000"),
-        (22, "plugin.rr", "runs it as a request hook, but it exports no request-hook"),
+        (
+            22,
+            "plugin.rr",
+            "runs it as a request hook, but it exports no request-hook",
+        ),
         (25, "plugin.typo", "no builtin plugin \"round-robbin\""),
     ] {
-        let found = checked.stderr.lines().any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
-        assert!(found, "missing line {line} {field} {words} in:\n{}", checked.stderr);
+        let found = checked
+            .stderr
+            .lines()
+            .any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
+        assert!(
+            found,
+            "missing line {line} {field} {words} in:\n{}",
+            checked.stderr
+        );
     }
 }

@@ -12,7 +12,8 @@ use support::Lab;
 /// Builds the example once (cargo makes repeated builds no-ops) and returns
 /// the component's path.
 fn build_path_router() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/path-router/Cargo.toml");
+    let manifest =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/path-router/Cargo.toml");
     // Share the guest target directory so wit-bindgen is compiled once.
     let target_dir = Path::new(switchyard::plugin::builtin::GUEST_WASM_DIR)
         .ancestors()
@@ -21,7 +22,14 @@ fn build_path_router() -> PathBuf {
         .to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target_dir)
@@ -73,5 +81,9 @@ config = {{ routes = {{ "/api/" = "api", "/api/v2/" = "static", "/static/" = "st
     let a = client.get(&lab.url("web", "/home")).await;
     let b = client.get(&lab.url("web", "/home")).await;
     assert_eq!(a.header("x-routed-by"), None);
-    assert_ne!(a.served_by(), b.served_by(), "unmatched paths use the default backend's round-robin");
+    assert_ne!(
+        a.served_by(),
+        b.served_by(),
+        "unmatched paths use the default backend's round-robin"
+    );
 }

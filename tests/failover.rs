@@ -24,12 +24,19 @@ async fn a_server_killed_under_load_costs_no_request_and_rejoins_after_restart()
     let mut clients = Vec::new();
     for _ in 0..10 {
         let (client, url) = (client.clone(), url.clone());
-        let (done, failures, after, killed) =
-            (done.clone(), failures.clone(), after_kill_on_web2.clone(), killed.clone());
+        let (done, failures, after, killed) = (
+            done.clone(),
+            failures.clone(),
+            after_kill_on_web2.clone(),
+            killed.clone(),
+        );
         clients.push(tokio::spawn(async move {
             for _ in 0..20 {
                 let was_killed = killed.load(Ordering::SeqCst);
-                match client.send(http::Request::get(&url).body(Default::default()).unwrap()).await {
+                match client
+                    .send(http::Request::get(&url).body(Default::default()).unwrap())
+                    .await
+                {
                     Ok(reply) if reply.status == 200 => {
                         if was_killed && reply.served_by() == "web2" {
                             after.fetch_add(1, Ordering::SeqCst);
@@ -58,24 +65,39 @@ async fn a_server_killed_under_load_costs_no_request_and_rejoins_after_restart()
         c.await.unwrap();
     }
     assert_eq!(done.load(Ordering::SeqCst), 200);
-    assert_eq!(failures.load(Ordering::SeqCst), 0, "requests failed while a server died");
-    assert_eq!(after_kill_on_web2.load(Ordering::SeqCst), 0, "a dead server answered");
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        0,
+        "requests failed while a server died"
+    );
+    assert_eq!(
+        after_kill_on_web2.load(Ordering::SeqCst),
+        0,
+        "a dead server answered"
+    );
 
     // Health checks (every 100 ms, fall 2) take it out...
-    lab.wait_for_health("www-backend", "web2", false, Duration::from_secs(5)).await;
+    lab.wait_for_health("www-backend", "web2", false, Duration::from_secs(5))
+        .await;
     for _ in 0..10 {
         assert_eq!(client.get(&url).await.served_by(), "web1");
     }
     // ...and bring it back (rise 2) once it listens again on its address.
-    let web2 = Origin::start("web2", lab.web_addresses[1]).await.expect("web2 restarts on its address");
-    lab.wait_for_health("www-backend", "web2", true, Duration::from_secs(5)).await;
+    let web2 = Origin::start("web2", lab.web_addresses[1])
+        .await
+        .expect("web2 restarts on its address");
+    lab.wait_for_health("www-backend", "web2", true, Duration::from_secs(5))
+        .await;
     let mut seen = std::collections::HashSet::new();
     for _ in 0..10 {
         let reply = client.get(&url).await;
         assert_eq!(reply.status, 200);
         seen.insert(reply.served_by().to_string());
     }
-    assert!(seen.contains("web2") && seen.contains("web1"), "both serve again: {seen:?}");
+    assert!(
+        seen.contains("web2") && seen.contains("web1"),
+        "both serve again: {seen:?}"
+    );
     assert!(web2.hits() > 0);
 }
 
@@ -87,13 +109,24 @@ async fn with_every_server_down_the_client_gets_a_prompt_503() {
     let client = lab.client();
     let reply = client.get(&lab.url("www-https", "/")).await;
     assert_eq!(reply.status, 503, "{reply:?}");
-    lab.wait_for_health("www-backend", "web1", false, Duration::from_secs(5)).await;
-    lab.wait_for_health("www-backend", "web2", false, Duration::from_secs(5)).await;
-    let reply = tokio::time::timeout(Duration::from_secs(5), client.get(&lab.url("www-https", "/")))
-        .await
-        .expect("no hang when every server is down");
+    lab.wait_for_health("www-backend", "web1", false, Duration::from_secs(5))
+        .await;
+    lab.wait_for_health("www-backend", "web2", false, Duration::from_secs(5))
+        .await;
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get(&lab.url("www-https", "/")),
+    )
+    .await
+    .expect("no hang when every server is down");
     assert_eq!(reply.status, 503);
-    assert!(reply.body.contains("no server of backend \"www-backend\" is available"), "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .contains("no server of backend \"www-backend\" is available"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]
@@ -106,5 +139,8 @@ async fn pooled_connections_are_reused() {
     let generation = lab.proxy.proxy().generation();
     let backend = &generation.backends["www-backend"].backend;
     let connects: u64 = backend.servers.iter().map(|s| s.pool.connects()).sum();
-    assert!(connects <= 4, "50 sequential requests opened {connects} upstream connections");
+    assert!(
+        connects <= 4,
+        "50 sequential requests opened {connects} upstream connections"
+    );
 }

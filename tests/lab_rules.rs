@@ -15,21 +15,41 @@ async fn plain_http_is_redirected_to_https_with_the_configured_port_path_and_que
     let client = lab.client();
     let http = lab.addr("www-http");
     let reply = client
-        .get_with(&format!("http://{http}/some/page?x=1&y=two"), &[("host", "shop.example:80")])
+        .get_with(
+            &format!("http://{http}/some/page?x=1&y=two"),
+            &[("host", "shop.example:80")],
+        )
         .await;
-    assert_eq!(reply.status, 302, "HAProxy's `redirect scheme` default status");
-    assert_eq!(reply.header("location"), Some("https://shop.example:9443/some/page?x=1&y=two"));
+    assert_eq!(
+        reply.status, 302,
+        "HAProxy's `redirect scheme` default status"
+    );
+    assert_eq!(
+        reply.header("location"),
+        Some("https://shop.example:9443/some/page?x=1&y=two")
+    );
     // The port comes from the plugin's configuration, never from Host.
-    let reply = client.get_with(&format!("http://{http}/"), &[("host", "shop.example:8080")]).await;
+    let reply = client
+        .get_with(&format!("http://{http}/"), &[("host", "shop.example:8080")])
+        .await;
     assert_eq!(reply.header("location"), Some("https://shop.example:9443/"));
-    let reply = client.get_with(&format!("http://{http}/a"), &[("host", "[::1]:80")]).await;
+    let reply = client
+        .get_with(&format!("http://{http}/a"), &[("host", "[::1]:80")])
+        .await;
     assert_eq!(reply.header("location"), Some("https://[::1]:9443/a"));
-    assert_eq!(lab.web1.as_ref().unwrap().hits() + lab.web2.as_ref().unwrap().hits(), 0, "nothing forwarded");
+    assert_eq!(
+        lab.web1.as_ref().unwrap().hits() + lab.web2.as_ref().unwrap().hits(),
+        0,
+        "nothing forwarded"
+    );
 }
 
 #[tokio::test]
 async fn redirect_omits_port_443_and_uses_the_configured_status() {
-    let template = LAB.replace("config = { port = 9443 }", "config = { port = 443, status = 301 }");
+    let template = LAB.replace(
+        "config = { port = 9443 }",
+        "config = { port = 443, status = 301 }",
+    );
     let lab = Lab::start(&template).await;
     let reply = lab
         .client()
@@ -46,14 +66,22 @@ async fn acme_challenges_reach_the_acme_backend_on_both_listeners() {
     for listener in ["www-http", "www-https"] {
         // Pebble sends the port in Host; the challenge must not be redirected.
         let reply = client
-            .get_with(&lab.url(listener, "/.well-known/acme-challenge/tok-123"), &[("host", "shop.example:80")])
+            .get_with(
+                &lab.url(listener, "/.well-known/acme-challenge/tok-123"),
+                &[("host", "shop.example:80")],
+            )
             .await;
         assert_eq!(reply.status, 200, "{listener}: {reply:?}");
         assert_eq!(reply.served_by(), "acme-standin", "{listener}");
-        assert_eq!(reply.body, format!("tok-123.{}", switchyard::demo::THUMBPRINT));
+        assert_eq!(
+            reply.body,
+            format!("tok-123.{}", switchyard::demo::THUMBPRINT)
+        );
     }
     // Only the prefix is routed: a look-alike path is redirected.
-    let reply = client.get(&lab.url("www-http", "/.well-known/acme-challengeX/tok")).await;
+    let reply = client
+        .get(&lab.url("www-http", "/.well-known/acme-challengeX/tok"))
+        .await;
     assert_eq!(reply.status, 302);
 }
 
@@ -67,7 +95,11 @@ async fn the_origin_receives_x_forwarded_proto_and_a_spoofed_value_is_replaced()
     let spoofed = client
         .get_with(&lab.url("www-https", "/"), &[("x-forwarded-proto", "http")])
         .await;
-    assert_eq!(spoofed.received("x-forwarded-proto"), ["https"], "the client's value must not survive");
+    assert_eq!(
+        spoofed.received("x-forwarded-proto"),
+        ["https"],
+        "the client's value must not survive"
+    );
     assert_eq!(spoofed.received("x-forwarded-for"), ["127.0.0.1"]);
 }
 
@@ -96,7 +128,10 @@ async fn round_robin_alternates_between_the_servers() {
         order.push(reply.served_by().to_string());
     }
     for pair in order.windows(2) {
-        assert_ne!(pair[0], pair[1], "consecutive requests went to one server: {order:?}");
+        assert_ne!(
+            pair[0], pair[1],
+            "consecutive requests went to one server: {order:?}"
+        );
     }
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for name in &order {
@@ -123,10 +158,19 @@ async fn bodies_and_methods_are_forwarded_and_hop_by_hop_headers_are_not() {
             .unwrap();
         let reply = client.send(request).await.unwrap();
         assert_eq!(reply.status, 200, "{method}");
-        assert!(reply.body.contains(&format!("{method} /upload?n=1 HTTP/1.1")), "{}", reply.body);
+        assert!(
+            reply
+                .body
+                .contains(&format!("{method} /upload?n=1 HTTP/1.1")),
+            "{}",
+            reply.body
+        );
         assert_eq!(reply.received("body-bytes"), ["300000"], "{method}");
         assert_eq!(reply.received("x-custom"), ["kept"]);
-        assert!(reply.received("x-private").is_empty(), "named in Connection");
+        assert!(
+            reply.received("x-private").is_empty(),
+            "named in Connection"
+        );
         assert!(reply.received("proxy-authorization").is_empty());
         assert!(reply.received("connection").is_empty());
     }
@@ -139,24 +183,39 @@ async fn the_demo_serves_every_rule() {
         https: support::ANY_PORT.parse().unwrap(),
     };
     support::init_tracing();
-    let demo = switchyard::demo::Demo::start(ports, support::engine()).await.expect("demo starts");
+    let demo = switchyard::demo::Demo::start(ports, support::engine())
+        .await
+        .expect("demo starts");
     let http = demo.proxy.local_addr("www-http").unwrap();
     let https = demo.proxy.local_addr("www-https").unwrap();
     let guide = demo.guide();
-    assert!(guide.contains(&format!("curl -k https://{https}/")), "{guide}");
-    let client = support::Client::new(&std::fs::read_to_string(
-        std::fs::read_to_string(&demo.config_path)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.split("cert = \"").nth(1).map(|r| r.split('"').next().unwrap().to_string()))
-            .unwrap(),
-    )
-    .unwrap());
-    let page = client.get(&format!("https://localhost:{}/", https.port())).await;
+    assert!(
+        guide.contains(&format!("curl -k https://{https}/")),
+        "{guide}"
+    );
+    let client = support::Client::new(
+        &std::fs::read_to_string(
+            std::fs::read_to_string(&demo.config_path)
+                .unwrap()
+                .lines()
+                .find_map(|l| {
+                    l.split("cert = \"")
+                        .nth(1)
+                        .map(|r| r.split('"').next().unwrap().to_string())
+                })
+                .unwrap(),
+        )
+        .unwrap(),
+    );
+    let page = client
+        .get(&format!("https://localhost:{}/", https.port()))
+        .await;
     assert_eq!(page.status, 200);
     assert!(page.body.starts_with("Served by web"), "{}", page.body);
     let redirect = client.get(&format!("http://{http}/x")).await;
     assert_eq!(redirect.status, 302);
-    let challenge = client.get(&format!("http://{http}/.well-known/acme-challenge/t")).await;
+    let challenge = client
+        .get(&format!("http://{http}/.well-known/acme-challenge/t"))
+        .await;
     assert_eq!(challenge.served_by(), "acme-standin");
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use switchyard::config::{Config, FailurePolicy, PluginConfig, PluginSource, Position};
 use switchyard::plugin::{
-    builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginError, PluginVersion, RequestView, Scheme,
+    builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginError, PluginVersion,
+    RequestView, Scheme,
 };
 
 fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfig {
@@ -25,7 +26,11 @@ fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfi
 }
 
 fn view(path: &str, scheme: Scheme) -> RequestView {
-    let (head, ()) = http::Request::get(path).header("host", "example.org").body(()).unwrap().into_parts();
+    let (head, ()) = http::Request::get(path)
+        .header("host", "example.org")
+        .body(())
+        .unwrap()
+        .into_parts();
     RequestView {
         head,
         conn: Arc::new(ConnectionInfo {
@@ -39,7 +44,12 @@ fn view(path: &str, scheme: Scheme) -> RequestView {
 
 fn load_fixture(name: &str, memory_limit: usize) -> PluginVersion {
     let bytes = std::fs::read(support::fixture(name)).unwrap();
-    PluginVersion::load(&support::engine(), &plugin_config(name, memory_limit, ""), &bytes).unwrap()
+    PluginVersion::load(
+        &support::engine(),
+        &plugin_config(name, memory_limit, ""),
+        &bytes,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -47,8 +57,15 @@ fn each_failure_is_classified() {
     let trap = load_fixture("trap", 4 << 20);
     let spin = load_fixture("spin", 4 << 20);
     let hog = load_fixture("memory_hog", 4 << 20);
-    assert!(matches!(trap.on_request(&mut view("/trap", Scheme::Http)), Err(CallFailure::Trap(_))));
-    assert_eq!(spin.on_request(&mut view("/spin", Scheme::Http)).unwrap_err(), CallFailure::Timeout);
+    assert!(matches!(
+        trap.on_request(&mut view("/trap", Scheme::Http)),
+        Err(CallFailure::Trap(_))
+    ));
+    assert_eq!(
+        spin.on_request(&mut view("/spin", Scheme::Http))
+            .unwrap_err(),
+        CallFailure::Timeout
+    );
     assert_eq!(
         hog.on_request(&mut view("/hog", Scheme::Http)).unwrap_err(),
         CallFailure::OutOfMemory { limit: 4 << 20 }
@@ -56,20 +73,32 @@ fn each_failure_is_classified() {
     // The failed instance was discarded; a fresh one answers.
     for plugin in [&trap, &spin, &hog] {
         let decision = plugin.on_request(&mut view("/fine", Scheme::Http)).unwrap();
-        assert!(matches!(decision.action, Action::Continue), "{}", plugin.name());
+        assert!(
+            matches!(decision.action, Action::Continue),
+            "{}",
+            plugin.name()
+        );
     }
 }
 
 #[test]
 fn the_request_view_comes_back_intact_after_a_call() {
     let bytes = builtin::builtin("forwarded-proto").unwrap();
-    let plugin = PluginVersion::load(&support::engine(), &plugin_config("forwarded-proto", 16 << 20, ""), bytes).unwrap();
+    let plugin = PluginVersion::load(
+        &support::engine(),
+        &plugin_config("forwarded-proto", 16 << 20, ""),
+        bytes,
+    )
+    .unwrap();
     let mut request = view("/p?q=1", Scheme::Https);
     let decision = plugin.on_request(&mut request).unwrap();
     assert_eq!(request.head.uri, "/p?q=1");
     assert_eq!(request.head.headers["host"], "example.org");
     match &decision.request_headers[..] {
-        [HeaderOp::Set(h)] => assert_eq!((h.name.as_str(), h.value.as_slice()), ("x-forwarded-proto", &b"https"[..])),
+        [HeaderOp::Set(h)] => assert_eq!(
+            (h.name.as_str(), h.value.as_slice()),
+            ("x-forwarded-proto", &b"https"[..])
+        ),
         other => panic!("unexpected edits {other:?}"),
     }
 }
@@ -77,20 +106,39 @@ fn the_request_view_comes_back_intact_after_a_call() {
 #[test]
 fn loading_rejects_garbage_modules_and_bad_settings() {
     let engine = support::engine();
-    let garbage = PluginVersion::load(&engine, &plugin_config("garbage", 16 << 20, ""), b"\0asm not really");
-    assert!(matches!(garbage, Err(PluginError::Compile(_))), "{garbage:?}");
+    let garbage = PluginVersion::load(
+        &engine,
+        &plugin_config("garbage", 16 << 20, ""),
+        b"\0asm not really",
+    );
+    assert!(
+        matches!(garbage, Err(PluginError::Compile(_))),
+        "{garbage:?}"
+    );
 
     let reject = std::fs::read(support::fixture("reject_init")).unwrap();
-    let rejected = PluginVersion::load(&engine, &plugin_config("reject", 16 << 20, "required = \"x\""), &reject);
+    let rejected = PluginVersion::load(
+        &engine,
+        &plugin_config("reject", 16 << 20, "required = \"x\""),
+        &reject,
+    );
     match rejected {
-        Err(PluginError::InitRejected(message)) => assert!(message.contains("required = \"x\""), "{message}"),
+        Err(PluginError::InitRejected(message)) => {
+            assert!(message.contains("required = \"x\""), "{message}")
+        }
         other => panic!("expected InitRejected, got {other:?}"),
     }
 
     let redirect = builtin::builtin("https-redirect").unwrap();
-    let bad_status = PluginVersion::load(&engine, &plugin_config("https-redirect", 16 << 20, "status = 200"), redirect);
+    let bad_status = PluginVersion::load(
+        &engine,
+        &plugin_config("https-redirect", 16 << 20, "status = 200"),
+        redirect,
+    );
     match bad_status {
-        Err(PluginError::InitRejected(message)) => assert!(message.contains("status = 200"), "{message}"),
+        Err(PluginError::InitRejected(message)) => {
+            assert!(message.contains("status = 200"), "{message}")
+        }
         other => panic!("expected InitRejected, got {other:?}"),
     }
 
@@ -105,9 +153,16 @@ fn loading_rejects_garbage_modules_and_bad_settings() {
 #[test]
 fn a_small_memory_limit_stops_instantiation_cleanly() {
     let bytes = builtin::builtin("round-robin").unwrap();
-    let tiny = PluginVersion::load(&support::engine(), &plugin_config("round-robin", 64 << 10, ""), bytes);
+    let tiny = PluginVersion::load(
+        &support::engine(),
+        &plugin_config("round-robin", 64 << 10, ""),
+        bytes,
+    );
     assert!(
-        matches!(tiny, Err(PluginError::Instantiate(CallFailure::OutOfMemory { .. }))),
+        matches!(
+            tiny,
+            Err(PluginError::Instantiate(CallFailure::OutOfMemory { .. }))
+        ),
         "{tiny:?}"
     );
 }

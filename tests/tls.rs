@@ -18,7 +18,14 @@ async fn handshake(
     listener: &str,
     versions: &[&'static rustls::SupportedProtocolVersion],
     alpn: &[&[u8]],
-) -> Result<(rustls::ProtocolVersion, Option<Vec<u8>>, CertificateDer<'static>), String> {
+) -> Result<
+    (
+        rustls::ProtocolVersion,
+        Option<Vec<u8>>,
+        CertificateDer<'static>,
+    ),
+    String,
+> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(lab.certificate.cert_pem.as_bytes()).unwrap())
@@ -30,7 +37,9 @@ async fn handshake(
         .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(lab.addr(listener)).await.map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect(lab.addr(listener))
+        .await
+        .map_err(|e| e.to_string())?;
     let tls = connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
@@ -47,10 +56,14 @@ async fn handshake(
 async fn a_combined_pem_serves_tls_1_3_and_1_2() {
     let lab = Lab::start(LAB).await;
     let served = CertificateDer::from_pem_slice(lab.certificate.cert_pem.as_bytes()).unwrap();
-    let (v13, _, cert) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[]).await.unwrap();
+    let (v13, _, cert) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[])
+        .await
+        .unwrap();
     assert_eq!(v13, rustls::ProtocolVersion::TLSv1_3);
     assert_eq!(cert, served);
-    let (v12, _, _) = handshake(&lab, "www-https", &[&rustls::version::TLS12], &[]).await.unwrap();
+    let (v12, _, _) = handshake(&lab, "www-https", &[&rustls::version::TLS12], &[])
+        .await
+        .unwrap();
     assert_eq!(v12, rustls::ProtocolVersion::TLSv1_2);
 }
 
@@ -61,10 +74,15 @@ async fn separate_cert_and_key_files_work_and_min_version_is_enforced() {
         r#"tls = { cert = "{cert}", key = "{key}", min_version = "1.3" }"#,
     );
     let lab = Lab::start(&template).await;
-    let (v, _, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[]).await.unwrap();
+    let (v, _, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[])
+        .await
+        .unwrap();
     assert_eq!(v, rustls::ProtocolVersion::TLSv1_3);
     let refused = handshake(&lab, "www-https", &[&rustls::version::TLS12], &[]).await;
-    assert!(refused.is_err(), "TLS 1.2 must be refused with min_version 1.3");
+    assert!(
+        refused.is_err(),
+        "TLS 1.2 must be refused with min_version 1.3"
+    );
     let reply = lab.client().get(&lab.url("www-https", "/")).await;
     assert_eq!(reply.status, 200);
 }
@@ -72,11 +90,23 @@ async fn separate_cert_and_key_files_work_and_min_version_is_enforced() {
 #[tokio::test]
 async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
     let lab = Lab::start(LAB).await;
-    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
-        .await
-        .unwrap();
+    let (_, alpn, _) = handshake(
+        &lab,
+        "www-https",
+        &[&rustls::version::TLS13],
+        &[b"h2", b"http/1.1"],
+    )
+    .await
+    .unwrap();
     assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
-    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"http/1.1"]).await.unwrap();
+    let (_, alpn, _) = handshake(
+        &lab,
+        "www-https",
+        &[&rustls::version::TLS13],
+        &[b"http/1.1"],
+    )
+    .await
+    .unwrap();
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
 
     let client = lab.client();
@@ -86,7 +116,11 @@ async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
         assert_eq!(reply.version, http::Version::HTTP_2);
         assert_eq!(reply.status, 200);
         // The origin speaks HTTP/1.1 and got a Host made from :authority.
-        assert!(reply.body.contains("GET /h2?x=1 HTTP/1.1"), "{}", reply.body);
+        assert!(
+            reply.body.contains("GET /h2?x=1 HTTP/1.1"),
+            "{}",
+            reply.body
+        );
         assert_eq!(reply.received("host").len(), 1, "{}", reply.body);
         assert_eq!(reply.received("x-forwarded-proto"), ["https"]);
         names.push(reply.served_by().to_string());
@@ -96,11 +130,19 @@ async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
 
 #[tokio::test]
 async fn http2_can_be_turned_off() {
-    let template = LAB.replace(r#"tls = { cert = "{combined}" }"#, r#"tls = { cert = "{combined}", http2 = false }"#);
+    let template = LAB.replace(
+        r#"tls = { cert = "{combined}" }"#,
+        r#"tls = { cert = "{combined}", http2 = false }"#,
+    );
     let lab = Lab::start(&template).await;
-    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
-        .await
-        .unwrap();
+    let (_, alpn, _) = handshake(
+        &lab,
+        "www-https",
+        &[&rustls::version::TLS13],
+        &[b"h2", b"http/1.1"],
+    )
+    .await
+    .unwrap();
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
 }
 

@@ -45,7 +45,10 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{} has {} problem(s):\n{}", file.display(), problems.len(), list(problems))]
-    Invalid { file: PathBuf, problems: Vec<Problem> },
+    Invalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
 impl ConfigError {
@@ -84,7 +87,12 @@ impl<'a> Problems<'a> {
     }
 
     /// Records a problem at a byte offset of the document.
-    pub(crate) fn at(&mut self, offset: Option<usize>, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn at(
+        &mut self,
+        offset: Option<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let (line, column) = offset.map(|o| line_column(self.text, o)).unwrap_or((0, 0));
         self.found.push(Problem {
             file: self.file.to_path_buf(),

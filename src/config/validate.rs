@@ -53,7 +53,11 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     }
     let document = decode_sections(root.into_inner(), &mut problems);
     let base = path.parent().unwrap_or(Path::new("."));
-    let config = Checker { problems: &mut problems, base }.config(path, document);
+    let config = Checker {
+        problems: &mut problems,
+        base,
+    }
+    .config(path, document);
     problems.into_result(config)
 }
 
@@ -71,16 +75,26 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
             "listener" => match value.into_inner() {
                 DeValue::Array(items) => {
                     for (i, item) in items.into_iter().enumerate() {
-                        if let Some(l) = decode::<ListenerFile>(item, &format!("listener[{i}]"), problems) {
+                        if let Some(l) =
+                            decode::<ListenerFile>(item, &format!("listener[{i}]"), problems)
+                        {
                             document.listeners.push((i, l));
                         }
                     }
                 }
-                _ => problems.at(at, "listener", "write each listener as a [[listener]] table"),
+                _ => problems.at(
+                    at,
+                    "listener",
+                    "write each listener as a [[listener]] table",
+                ),
             },
             "backend" | "plugin" => {
                 let DeValue::Table(entries) = value.into_inner() else {
-                    problems.at(at, &section, format!("write each {section} as a [{section}.NAME] table"));
+                    problems.at(
+                        at,
+                        &section,
+                        format!("write each {section} as a [{section}.NAME] table"),
+                    );
                     continue;
                 };
                 for (name, entry) in entries {
@@ -105,7 +119,11 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
     document
 }
 
-fn decode<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, field: &str, problems: &mut Problems<'_>) -> Option<T> {
+fn decode<T: DeserializeOwned>(
+    value: Spanned<DeValue<'_>>,
+    field: &str,
+    problems: &mut Problems<'_>,
+) -> Option<T> {
     let start = value.span().start;
     match T::deserialize(ValueDeserializer::from(value)) {
         Ok(decoded) => Some(decoded),
@@ -124,11 +142,20 @@ struct Checker<'p, 'a> {
 
 impl Checker<'_, '_> {
     fn config(&mut self, path: &Path, doc: Document) -> Config {
-        let backend_names: Vec<&str> = doc.backends.iter().map(|(n, _)| n.get_ref().as_str()).collect();
-        let plugin_names: Vec<&str> = doc.plugins.iter().map(|(n, _)| n.get_ref().as_str()).collect();
+        let backend_names: Vec<&str> = doc
+            .backends
+            .iter()
+            .map(|(n, _)| n.get_ref().as_str())
+            .collect();
+        let plugin_names: Vec<&str> = doc
+            .plugins
+            .iter()
+            .map(|(n, _)| n.get_ref().as_str())
+            .collect();
         let workers = doc.global.workers.as_ref().and_then(|w| {
             let ok = *w.get_ref() >= 1;
-            self.check(ok, w, "global.workers", "must be at least 1").then_some(*w.get_ref())
+            self.check(ok, w, "global.workers", "must be at least 1")
+                .then_some(*w.get_ref())
         });
         let listeners = self.listeners(&doc.listeners, &backend_names, &plugin_names);
         let backends = doc
@@ -136,7 +163,8 @@ impl Checker<'_, '_> {
             .iter()
             .map(|(name, b)| self.backend(name, b, &plugin_names))
             .collect();
-        let mut plugins: Vec<PluginConfig> = doc.plugins.iter().map(|(n, p)| self.plugin(n, p)).collect();
+        let mut plugins: Vec<PluginConfig> =
+            doc.plugins.iter().map(|(n, p)| self.plugin(n, p)).collect();
         let uses_default_balancer = doc.backends.iter().any(|(_, b)| b.balancer.is_none());
         if uses_default_balancer && !plugin_names.contains(&DEFAULT_BALANCER) {
             plugins.push(implicit_round_robin());
@@ -150,19 +178,39 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn listeners(&mut self, files: &[(usize, ListenerFile)], backends: &[&str], plugins: &[&str]) -> Vec<ListenerConfig> {
+    fn listeners(
+        &mut self,
+        files: &[(usize, ListenerFile)],
+        backends: &[&str],
+        plugins: &[&str],
+    ) -> Vec<ListenerConfig> {
         let mut names = HashSet::new();
         let mut binds = HashSet::new();
         let mut out = Vec::new();
         for (i, l) in files {
             let field = format!("listener[{i}]");
             let name = l.name.get_ref().clone();
-            self.check(!name.is_empty(), &l.name, &format!("{field}.name"), "must not be empty");
-            self.check(names.insert(name.clone()), &l.name, &format!("{field}.name"), format!("\"{name}\" is used by another listener"));
+            self.check(
+                !name.is_empty(),
+                &l.name,
+                &format!("{field}.name"),
+                "must not be empty",
+            );
+            self.check(
+                names.insert(name.clone()),
+                &l.name,
+                &format!("{field}.name"),
+                format!("\"{name}\" is used by another listener"),
+            );
             let bind = self.bind(&l.bind, &format!("{field}.bind"));
             // Port 0 asks the system for a free port: never a clash.
             if let Some(bind) = bind.filter(|b| b.port() != 0) {
-                self.check(binds.insert(bind), &l.bind, &format!("{field}.bind"), format!("{bind} is bound by another listener"));
+                self.check(
+                    binds.insert(bind),
+                    &l.bind,
+                    &format!("{field}.bind"),
+                    format!("{bind} is bound by another listener"),
+                );
             }
             for (j, p) in l.plugins.iter().enumerate() {
                 self.reference(p, plugins, "plugin", &format!("{field}.plugins[{j}]"));
@@ -208,12 +256,19 @@ impl Checker<'_, '_> {
 
     fn tls(&mut self, t: &TlsFile, field: &str) -> Option<TlsConfig> {
         let cert = self.existing_file(&t.cert, &format!("{field}.cert"));
-        let key = t.key.as_ref().map(|k| self.existing_file(k, &format!("{field}.key")));
+        let key = t
+            .key
+            .as_ref()
+            .map(|k| self.existing_file(k, &format!("{field}.key")));
         let min_version = match t.min_version.as_ref().map(|v| (v, v.get_ref().as_str())) {
             None | Some((_, "1.2")) => Some(TlsVersion::Tls12),
             Some((_, "1.3")) => Some(TlsVersion::Tls13),
             Some((v, other)) => {
-                self.problems.at(Some(v.span().start), format!("{field}.min_version"), format!("\"{other}\": expected \"1.2\" or \"1.3\""));
+                self.problems.at(
+                    Some(v.span().start),
+                    format!("{field}.min_version"),
+                    format!("\"{other}\": expected \"1.2\" or \"1.3\""),
+                );
                 None
             }
         };
@@ -230,7 +285,12 @@ impl Checker<'_, '_> {
         })
     }
 
-    fn backend(&mut self, name: &Spanned<String>, b: &BackendFile, plugins: &[&str]) -> BackendConfig {
+    fn backend(
+        &mut self,
+        name: &Spanned<String>,
+        b: &BackendFile,
+        plugins: &[&str],
+    ) -> BackendConfig {
         let field = format!("backend.{}", name.get_ref());
         let balancer = match &b.balancer {
             Some(p) => {
@@ -239,16 +299,34 @@ impl Checker<'_, '_> {
             }
             None => DEFAULT_BALANCER.to_string(),
         };
-        self.check(!b.servers.get_ref().is_empty(), &b.servers, &format!("{field}.servers"), "a backend needs at least one server");
+        self.check(
+            !b.servers.get_ref().is_empty(),
+            &b.servers,
+            &format!("{field}.servers"),
+            "a backend needs at least one server",
+        );
         let mut server_names = HashSet::new();
         let mut servers = Vec::new();
         for (i, s) in b.servers.get_ref().iter().enumerate() {
             let sfield = format!("{field}.servers[{i}]");
             let unique = server_names.insert(s.name.get_ref().clone());
-            self.check(unique, &s.name, &format!("{sfield}.name"), format!("\"{}\" is used by another server of this backend", s.name.get_ref()));
+            self.check(
+                unique,
+                &s.name,
+                &format!("{sfield}.name"),
+                format!(
+                    "\"{}\" is used by another server of this backend",
+                    s.name.get_ref()
+                ),
+            );
             let weight = s.weight.as_ref().map(|w| *w.get_ref()).unwrap_or(1);
             if let Some(w) = &s.weight {
-                self.check(weight <= MAX_WEIGHT, w, &format!("{sfield}.weight"), format!("must be from 0 to {MAX_WEIGHT}"));
+                self.check(
+                    weight <= MAX_WEIGHT,
+                    w,
+                    &format!("{sfield}.weight"),
+                    format!("must be from 0 to {MAX_WEIGHT}"),
+                );
             }
             if let Some(address) = self.server_address(&s.address, &format!("{sfield}.address")) {
                 servers.push(ServerConfig {
@@ -258,17 +336,36 @@ impl Checker<'_, '_> {
                 });
             }
         }
-        let health_check = b.health_check.as_ref().map(|h| self.health_check(h, &format!("{field}.health_check")));
+        let health_check = b
+            .health_check
+            .as_ref()
+            .map(|h| self.health_check(h, &format!("{field}.health_check")));
         BackendConfig {
             name: name.get_ref().clone(),
             balancer,
             servers,
             health_check,
-            connect_timeout: self.duration(&b.connect_timeout, &format!("{field}.connect_timeout"), CONNECT_TIMEOUT),
-            response_timeout: self.duration(&b.response_timeout, &format!("{field}.response_timeout"), RESPONSE_TIMEOUT),
-            idle_timeout: self.duration(&b.idle_timeout, &format!("{field}.idle_timeout"), IDLE_TIMEOUT),
+            connect_timeout: self.duration(
+                &b.connect_timeout,
+                &format!("{field}.connect_timeout"),
+                CONNECT_TIMEOUT,
+            ),
+            response_timeout: self.duration(
+                &b.response_timeout,
+                &format!("{field}.response_timeout"),
+                RESPONSE_TIMEOUT,
+            ),
+            idle_timeout: self.duration(
+                &b.idle_timeout,
+                &format!("{field}.idle_timeout"),
+                IDLE_TIMEOUT,
+            ),
             retries: b.retries.as_ref().map(|r| *r.get_ref()).unwrap_or(RETRIES),
-            max_idle_per_server: b.max_idle_per_server.as_ref().map(|m| *m.get_ref()).unwrap_or(MAX_IDLE_PER_SERVER),
+            max_idle_per_server: b
+                .max_idle_per_server
+                .as_ref()
+                .map(|m| *m.get_ref())
+                .unwrap_or(MAX_IDLE_PER_SERVER),
         }
     }
 
@@ -291,18 +388,36 @@ impl Checker<'_, '_> {
         let method = match &h.method {
             None => http::Method::GET,
             Some(m) => http::Method::from_bytes(m.get_ref().as_bytes()).unwrap_or_else(|_| {
-                self.problems.at(Some(m.span().start), format!("{field}.method"), format!("\"{}\" is not an HTTP method", m.get_ref()));
+                self.problems.at(
+                    Some(m.span().start),
+                    format!("{field}.method"),
+                    format!("\"{}\" is not an HTTP method", m.get_ref()),
+                );
                 http::Method::GET
             }),
         };
-        let path = h.path.as_ref().map(|p| p.get_ref().clone()).unwrap_or_else(|| "/".into());
+        let path = h
+            .path
+            .as_ref()
+            .map(|p| p.get_ref().clone())
+            .unwrap_or_else(|| "/".into());
         if let Some(p) = &h.path {
             let valid = path.starts_with('/') && path.parse::<http::uri::PathAndQuery>().is_ok();
-            self.check(valid, p, &format!("{field}.path"), "must be a path starting with '/'");
+            self.check(
+                valid,
+                p,
+                &format!("{field}.path"),
+                "must be a path starting with '/'",
+            );
         }
         let expect_status = h.expect_status.as_ref().and_then(|s| {
             let status = http::StatusCode::from_u16(*s.get_ref()).ok();
-            self.check(status.is_some(), s, &format!("{field}.expect_status"), "must be a status from 100 to 999");
+            self.check(
+                status.is_some(),
+                s,
+                &format!("{field}.expect_status"),
+                "must be a status from 100 to 999",
+            );
             status
         });
         let interval = self.duration(&h.interval, &format!("{field}.interval"), CHECK_INTERVAL);
@@ -333,7 +448,10 @@ impl Checker<'_, '_> {
         let source_text = p.source.get_ref();
         let source = match source_text.strip_prefix("builtin:") {
             Some(builtin) => PluginSource::Builtin(builtin.to_string()),
-            None => PluginSource::File(self.existing_file(&p.source, &format!("{field}.source")).unwrap_or_else(|| PathBuf::from(source_text))),
+            None => PluginSource::File(
+                self.existing_file(&p.source, &format!("{field}.source"))
+                    .unwrap_or_else(|| PathBuf::from(source_text)),
+            ),
         };
         let on_error = match p.on_error.as_ref().map(|o| *o.get_ref()) {
             Some(FailurePolicyFile::FailOpen) => FailurePolicy::Open,
@@ -341,36 +459,61 @@ impl Checker<'_, '_> {
                 let status = p.error_status.as_ref().map(|s| *s.get_ref()).unwrap_or(503);
                 let valid = (500..600).contains(&status);
                 if let Some(s) = &p.error_status {
-                    self.check(valid, s, &format!("{field}.error_status"), "must be a 5xx status");
+                    self.check(
+                        valid,
+                        s,
+                        &format!("{field}.error_status"),
+                        "must be a 5xx status",
+                    );
                 }
                 let status = if valid { status } else { 503 };
                 FailurePolicy::Closed {
-                    status: http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
+                    status: http::StatusCode::from_u16(status)
+                        .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
                 }
             }
         };
         let timeout = self.duration(&p.timeout, &format!("{field}.timeout"), PLUGIN_TIMEOUT);
         if let Some(t) = &p.timeout {
             let sane = timeout >= Duration::from_millis(1) && timeout <= Duration::from_secs(10);
-            self.check(sane, t, &format!("{field}.timeout"), "must be from 1ms to 10s");
+            self.check(
+                sane,
+                t,
+                &format!("{field}.timeout"),
+                "must be from 1ms to 10s",
+            );
         }
         let memory_limit = match &p.memory_limit {
             None => PLUGIN_MEMORY,
             Some(m) => match parse_size(m.get_ref()) {
                 Ok(size) if size >= 1 << 16 => size,
                 Ok(_) => {
-                    self.problems.at(Some(m.span().start), format!("{field}.memory_limit"), "must be at least 64KiB (one Wasm page)");
+                    self.problems.at(
+                        Some(m.span().start),
+                        format!("{field}.memory_limit"),
+                        "must be at least 64KiB (one Wasm page)",
+                    );
                     PLUGIN_MEMORY
                 }
                 Err(e) => {
-                    self.problems.at(Some(m.span().start), format!("{field}.memory_limit"), e);
+                    self.problems
+                        .at(Some(m.span().start), format!("{field}.memory_limit"), e);
                     PLUGIN_MEMORY
                 }
             },
         };
-        let max_calls_per_instance = p.max_calls_per_instance.as_ref().map(|m| *m.get_ref()).unwrap_or(PLUGIN_MAX_CALLS);
+        let max_calls_per_instance = p
+            .max_calls_per_instance
+            .as_ref()
+            .map(|m| *m.get_ref())
+            .unwrap_or(PLUGIN_MAX_CALLS);
         if let Some(m) = &p.max_calls_per_instance {
-            self.check(max_calls_per_instance >= 1, m, &format!("{field}.max_calls_per_instance"), "must be at least 1");
+            self.check(
+                max_calls_per_instance >= 1,
+                m,
+                &format!("{field}.max_calls_per_instance"),
+                "must be at least 1",
+            );
         }
         let (line, column) = self.line_column(p.source.span().start);
         PluginConfig {
@@ -385,12 +528,18 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn duration(&mut self, value: &Option<Spanned<String>>, field: &str, default: Duration) -> Duration {
+    fn duration(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        field: &str,
+        default: Duration,
+    ) -> Duration {
         let Some(v) = value else { return default };
         match parse_duration(v.get_ref()) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
-                self.problems.at(Some(v.span().start), field, "must be longer than zero");
+                self.problems
+                    .at(Some(v.span().start), field, "must be longer than zero");
                 default
             }
             Err(e) => {
@@ -405,20 +554,38 @@ impl Checker<'_, '_> {
         if resolved.is_file() {
             Some(resolved)
         } else {
-            self.problems.at(Some(path.span().start), field, format!("no such file: {}", resolved.display()));
+            self.problems.at(
+                Some(path.span().start),
+                field,
+                format!("no such file: {}", resolved.display()),
+            );
             None
         }
     }
 
     fn reference(&mut self, name: &Spanned<String>, known: &[&str], kind: &str, field: &str) {
         if !known.contains(&name.get_ref().as_str()) {
-            let choices = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-            self.problems.at(Some(name.span().start), field, format!("unknown {kind} \"{}\"; declared: {choices}", name.get_ref()));
+            let choices = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            self.problems.at(
+                Some(name.span().start),
+                field,
+                format!("unknown {kind} \"{}\"; declared: {choices}", name.get_ref()),
+            );
         }
     }
 
     /// Records a problem at `value` unless `ok`; returns `ok`.
-    fn check<T>(&mut self, ok: bool, value: &Spanned<T>, field: &str, message: impl Into<String>) -> bool {
+    fn check<T>(
+        &mut self,
+        ok: bool,
+        value: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> bool {
         if !ok {
             self.problems.at(Some(value.span().start), field, message);
         }

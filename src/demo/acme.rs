@@ -30,11 +30,15 @@ impl AcmeResponder {
         let task = tokio::spawn(async move {
             let http = auto::Builder::new(TokioExecutor::new());
             loop {
-                let Ok((stream, _)) = socket.accept().await else { continue };
+                let Ok((stream, _)) = socket.accept().await else {
+                    continue;
+                };
                 let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
                     Ok::<_, Infallible>(answer(req.uri().path()))
                 });
-                let serving = http.serve_connection(TokioIo::new(stream), service).into_owned();
+                let serving = http
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned();
                 tokio::spawn(serving);
             }
         });
@@ -54,11 +58,16 @@ impl Drop for AcmeResponder {
 
 fn answer(path: &str) -> Response<Full<Bytes>> {
     let (status, body) = match path.strip_prefix(PREFIX) {
-        Some(token) if !token.is_empty() && !token.contains('/') => (StatusCode::OK, format!("{token}.{THUMBPRINT}")),
+        Some(token) if !token.is_empty() && !token.contains('/') => {
+            (StatusCode::OK, format!("{token}.{THUMBPRINT}"))
+        }
         _ => (StatusCode::NOT_FOUND, "not a challenge\n".to_string()),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert("x-served-by", http::HeaderValue::from_static("acme-standin"));
+    response.headers_mut().insert(
+        "x-served-by",
+        http::HeaderValue::from_static("acme-standin"),
+    );
     response
 }

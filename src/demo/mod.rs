@@ -60,9 +60,15 @@ impl Demo {
             ..ports
         };
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        let web1 = Origin::start("web1", any_port).await.map_err(io("origin web1"))?;
-        let web2 = Origin::start("web2", any_port).await.map_err(io("origin web2"))?;
-        let acme = AcmeResponder::start(any_port).await.map_err(io("ACME stand-in"))?;
+        let web1 = Origin::start("web1", any_port)
+            .await
+            .map_err(io("origin web1"))?;
+        let web2 = Origin::start("web2", any_port)
+            .await
+            .map_err(io("origin web2"))?;
+        let acme = AcmeResponder::start(any_port)
+            .await
+            .map_err(io("ACME stand-in"))?;
         let dir = tempfile::Builder::new()
             .prefix("switchyard-demo-")
             .tempdir()
@@ -86,9 +92,21 @@ impl Demo {
 
     /// What to type to see each rule of the lab at work.
     pub fn guide(&self) -> String {
-        let http = self.proxy.local_addr("www-http").map(|a| a.to_string()).unwrap_or_default();
-        let https = self.proxy.local_addr("www-https").map(|a| a.to_string()).unwrap_or_default();
-        let origins: Vec<String> = self.origins.iter().map(|o| format!("{} at {}", o.name(), o.address())).collect();
+        let http = self
+            .proxy
+            .local_addr("www-http")
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let https = self
+            .proxy
+            .local_addr("www-https")
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let origins: Vec<String> = self
+            .origins
+            .iter()
+            .map(|o| format!("{} at {}", o.name(), o.address()))
+            .collect();
         format!(
             "Switchyard demo: the lab on loopback, every decision made by a Wasm plugin.\n\
              \n  plain HTTP   http://{http}/\n  HTTPS        https://{https}/   (self-signed: curl -k)\n\
@@ -122,7 +140,13 @@ fn free_port(address: SocketAddr) -> std::io::Result<SocketAddr> {
 }
 
 /// The lab's HAProxy configuration, rule for rule, on loopback ports.
-fn demo_config(ports: DemoPorts, cert: &Path, web1: SocketAddr, web2: SocketAddr, acme: SocketAddr) -> String {
+fn demo_config(
+    ports: DemoPorts,
+    cert: &Path,
+    web1: SocketAddr,
+    web2: SocketAddr,
+    acme: SocketAddr,
+) -> String {
     format!(
         r#"# Written by `switchyard demo`: the lab's HAProxy setup on loopback.
 

@@ -65,7 +65,9 @@ impl fmt::Display for CallFailure {
         match self {
             CallFailure::Trap(detail) => write!(f, "trapped: {detail}"),
             CallFailure::Timeout => write!(f, "ran past its deadline"),
-            CallFailure::OutOfMemory { limit } => write!(f, "exceeded its memory limit of {limit} bytes"),
+            CallFailure::OutOfMemory { limit } => {
+                write!(f, "exceeded its memory limit of {limit} bytes")
+            }
             CallFailure::BadAnswer(detail) => write!(f, "returned an unusable answer: {detail}"),
         }
     }

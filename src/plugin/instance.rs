@@ -88,10 +88,13 @@ impl PluginInstance {
         deadline_ticks: u64,
     ) -> Result<request_hook::Decision, CallFailure> {
         let Some(hook) = self.request_hook.clone() else {
-            return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
+            return Err(CallFailure::BadAnswer(
+                "the plugin exports no request-hook".into(),
+            ));
         };
         self.lend(view, deadline_ticks);
-        let result = hook.call_on_request(&mut self.store, Resource::<RequestHandle>::new_borrow(0));
+        let result =
+            hook.call_on_request(&mut self.store, Resource::<RequestHandle>::new_borrow(0));
         self.take_back(view);
         result.map_err(|e| classify(&self.store, e))
     }
@@ -105,17 +108,26 @@ impl PluginInstance {
         deadline_ticks: u64,
     ) -> Result<Option<balancer::Choice>, CallFailure> {
         let Some(hook) = self.balancer.clone() else {
-            return Err(CallFailure::BadAnswer("the plugin exports no balancer".into()));
+            return Err(CallFailure::BadAnswer(
+                "the plugin exports no balancer".into(),
+            ));
         };
         self.lend(view, deadline_ticks);
-        let result = hook.call_pick(&mut self.store, Resource::<RequestHandle>::new_borrow(0), backend, candidates);
+        let result = hook.call_pick(
+            &mut self.store,
+            Resource::<RequestHandle>::new_borrow(0),
+            backend,
+            candidates,
+        );
         self.take_back(view);
         match result.map_err(|e| classify(&self.store, e))? {
-            Some(choice) if choice.server as usize >= candidates.len() => Err(CallFailure::BadAnswer(format!(
-                "server index {} with {} candidates",
-                choice.server,
-                candidates.len()
-            ))),
+            Some(choice) if choice.server as usize >= candidates.len() => {
+                Err(CallFailure::BadAnswer(format!(
+                    "server index {} with {} candidates",
+                    choice.server,
+                    candidates.len()
+                )))
+            }
             answer => Ok(answer),
         }
     }
@@ -140,7 +152,9 @@ impl PluginInstance {
 fn classify(store: &Store<PluginState>, error: wasmtime::Error) -> CallFailure {
     let memory = &store.data().memory;
     if memory.exceeded {
-        return CallFailure::OutOfMemory { limit: memory.limit };
+        return CallFailure::OutOfMemory {
+            limit: memory.limit,
+        };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallFailure::Timeout,

@@ -29,7 +29,11 @@ impl PluginSet {
                     tracing::debug!(plugin = %plugin.name, source = %plugin.source, version = %version.hash().short(), "plugin loaded");
                     by_name.insert(plugin.name.clone(), Arc::new(version));
                 }
-                Err(e) => problems.push(config.problem_at(plugin.at, format!("plugin.{}", plugin.name), format!("{} ({})", e, plugin.source))),
+                Err(e) => problems.push(config.problem_at(
+                    plugin.at,
+                    format!("plugin.{}", plugin.name),
+                    format!("{} ({})", e, plugin.source),
+                )),
             }
         }
         let set = PluginSet { by_name };
@@ -62,9 +66,19 @@ impl PluginSet {
             }
         }
         for backend in &config.backends {
-            if let (Some(plugin), Some(cfg)) = (self.get(&backend.balancer), config.plugin(&backend.balancer)) {
+            if let (Some(plugin), Some(cfg)) = (
+                self.get(&backend.balancer),
+                config.plugin(&backend.balancer),
+            ) {
                 if !plugin.has_balancer() {
-                    problems.push(config.problem_at(cfg.at, format!("plugin.{}", backend.balancer), format!("backend \"{}\" uses it as its balancer, but it exports no balancer", backend.name)));
+                    problems.push(config.problem_at(
+                        cfg.at,
+                        format!("plugin.{}", backend.balancer),
+                        format!(
+                            "backend \"{}\" uses it as its balancer, but it exports no balancer",
+                            backend.name
+                        ),
+                    ));
                 }
             }
         }

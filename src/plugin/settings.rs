@@ -74,7 +74,18 @@ mod tests {
         .expect("valid TOML");
         let s = PluginSettings::new(&table);
         let keys: Vec<&str> = s.entries().iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["zeta", "port", "on", "routes.api", "routes.web", "allow.0", "allow.1"]);
+        assert_eq!(
+            keys,
+            [
+                "zeta",
+                "port",
+                "on",
+                "routes.api",
+                "routes.web",
+                "allow.0",
+                "allow.1"
+            ]
+        );
         assert_eq!(s.get("port"), Some("8443"));
         assert_eq!(s.get("on"), Some("true"));
         assert_eq!(s.get("routes.web"), Some("www"));

@@ -72,7 +72,12 @@ pub struct MemoryExceeded {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         if desired > self.limit {
             self.exceeded = true;
             return Err(wasmtime::Error::new(MemoryExceeded {
@@ -84,7 +89,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -94,11 +104,21 @@ impl host::Host for PluginState {
         let plugin = self.identity.name.as_str();
         let version = self.identity.version.as_str();
         match level {
-            Level::Trace => tracing::trace!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
-            Level::Debug => tracing::debug!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
-            Level::Info => tracing::info!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
-            Level::Warn => tracing::warn!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
-            Level::Error => tracing::error!(target: "switchyard::plugin::guest", plugin, version, "{message}"),
+            Level::Trace => {
+                tracing::trace!(target: "switchyard::plugin::guest", plugin, version, "{message}")
+            }
+            Level::Debug => {
+                tracing::debug!(target: "switchyard::plugin::guest", plugin, version, "{message}")
+            }
+            Level::Info => {
+                tracing::info!(target: "switchyard::plugin::guest", plugin, version, "{message}")
+            }
+            Level::Warn => {
+                tracing::warn!(target: "switchyard::plugin::guest", plugin, version, "{message}")
+            }
+            Level::Error => {
+                tracing::error!(target: "switchyard::plugin::guest", plugin, version, "{message}")
+            }
         }
         Ok(())
     }

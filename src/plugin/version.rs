@@ -52,17 +52,26 @@ impl PluginVersion {
     /// Compiles (or reuses) the component, links it against the host, and
     /// proves it works by starting one instance, whose `init` must accept
     /// the configuration. That instance becomes the first of the pool.
-    pub fn load(engine: &PluginEngine, config: &PluginConfig, bytes: &[u8]) -> Result<PluginVersion, PluginError> {
+    pub fn load(
+        engine: &PluginEngine,
+        config: &PluginConfig,
+        bytes: &[u8],
+    ) -> Result<PluginVersion, PluginError> {
         let (hash, component) = engine.compile(bytes)?;
         let mut linker: Linker<PluginState> = Linker::new(engine.engine());
-        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
-            .map_err(PluginError::Link)?;
+        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(PluginError::Link)?;
         // Toolchains' standard libraries import WASI (stdio, environment,
         // clocks...). Plugins get none of it: every such import traps.
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(PluginError::Link)?;
-        let pre = linker.instantiate_pre(&component).map_err(PluginError::Link)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(PluginError::Link)?;
         let exports = ExportIndices::resolve(&pre);
         if exports.request_hook.is_none() && exports.balancer.is_none() {
             return Err(PluginError::NoHooks);
@@ -113,7 +122,10 @@ impl PluginVersion {
         self.idle.len()
     }
 
-    pub fn on_request(&self, view: &mut RequestView) -> Result<request_hook::Decision, CallFailure> {
+    pub fn on_request(
+        &self,
+        view: &mut RequestView,
+    ) -> Result<request_hook::Decision, CallFailure> {
         let mut instance = self.checkout()?;
         let result = instance.on_request(view, self.deadline_ticks);
         self.checkin(instance, &result);
@@ -171,7 +183,10 @@ impl PluginVersion {
                     "plugin call failed: {failure}; instance discarded"
                 );
             }
-            Ok(_) if instance.calls >= self.max_calls || instance.memory_size() > self.memory_limit / 2 => {
+            Ok(_)
+                if instance.calls >= self.max_calls
+                    || instance.memory_size() > self.memory_limit / 2 =>
+            {
                 tracing::debug!(plugin = %self.identity.name, calls = instance.calls, memory = instance.memory_size(), "recycling plugin instance");
             }
             Ok(_) => {

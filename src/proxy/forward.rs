@@ -38,7 +38,11 @@ pub struct Forwarded {
 
 /// Sends the request (whose head is already edited for the server) to a
 /// server of `target`.
-pub async fn forward(target: &BalancedBackend, view: &mut RequestView, body: Incoming) -> Result<Forwarded, ProxyError> {
+pub async fn forward(
+    target: &BalancedBackend,
+    view: &mut RequestView,
+    body: Incoming,
+) -> Result<Forwarded, ProxyError> {
     let backend = &target.backend;
     let replayable = is_idempotent(&view.head.method) && body.is_end_stream();
     let mut body = Some(ProxyBody::Client(body));
@@ -99,10 +103,16 @@ async fn exchange(
     loop {
         let sent = tokio::time::timeout(timeout, connection.sender.try_send_request(request)).await;
         let mut failed = match sent {
-            Err(_) => return Err(UpstreamError::ResponseTimeout { address, after: timeout }),
+            Err(_) => {
+                return Err(UpstreamError::ResponseTimeout {
+                    address,
+                    after: timeout,
+                })
+            }
             Ok(Ok(response)) => {
                 let (parts, incoming) = response.into_parts();
-                let body = ResponseBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
+                let body =
+                    ResponseBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
                 return Ok(Response::from_parts(parts, ProxyBody::Upstream(body)));
             }
             Ok(Err(failed)) => failed,
@@ -137,7 +147,11 @@ async fn exchange(
 
 /// The request as the server gets it: origin-form target, HTTP/1.1. A
 /// replayable request (idempotent, no body) keeps its head for a retry.
-fn upstream_request(view: &mut RequestView, body: &mut Option<ProxyBody>, replayable: bool) -> Request<ProxyBody> {
+fn upstream_request(
+    view: &mut RequestView,
+    body: &mut Option<ProxyBody>,
+    replayable: bool,
+) -> Request<ProxyBody> {
     let (headers, body) = if replayable {
         (view.head.headers.clone(), ProxyBody::Empty)
     } else {
@@ -203,7 +217,9 @@ fn pick(
         attempt,
     };
     match target.balancer.pick(view, &info, &candidates) {
-        Ok(Some(choice)) => Ok(indices.get(choice.server as usize).map(|&i| (i, choice.response_headers))),
+        Ok(Some(choice)) => Ok(indices
+            .get(choice.server as usize)
+            .map(|&i| (i, choice.response_headers))),
         Ok(None) => Ok(None),
         Err(_) => match target.balancer.on_error() {
             FailurePolicy::Closed { status } => Err(ProxyError::BalancerFailed {
@@ -213,7 +229,9 @@ fn pick(
             // Fail-open: take the healthy servers in turn, as if the
             // balancer were plain round-robin.
             FailurePolicy::Open => {
-                let healthy: Vec<usize> = (0..candidates.len()).filter(|&i| candidates[i].healthy).collect();
+                let healthy: Vec<usize> = (0..candidates.len())
+                    .filter(|&i| candidates[i].healthy)
+                    .collect();
                 if healthy.is_empty() {
                     return Ok(None);
                 }
@@ -230,4 +248,3 @@ fn is_idempotent(method: &Method) -> bool {
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
 }
-

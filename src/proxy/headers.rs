@@ -82,9 +82,14 @@ pub fn apply_edits(headers: &mut HeaderMap, edits: &[HeaderOp]) -> Vec<BadHeader
 }
 
 fn parse(name: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), BadHeaderEdit> {
-    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| BadHeaderEdit(format!("name {name:?}")))?;
-    let value = HeaderValue::from_bytes(value)
-        .map_err(|_| BadHeaderEdit(format!("value of {name} ({:?})", String::from_utf8_lossy(value))))?;
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| BadHeaderEdit(format!("name {name:?}")))?;
+    let value = HeaderValue::from_bytes(value).map_err(|_| {
+        BadHeaderEdit(format!(
+            "value of {name} ({:?})",
+            String::from_utf8_lossy(value)
+        ))
+    })?;
     Ok((name, value))
 }
 
@@ -96,7 +101,10 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut m = HeaderMap::new();
         for (n, v) in pairs {
-            m.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            m.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         m
     }
@@ -120,7 +128,10 @@ mod tests {
 
     #[test]
     fn forwarded_for_appends_to_what_is_there() {
-        let mut h = map(&[("x-forwarded-for", "203.0.113.7"), ("x-forwarded-for", "10.0.0.1")]);
+        let mut h = map(&[
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-for", "10.0.0.1"),
+        ]);
         append_forwarded_for(&mut h, "127.0.0.1".parse().unwrap());
         assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.1, 127.0.0.1");
@@ -132,7 +143,10 @@ mod tests {
     #[test]
     fn edits_apply_in_order_and_bad_ones_are_reported() {
         let mut h = map(&[("x-forwarded-proto", "https"), ("x-a", "1")]);
-        let header = |n: &str, v: &[u8]| Header { name: n.into(), value: v.to_vec() };
+        let header = |n: &str, v: &[u8]| Header {
+            name: n.into(),
+            value: v.to_vec(),
+        };
         let bad = apply_edits(
             &mut h,
             &[

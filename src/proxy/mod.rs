@@ -54,17 +54,32 @@ impl Proxy {
         self.current.store(Arc::new(generation));
     }
 
-    pub async fn handle(&self, request: Request<Incoming>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        conn: Arc<ConnectionInfo>,
+    ) -> Response<ProxyBody> {
         let generation = self.current.load_full();
         let (head, body) = request.into_parts();
         let mut view = RequestView { head, conn };
         let Some(route) = generation.listeners.get(&*view.conn.listener) else {
-            return error_response(StatusCode::SERVICE_UNAVAILABLE, "this listener is being reconfigured");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this listener is being reconfigured",
+            );
         };
         let outcome = route.chain.run(&mut view);
-        let decided_by = || outcome.decided_by.as_ref().map(|p| p.name().to_string()).unwrap_or_default();
+        let decided_by = || {
+            outcome
+                .decided_by
+                .as_ref()
+                .map(|p| p.name().to_string())
+                .unwrap_or_default()
+        };
         let target = match outcome.verdict {
-            Verdict::Respond(response) => return direct_response(response, &outcome.response_edits),
+            Verdict::Respond(response) => {
+                return direct_response(response, &outcome.response_edits)
+            }
             Verdict::Refuse { status } => {
                 let error = ProxyError::PluginFailed {
                     plugin: decided_by(),
@@ -96,6 +111,12 @@ impl Proxy {
         prepare_upstream_head(&mut view, &outcome.request_edits);
         match forward::forward(target, &mut view, body).await {
             Ok(forwarded) => {
+                tracing::debug!(
+                    backend = %target.backend.name,
+                    server = %forwarded.server.name,
+                    status = forwarded.response.status().as_u16(),
+                    "forwarded"
+                );
                 let mut response = forwarded.response;
                 strip_hop_by_hop(response.headers_mut());
                 let response = with_edits(response, &outcome.response_edits);
@@ -127,7 +148,10 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp]) {
 
 fn direct_response(plugin: PluginResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(plugin.status).unwrap_or_else(|_| {
-        tracing::warn!(status = plugin.status, "plugin answered an invalid status; sending 500");
+        tracing::warn!(
+            status = plugin.status,
+            "plugin answered an invalid status; sending 500"
+        );
         StatusCode::INTERNAL_SERVER_ERROR
     });
     let mut response = Response::new(ProxyBody::full(plugin.body));

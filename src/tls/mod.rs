@@ -56,7 +56,9 @@ pub fn load_certified_key(cert: &Path, key: Option<&Path>) -> Result<CertifiedKe
         .collect::<Result<_, _>>()
         .map_err(read_err(cert))?;
     if chain.is_empty() {
-        return Err(TlsError::NoCertificate { path: cert.to_path_buf() });
+        return Err(TlsError::NoCertificate {
+            path: cert.to_path_buf(),
+        });
     }
     let key_path = key.unwrap_or(cert);
     let private_key = match PrivateKeyDer::from_pem_file(key_path) {
@@ -105,7 +107,10 @@ impl ResolvesServerCert for CertificateStore {
 }
 
 /// The rustls configuration of a TLS listener.
-pub fn server_config(settings: &TlsConfig, store: Arc<CertificateStore>) -> Result<ServerConfig, TlsError> {
+pub fn server_config(
+    settings: &TlsConfig,
+    store: Arc<CertificateStore>,
+) -> Result<ServerConfig, TlsError> {
     let versions: &[&'static rustls::SupportedProtocolVersion] = match settings.min_version {
         TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::Tls13 => &[&rustls::version::TLS13],

@@ -12,7 +12,10 @@ pub enum UpstreamError {
         source: std::io::Error,
     },
     #[error("connecting to {address} took longer than {after:?}")]
-    ConnectTimeout { address: SocketAddr, after: Duration },
+    ConnectTimeout {
+        address: SocketAddr,
+        after: Duration,
+    },
     #[error("HTTP handshake with {address} failed: {source}")]
     Handshake {
         address: SocketAddr,
@@ -32,7 +35,10 @@ pub enum UpstreamError {
         source: hyper::Error,
     },
     #[error("{address} sent no response head within {after:?}")]
-    ResponseTimeout { address: SocketAddr, after: Duration },
+    ResponseTimeout {
+        address: SocketAddr,
+        after: Duration,
+    },
 }
 
 impl UpstreamError {
@@ -49,6 +55,9 @@ impl UpstreamError {
     }
 
     pub fn is_timeout(&self) -> bool {
-        matches!(self, UpstreamError::ConnectTimeout { .. } | UpstreamError::ResponseTimeout { .. })
+        matches!(
+            self,
+            UpstreamError::ConnectTimeout { .. } | UpstreamError::ResponseTimeout { .. }
+        )
     }
 }

@@ -18,7 +18,9 @@ use crate::config::HealthCheckConfig;
 /// Starts one checker task per server of every backend that has checks.
 pub fn spawn_health_checks(backends: &[Arc<Backend>], shutdown: &CancellationToken) {
     for backend in backends {
-        let Some(check) = &backend.config.health_check else { continue };
+        let Some(check) = &backend.config.health_check else {
+            continue;
+        };
         for server in &backend.servers {
             let checker = Checker {
                 backend: backend.name.clone(),
@@ -49,7 +51,8 @@ impl Checker {
             }
             let started = Instant::now();
             let result = tokio::time::timeout(self.check.timeout, self.probe()).await;
-            let result = result.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
+            let result = result
+                .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
             match result {
                 Ok(()) => {
                     failures = 0;
@@ -76,12 +79,18 @@ impl Checker {
     /// One check: connect, send, expect the status.
     async fn probe(&self) -> Result<(), String> {
         let address = self.server.address;
-        let stream = TcpStream::connect(address).await.map_err(|e| format!("connect: {e}"))?;
+        let stream = TcpStream::connect(address)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
         let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("handshake: {e}"))?;
         let connection = tokio::spawn(connection);
-        let host = self.check.host.clone().unwrap_or_else(|| address.to_string());
+        let host = self
+            .check
+            .host
+            .clone()
+            .unwrap_or_else(|| address.to_string());
         let request = http::Request::builder()
             .method(self.check.method.clone())
             .uri(self.check.path.as_str())
@@ -90,7 +99,10 @@ impl Checker {
             .header(http::header::USER_AGENT, "switchyard-health-check")
             .body(Empty::<bytes::Bytes>::new())
             .map_err(|e| format!("request: {e}"))?;
-        let response = sender.send_request(request).await.map_err(|e| format!("exchange: {e}"));
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("exchange: {e}"));
         connection.abort();
         let status = response?.status();
         let healthy = match self.check.expect_status {

@@ -47,7 +47,11 @@ impl lifecycle::Guest for HttpsRedirect {
             None => 443,
             Some(p) => match p.parse::<u16>() {
                 Ok(p) if p != 0 => p,
-                _ => return Err(format!("port = {p}: expected a port number from 1 to 65535")),
+                _ => {
+                    return Err(format!(
+                        "port = {p}: expected a port number from 1 to 65535"
+                    ))
+                }
             },
         };
         let status = match config_get("status") {
@@ -139,7 +143,11 @@ fn host_of(authority: &str) -> Option<&str> {
         let end = authority.find(']')?;
         let (literal, rest) = authority.split_at(end + 1);
         let inner = &literal[1..literal.len() - 1];
-        if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        if inner.is_empty()
+            || !inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return None;
         }
         if !(rest.is_empty() || is_port(rest.strip_prefix(':')?)) {

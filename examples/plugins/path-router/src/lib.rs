@@ -31,7 +31,9 @@ impl lifecycle::Guest for PathRouter {
         let mut routes = Vec::new();
         for (key, backend) in config_entries() {
             let Some(prefix) = key.strip_prefix("routes.") else {
-                return Err(format!("{key}: unknown setting; write routes = {{ \"/prefix/\" = \"backend\" }}"));
+                return Err(format!(
+                    "{key}: unknown setting; write routes = {{ \"/prefix/\" = \"backend\" }}"
+                ));
             };
             if !prefix.starts_with('/') {
                 return Err(format!("routes.{prefix}: a prefix must start with '/'"));
