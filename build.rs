@@ -26,10 +26,7 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", guests.join(watched).display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        manifest_dir.join("wit").display()
-    );
+    println!("cargo:rerun-if-changed={}", manifest_dir.join("wit").display());
     println!("cargo:rerun-if-env-changed=SWITCHYARD_GUEST_PROFILE");
 
     let target_root = env::var_os("CARGO_TARGET_DIR")
@@ -70,10 +67,7 @@ fn main() {
         );
     }
     let wasm_dir = target_dir.join(GUEST_TARGET).join("release");
-    println!(
-        "cargo:rustc-env=SWITCHYARD_GUEST_WASM_DIR={}",
-        wasm_dir.display()
-    );
+    println!("cargo:rustc-env=SWITCHYARD_GUEST_WASM_DIR={}", wasm_dir.display());
 }
 
 fn absolute(base: &Path, path: &Path) -> PathBuf {

@@ -1,5 +1,6 @@
 //! Plugin cost on the request path, without sockets.
 //!
+//! - `plugin/on_request/noop`: a hook that reads nothing, the floor.
 //! - `plugin/on_request/*`, `plugin/pick/*`: one call of each default
 //!   plugin's hook through the pooled, long-lived instances the proxy uses.
 //! - `plugin/default_chain/*`: everything the default plugins do for one
@@ -18,7 +19,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard::config::Config;
 use switchyard::plugin::{
-    BackendInfo, Candidate, ConnectionInfo, PluginEngine, PluginSet, RequestView, Scheme,
+    builtin, CandidateServer, CandidateView, ConnectionInfo, PluginEngine, PluginSet, PluginVersion, RequestView,
+    Scheme,
 };
 
 const CONFIG: &str = r#"
@@ -87,18 +89,23 @@ fn request(scheme: Scheme) -> RequestView {
     }
 }
 
-fn candidates() -> Vec<Candidate> {
-    ["web1", "web2"]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Candidate {
-            name: name.to_string(),
-            address: format!("127.0.0.1:900{}", i + 1),
-            weight: 1,
-            healthy: true,
-            in_flight: 3,
-        })
-        .collect()
+fn candidates(sequence: u64) -> CandidateView {
+    CandidateView {
+        backend: Arc::from("www-backend"),
+        sequence,
+        attempt: 0,
+        servers: ["web1", "web2"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| CandidateServer {
+                name: Arc::from(*name),
+                address: Arc::from(format!("127.0.0.1:900{}", i + 1)),
+                weight: 1,
+                healthy: true,
+                in_flight: 3,
+            })
+            .collect(),
+    }
 }
 
 fn plugins(c: &mut Criterion) {
@@ -115,19 +122,18 @@ fn plugins(c: &mut Criterion) {
         "acme-challenge".into(),
         "https-redirect".into(),
     ]);
-    let candidates = candidates();
-    let mut sequence = 0u64;
-    let mut info = move || {
-        sequence += 1;
-        BackendInfo {
-            name: "www-backend".into(),
-            sequence,
-            attempt: 0,
-        }
-    };
+    let mut candidates = candidates(0);
+
+    let noop_bytes = std::fs::read(Path::new(builtin::GUEST_WASM_DIR).join("noop.wasm")).unwrap();
+    let mut noop_config = config.plugin("forwarded-proto").unwrap().clone();
+    noop_config.name = "noop".into();
+    let noop = PluginVersion::load(&engine, &noop_config, &noop_bytes).unwrap();
 
     let mut https = request(Scheme::Https);
     let mut http = request(Scheme::Http);
+    c.bench_function("plugin/on_request/noop", |b| {
+        b.iter(|| noop.on_request(&mut https).unwrap())
+    });
     c.bench_function("plugin/on_request/forwarded_proto", |b| {
         b.iter(|| forwarded.on_request(&mut https).unwrap())
     });
@@ -138,12 +144,18 @@ fn plugins(c: &mut Criterion) {
         b.iter(|| redirect.on_request(&mut http).unwrap())
     });
     c.bench_function("plugin/pick/round_robin_2_servers", |b| {
-        b.iter(|| round_robin.pick(&mut https, &info(), &candidates).unwrap())
+        b.iter(|| {
+            candidates.sequence += 1;
+            round_robin.pick(&mut https, &mut candidates).unwrap()
+        })
     });
     c.bench_function("plugin/default_chain/https_forward", |b| {
         b.iter(|| {
             let outcome = https_chain.run(&mut https);
-            let choice = round_robin.pick(&mut https, &info(), &candidates).unwrap();
+            let choice = {
+                candidates.sequence += 1;
+                round_robin.pick(&mut https, &mut candidates).unwrap()
+            };
             (outcome, choice)
         })
     });
@@ -157,9 +169,7 @@ fn plugins(c: &mut Criterion) {
     c.bench_function("plugin/instance/fresh_per_request", |b| {
         b.iter(|| {
             let mut instance = forwarded.start_instance().unwrap();
-            instance
-                .on_request(&mut https, forwarded.deadline_ticks())
-                .unwrap()
+            instance.on_request(&mut https, forwarded.deadline_ticks()).unwrap()
         })
     });
 

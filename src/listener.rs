@@ -115,8 +115,7 @@ impl Connection {
         let _ = self.stream.set_nodelay(true);
         let proxy = self.proxy;
         let conn = self.conn;
-        let span =
-            tracing::debug_span!("connection", client = %conn.client, listener = %conn.listener);
+        let span = tracing::debug_span!("connection", client = %conn.client, listener = %conn.listener);
         let info = Arc::clone(&conn);
         let service = service_fn(move |request| {
             let proxy = Arc::clone(&proxy);
@@ -125,26 +124,21 @@ impl Connection {
         });
         let result = match self.tls {
             None => {
-                let serving = self
-                    .http
-                    .serve_connection(TokioIo::new(self.stream), service);
+                let serving = self.http.serve_connection(TokioIo::new(self.stream), service);
                 watcher.watch(serving.into_owned()).await
             }
             Some(acceptor) => {
-                let stream =
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(self.stream))
-                        .await
-                    {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(error)) => {
-                            tracing::debug!(parent: &span, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(parent: &span, "TLS handshake timed out");
-                            return;
-                        }
-                    };
+                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(self.stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(parent: &span, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(parent: &span, "TLS handshake timed out");
+                        return;
+                    }
+                };
                 let serving = self.http.serve_connection(TokioIo::new(stream), service);
                 watcher.watch(serving.into_owned()).await
             }

@@ -27,11 +27,7 @@ pub fn prepare(config: &Config, engine: &PluginEngine) -> Result<Prepared, Vec<P
             Ok(key) => {
                 certificates.insert(listener.name.clone(), key);
             }
-            Err(e) => problems.push(config.problem_at(
-                tls.at,
-                format!("listener[{i}].tls"),
-                e.to_string(),
-            )),
+            Err(e) => problems.push(config.problem_at(tls.at, format!("listener[{i}].tls"), e.to_string())),
         }
     }
     let plugins = match PluginSet::load(engine, config) {
@@ -42,10 +38,7 @@ pub fn prepare(config: &Config, engine: &PluginEngine) -> Result<Prepared, Vec<P
         }
     };
     match plugins {
-        Some(plugins) if problems.is_empty() => Ok(Prepared {
-            plugins,
-            certificates,
-        }),
+        Some(plugins) if problems.is_empty() => Ok(Prepared { plugins, certificates }),
         _ => Err(problems),
     }
 }

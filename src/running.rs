@@ -51,10 +51,7 @@ pub struct RunningProxy {
 impl RunningProxy {
     /// Prepares the configuration (every problem reported at once), binds
     /// every listener, starts health checks, and serves.
-    pub async fn start(
-        config: Config,
-        engine: Arc<PluginEngine>,
-    ) -> Result<RunningProxy, StartError> {
+    pub async fn start(config: Config, engine: Arc<PluginEngine>) -> Result<RunningProxy, StartError> {
         let config = Arc::new(config);
         let prepared = {
             let (config, engine) = (Arc::clone(&config), Arc::clone(&engine));
@@ -74,25 +71,20 @@ impl RunningProxy {
             let tls = match (&l.tls, prepared.certificates.get(&l.name)) {
                 (Some(settings), Some(key)) => {
                     let store = CertificateStore::new(key.clone());
-                    let tls_config =
-                        server_config(settings, Arc::clone(&store)).map_err(|source| {
-                            StartError::Tls {
-                                listener: l.name.clone(),
-                                source,
-                            }
-                        })?;
+                    let tls_config = server_config(settings, Arc::clone(&store)).map_err(|source| StartError::Tls {
+                        listener: l.name.clone(),
+                        source,
+                    })?;
                     certificates.push((l.name.clone(), store));
                     Some(TlsAcceptor::from(Arc::new(tls_config)))
                 }
                 _ => None,
             };
-            let socket = TcpListener::bind(l.bind)
-                .await
-                .map_err(|source| StartError::Bind {
-                    listener: l.name.clone(),
-                    address: l.bind,
-                    source,
-                })?;
+            let socket = TcpListener::bind(l.bind).await.map_err(|source| StartError::Bind {
+                listener: l.name.clone(),
+                address: l.bind,
+                source,
+            })?;
             bound.push(Listener {
                 name: Arc::from(l.name.as_str()),
                 socket,
@@ -124,10 +116,7 @@ impl RunningProxy {
 
     /// The address a listener is bound to (useful with port 0).
     pub fn local_addr(&self, listener: &str) -> Option<SocketAddr> {
-        self.listeners
-            .iter()
-            .find(|(n, _)| n == listener)
-            .map(|(_, a)| *a)
+        self.listeners.iter().find(|(n, _)| n == listener).map(|(_, a)| *a)
     }
 
     pub fn listeners(&self) -> &[(String, SocketAddr)] {
@@ -144,10 +133,7 @@ impl RunningProxy {
 
     /// The certificate store of a TLS listener.
     pub fn certificate_store(&self, listener: &str) -> Option<&Arc<CertificateStore>> {
-        self.certificates
-            .iter()
-            .find(|(n, _)| n == listener)
-            .map(|(_, s)| s)
+        self.certificates.iter().find(|(n, _)| n == listener).map(|(_, s)| s)
     }
 
     /// A token that stops the proxy when cancelled.

@@ -25,6 +25,21 @@ fn check(config: &Path) -> Checked {
     }
 }
 
+/// Asserts that stderr has a line at `line` naming `field` and saying `words`.
+fn assert_reported(checked: &Checked, expected: &[(usize, &str, &str)]) {
+    for (line, field, words) in expected {
+        let found = checked
+            .stderr
+            .lines()
+            .any(|l| l.contains(&format!(":{line}:")) && l.contains(&format!("{field}:")) && l.contains(words));
+        assert!(
+            found,
+            "missing line {line} `{field}: …{words}…` in:\n{}",
+            checked.stderr
+        );
+    }
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -34,8 +49,7 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn the_lab_example_checks_clean() {
     let dir = tempfile::tempdir().unwrap();
-    let lab =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab.toml")).unwrap();
+    let lab = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab.toml")).unwrap();
     std::fs::create_dir(dir.path().join("certs")).unwrap();
     switchyard::demo::SelfSigned::generate(&["yourwebsite.com"])
         .unwrap()
@@ -67,8 +81,9 @@ fn every_example_config_parses() {
                 // Certificates named by examples live on the user's machine.
                 Err(e) => {
                     assert!(
-                        e.problems().iter().all(|p| p.field.ends_with("tls.cert")
-                            && p.message.starts_with("no such file")),
+                        e.problems()
+                            .iter()
+                            .all(|p| p.field.ends_with("tls.cert") && p.message.starts_with("no such file")),
                         "{e}"
                     )
                 }
@@ -126,34 +141,20 @@ on_error = "fail-sideways"
     );
     let checked = check(&path);
     assert_eq!(checked.code, Some(2), "{}", checked.stderr);
-    let file = path.display().to_string();
-    let expect = [
-        // (line, field, words of the message)
-        (6, "listener[0]", "unknown field `colour`"),
-        (10, "listener[1].bind", "not an address"),
-        (11, "listener[1].tls.cert", "no such file"),
-        (15, "backend.www.servers[0].weight", "must be from 0 to 256"),
-        (16, "backend.www.connect_timeout", "not a duration"),
-        (
-            17,
-            "backend.www.health_check.path",
-            "must be a path starting with '/'",
-        ),
-        (17, "backend.www.health_check.rise", "must be at least 1"),
-        (21, "plugin.gone", "unknown variant `fail-sideways`"),
-    ];
-    for (line, field, words) in expect {
-        let found = checked.stderr.lines().any(|l| {
-            l.contains(&format!("{file}:{line}:"))
-                && l.contains(&format!("{field}:"))
-                && l.contains(words)
-        });
-        assert!(
-            found,
-            "missing `{file}:{line}: {field}: …{words}…` in:\n{}",
-            checked.stderr
-        );
-    }
+    assert_reported(
+        &checked,
+        &[
+            // (line, field, words of the message)
+            (6, "listener[0]", "unknown field `colour`"),
+            (10, "listener[1].bind", "not an address"),
+            (11, "listener[1].tls.cert", "no such file"),
+            (15, "backend.www.servers[0].weight", "must be from 0 to 256"),
+            (16, "backend.www.connect_timeout", "not a duration"),
+            (17, "backend.www.health_check.path", "must be a path starting with '/'"),
+            (17, "backend.www.health_check.rise", "must be at least 1"),
+            (21, "plugin.gone", "unknown variant `fail-sideways`"),
+        ],
+    );
 }
 
 #[test]
@@ -178,34 +179,23 @@ source = "plugins/absent.wasm"
     );
     let checked = check(&path);
     assert_eq!(checked.code, Some(2));
-    for (line, field, words) in [
-        (
-            4,
-            "listener[0].plugins[0]",
-            "unknown plugin \"ghost\"; declared: on-disk",
-        ),
-        (
-            5,
-            "listener[0].default_backend",
-            "unknown backend \"wwww\"; declared: www",
-        ),
-        (
-            8,
-            "backend.www.balancer",
-            "unknown plugin \"missing-balancer\"",
-        ),
-        (12, "plugin.on-disk.source", "no such file"),
-    ] {
-        let found = checked
-            .stderr
-            .lines()
-            .any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
-        assert!(
-            found,
-            "missing line {line} {field} {words} in:\n{}",
-            checked.stderr
-        );
-    }
+    assert_reported(
+        &checked,
+        &[
+            (
+                4,
+                "listener[0].plugins[0]",
+                "unknown plugin \"ghost\"; declared: on-disk",
+            ),
+            (
+                5,
+                "listener[0].default_backend",
+                "unknown backend \"wwww\"; declared: www",
+            ),
+            (8, "backend.www.balancer", "unknown plugin \"missing-balancer\""),
+            (12, "plugin.on-disk.source", "no such file"),
+        ],
+    );
 }
 
 #[test]
@@ -247,29 +237,22 @@ source = "builtin:round-robbin"
     );
     let checked = check(&path);
     assert_eq!(checked.code, Some(2), "{}", checked.stderr);
-    for (line, field, words) in [
-        (11, "plugin.garbage", "not a valid Wasm component"),
-        (
-            14,
-            "plugin.picky",
-            "init rejected the configuration: required = \"nonsense\"",
-        ),
-        (18, "plugin.redirect", "port = 70000"),
-        (
-            22,
-            "plugin.rr",
-            "runs it as a request hook, but it exports no request-hook",
-        ),
-        (25, "plugin.typo", "no builtin plugin \"round-robbin\""),
-    ] {
-        let found = checked
-            .stderr
-            .lines()
-            .any(|l| l.contains(&format!(":{line}:")) && l.contains(field) && l.contains(words));
-        assert!(
-            found,
-            "missing line {line} {field} {words} in:\n{}",
-            checked.stderr
-        );
-    }
+    assert_reported(
+        &checked,
+        &[
+            (11, "plugin.garbage", "not a valid Wasm component"),
+            (
+                14,
+                "plugin.picky",
+                "init rejected the configuration: required = \"nonsense\"",
+            ),
+            (18, "plugin.redirect", "port = 70000"),
+            (
+                22,
+                "plugin.rr",
+                "runs it as a request hook, but it exports no request-hook",
+            ),
+            (25, "plugin.typo", "no builtin plugin \"round-robbin\""),
+        ],
+    );
 }

@@ -12,8 +12,7 @@ use support::Lab;
 /// Builds the example once (cargo makes repeated builds no-ops) and returns
 /// the component's path.
 fn build_path_router() -> PathBuf {
-    let manifest =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/path-router/Cargo.toml");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/path-router/Cargo.toml");
     // Share the guest target directory so wit-bindgen is compiled once.
     let target_dir = Path::new(switchyard::plugin::builtin::GUEST_WASM_DIR)
         .ancestors()

@@ -70,11 +70,7 @@ async fn a_server_killed_under_load_costs_no_request_and_rejoins_after_restart()
         0,
         "requests failed while a server died"
     );
-    assert_eq!(
-        after_kill_on_web2.load(Ordering::SeqCst),
-        0,
-        "a dead server answered"
-    );
+    assert_eq!(after_kill_on_web2.load(Ordering::SeqCst), 0, "a dead server answered");
 
     // Health checks (every 100 ms, fall 2) take it out...
     lab.wait_for_health("www-backend", "web2", false, Duration::from_secs(5))
@@ -113,17 +109,12 @@ async fn with_every_server_down_the_client_gets_a_prompt_503() {
         .await;
     lab.wait_for_health("www-backend", "web2", false, Duration::from_secs(5))
         .await;
-    let reply = tokio::time::timeout(
-        Duration::from_secs(5),
-        client.get(&lab.url("www-https", "/")),
-    )
-    .await
-    .expect("no hang when every server is down");
+    let reply = tokio::time::timeout(Duration::from_secs(5), client.get(&lab.url("www-https", "/")))
+        .await
+        .expect("no hang when every server is down");
     assert_eq!(reply.status, 503);
     assert!(
-        reply
-            .body
-            .contains("no server of backend \"www-backend\" is available"),
+        reply.body.contains("no server of backend \"www-backend\" is available"),
         "{}",
         reply.body
     );

@@ -20,10 +20,7 @@ async fn plain_http_is_redirected_to_https_with_the_configured_port_path_and_que
             &[("host", "shop.example:80")],
         )
         .await;
-    assert_eq!(
-        reply.status, 302,
-        "HAProxy's `redirect scheme` default status"
-    );
+    assert_eq!(reply.status, 302, "HAProxy's `redirect scheme` default status");
     assert_eq!(
         reply.header("location"),
         Some("https://shop.example:9443/some/page?x=1&y=two")
@@ -46,10 +43,7 @@ async fn plain_http_is_redirected_to_https_with_the_configured_port_path_and_que
 
 #[tokio::test]
 async fn redirect_omits_port_443_and_uses_the_configured_status() {
-    let template = LAB.replace(
-        "config = { port = 9443 }",
-        "config = { port = 443, status = 301 }",
-    );
+    let template = LAB.replace("config = { port = 9443 }", "config = { port = 443, status = 301 }");
     let lab = Lab::start(&template).await;
     let reply = lab
         .client()
@@ -73,10 +67,7 @@ async fn acme_challenges_reach_the_acme_backend_on_both_listeners() {
             .await;
         assert_eq!(reply.status, 200, "{listener}: {reply:?}");
         assert_eq!(reply.served_by(), "acme-standin", "{listener}");
-        assert_eq!(
-            reply.body,
-            format!("tok-123.{}", switchyard::demo::THUMBPRINT)
-        );
+        assert_eq!(reply.body, format!("tok-123.{}", switchyard::demo::THUMBPRINT));
     }
     // Only the prefix is routed: a look-alike path is redirected.
     let reply = client
@@ -128,10 +119,7 @@ async fn round_robin_alternates_between_the_servers() {
         order.push(reply.served_by().to_string());
     }
     for pair in order.windows(2) {
-        assert_ne!(
-            pair[0], pair[1],
-            "consecutive requests went to one server: {order:?}"
-        );
+        assert_ne!(pair[0], pair[1], "consecutive requests went to one server: {order:?}");
     }
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for name in &order {
@@ -159,18 +147,13 @@ async fn bodies_and_methods_are_forwarded_and_hop_by_hop_headers_are_not() {
         let reply = client.send(request).await.unwrap();
         assert_eq!(reply.status, 200, "{method}");
         assert!(
-            reply
-                .body
-                .contains(&format!("{method} /upload?n=1 HTTP/1.1")),
+            reply.body.contains(&format!("{method} /upload?n=1 HTTP/1.1")),
             "{}",
             reply.body
         );
         assert_eq!(reply.received("body-bytes"), ["300000"], "{method}");
         assert_eq!(reply.received("x-custom"), ["kept"]);
-        assert!(
-            reply.received("x-private").is_empty(),
-            "named in Connection"
-        );
+        assert!(reply.received("x-private").is_empty(), "named in Connection");
         assert!(reply.received("proxy-authorization").is_empty());
         assert!(reply.received("connection").is_empty());
     }
@@ -189,10 +172,7 @@ async fn the_demo_serves_every_rule() {
     let http = demo.proxy.local_addr("www-http").unwrap();
     let https = demo.proxy.local_addr("www-https").unwrap();
     let guide = demo.guide();
-    assert!(
-        guide.contains(&format!("curl -k https://{https}/")),
-        "{guide}"
-    );
+    assert!(guide.contains(&format!("curl -k https://{https}/")), "{guide}");
     let client = support::Client::new(
         &std::fs::read_to_string(
             std::fs::read_to_string(&demo.config_path)
@@ -207,15 +187,11 @@ async fn the_demo_serves_every_rule() {
         )
         .unwrap(),
     );
-    let page = client
-        .get(&format!("https://localhost:{}/", https.port()))
-        .await;
+    let page = client.get(&format!("https://localhost:{}/", https.port())).await;
     assert_eq!(page.status, 200);
     assert!(page.body.starts_with("Served by web"), "{}", page.body);
     let redirect = client.get(&format!("http://{http}/x")).await;
     assert_eq!(redirect.status, 302);
-    let challenge = client
-        .get(&format!("http://{http}/.well-known/acme-challenge/t"))
-        .await;
+    let challenge = client.get(&format!("http://{http}/.well-known/acme-challenge/t")).await;
     assert_eq!(challenge.served_by(), "acme-standin");
 }

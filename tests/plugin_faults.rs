@@ -53,12 +53,7 @@ source = "{fixtures}/echo.wasm"
 config = { greeting = "hello", port = 8443, nested = { list = ["a", "b"] } }
 "#;
 
-async fn timed(
-    lab: &Lab,
-    client: &support::Client,
-    listener: &str,
-    path: &str,
-) -> (support::Reply, Duration) {
+async fn timed(lab: &Lab, client: &support::Client, listener: &str, path: &str) -> (support::Reply, Duration) {
     let started = Instant::now();
     let reply = client.get(&lab.url(listener, path)).await;
     (reply, started.elapsed())
@@ -70,31 +65,18 @@ async fn trap_loop_and_memory_hog_get_their_failure_status_and_others_keep_worki
     let client = lab.client();
     for round in 0..3 {
         let (reply, _) = timed(&lab, &client, "faulty", "/trap").await;
-        assert_eq!(
-            reply.status, 500,
-            "round {round}: trap → fail-closed status"
-        );
-        assert!(
-            reply.body.contains("plugin \"trap\" failed"),
-            "{}",
-            reply.body
-        );
+        assert_eq!(reply.status, 500, "round {round}: trap → fail-closed status");
+        assert!(reply.body.contains("plugin \"trap\" failed"), "{}", reply.body);
 
         let (reply, took) = timed(&lab, &client, "faulty", "/spin").await;
         assert_eq!(
             reply.status, 503,
             "round {round}: endless loop → deadline → fail-closed"
         );
-        assert!(
-            took < Duration::from_secs(5),
-            "the loop was stopped ({took:?})"
-        );
+        assert!(took < Duration::from_secs(5), "the loop was stopped ({took:?})");
 
         let (reply, _) = timed(&lab, &client, "faulty", "/hog").await;
-        assert_eq!(
-            reply.status, 507,
-            "round {round}: memory limit → fail-closed"
-        );
+        assert_eq!(reply.status, 507, "round {round}: memory limit → fail-closed");
 
         // A fresh instance of each plugin serves the next request.
         let (reply, _) = timed(&lab, &client, "faulty", "/fine").await;
@@ -131,11 +113,7 @@ async fn requests_keep_succeeding_while_plugins_spin_and_trap() {
 async fn a_fail_open_plugin_is_skipped_when_it_fails() {
     let lab = Lab::start(FAULTY).await;
     let reply = lab.client().get(&lab.url("lenient", "/trap")).await;
-    assert_eq!(
-        reply.status, 200,
-        "fail-open skips the plugin: {}",
-        reply.body
-    );
+    assert_eq!(reply.status, 200, "fail-open skips the plugin: {}", reply.body);
     assert!(reply.served_by().starts_with("web"));
 }
 
@@ -148,10 +126,7 @@ async fn the_request_resource_and_config_imports_deliver_what_the_plugin_asks_fo
         .header("x-one", "1")
         .header("x-multi", "a")
         .header("x-multi", "b")
-        .header(
-            "x-binary",
-            http::HeaderValue::from_bytes(&[0x80, 0xff, b'z']).unwrap(),
-        )
+        .header("x-binary", http::HeaderValue::from_bytes(&[0x80, 0xff, b'z']).unwrap())
         .body(Default::default())
         .unwrap();
     let reply = client.send(request).await.unwrap();
@@ -172,9 +147,7 @@ async fn the_request_resource_and_config_imports_deliver_what_the_plugin_asks_fo
     assert!(has("version=HTTP/1.1"));
     assert!(has("listener=echo"));
     assert!(has(&format!("local-port={}", addr.port())));
-    assert!(lines
-        .iter()
-        .any(|l| l.starts_with("client-addr=127.0.0.1:")));
+    assert!(lines.iter().any(|l| l.starts_with("client-addr=127.0.0.1:")));
     assert!(has("header.x-one=1"));
     assert!(has("header.x-multi=a") && has("header.x-multi=b"));
     assert!(has("x-binary-len=3"), "header values are bytes");
@@ -185,8 +158,5 @@ async fn the_request_resource_and_config_imports_deliver_what_the_plugin_asks_fo
         has(r#"config-json={"greeting":"hello","port":8443,"nested":{"list":["a","b"]}}"#),
         "{lines:?}"
     );
-    assert_eq!(
-        lab.web1.as_ref().unwrap().hits() + lab.web2.as_ref().unwrap().hits(),
-        0
-    );
+    assert_eq!(lab.web1.as_ref().unwrap().hits() + lab.web2.as_ref().unwrap().hits(), 0);
 }

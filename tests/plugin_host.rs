@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use switchyard::config::{Config, FailurePolicy, PluginConfig, PluginSource, Position};
 use switchyard::plugin::{
-    builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginError, PluginVersion,
-    RequestView, Scheme,
+    builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginError, PluginVersion, RequestView, Scheme,
 };
 
 fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfig {
@@ -44,12 +43,7 @@ fn view(path: &str, scheme: Scheme) -> RequestView {
 
 fn load_fixture(name: &str, memory_limit: usize) -> PluginVersion {
     let bytes = std::fs::read(support::fixture(name)).unwrap();
-    PluginVersion::load(
-        &support::engine(),
-        &plugin_config(name, memory_limit, ""),
-        &bytes,
-    )
-    .unwrap()
+    PluginVersion::load(&support::engine(), &plugin_config(name, memory_limit, ""), &bytes).unwrap()
 }
 
 #[test]
@@ -62,8 +56,7 @@ fn each_failure_is_classified() {
         Err(CallFailure::Trap(_))
     ));
     assert_eq!(
-        spin.on_request(&mut view("/spin", Scheme::Http))
-            .unwrap_err(),
+        spin.on_request(&mut view("/spin", Scheme::Http)).unwrap_err(),
         CallFailure::Timeout
     );
     assert_eq!(
@@ -73,11 +66,7 @@ fn each_failure_is_classified() {
     // The failed instance was discarded; a fresh one answers.
     for plugin in [&trap, &spin, &hog] {
         let decision = plugin.on_request(&mut view("/fine", Scheme::Http)).unwrap();
-        assert!(
-            matches!(decision.action, Action::Continue),
-            "{}",
-            plugin.name()
-        );
+        assert!(matches!(decision.action, Action::Continue), "{}", plugin.name());
     }
 }
 
@@ -106,22 +95,11 @@ fn the_request_view_comes_back_intact_after_a_call() {
 #[test]
 fn loading_rejects_garbage_modules_and_bad_settings() {
     let engine = support::engine();
-    let garbage = PluginVersion::load(
-        &engine,
-        &plugin_config("garbage", 16 << 20, ""),
-        b"\0asm not really",
-    );
-    assert!(
-        matches!(garbage, Err(PluginError::Compile(_))),
-        "{garbage:?}"
-    );
+    let garbage = PluginVersion::load(&engine, &plugin_config("garbage", 16 << 20, ""), b"\0asm not really");
+    assert!(matches!(garbage, Err(PluginError::Compile(_))), "{garbage:?}");
 
     let reject = std::fs::read(support::fixture("reject_init")).unwrap();
-    let rejected = PluginVersion::load(
-        &engine,
-        &plugin_config("reject", 16 << 20, "required = \"x\""),
-        &reject,
-    );
+    let rejected = PluginVersion::load(&engine, &plugin_config("reject", 16 << 20, "required = \"x\""), &reject);
     match rejected {
         Err(PluginError::InitRejected(message)) => {
             assert!(message.contains("required = \"x\""), "{message}")
@@ -153,16 +131,9 @@ fn loading_rejects_garbage_modules_and_bad_settings() {
 #[test]
 fn a_small_memory_limit_stops_instantiation_cleanly() {
     let bytes = builtin::builtin("round-robin").unwrap();
-    let tiny = PluginVersion::load(
-        &support::engine(),
-        &plugin_config("round-robin", 64 << 10, ""),
-        bytes,
-    );
+    let tiny = PluginVersion::load(&support::engine(), &plugin_config("round-robin", 64 << 10, ""), bytes);
     assert!(
-        matches!(
-            tiny,
-            Err(PluginError::Instantiate(CallFailure::OutOfMemory { .. }))
-        ),
+        matches!(tiny, Err(PluginError::Instantiate(CallFailure::OutOfMemory { .. }))),
         "{tiny:?}"
     );
 }
@@ -198,4 +169,16 @@ fn every_builtin_loads_and_exports_the_hook_it_is_for() {
     assert!(set.get("acme-challenge").unwrap().has_request_hook());
     let rr = set.get("round-robin").expect("implicit default balancer");
     assert!(rr.has_balancer() && !rr.has_request_hook());
+
+    // Declared interests: the host skips a plugin for requests outside them.
+    let redirect = set.get("https-redirect").unwrap();
+    assert_eq!(redirect.interest().schemes, [Scheme::Http]);
+    assert!(redirect.interest().matches(&view("/any", Scheme::Http)));
+    assert!(!redirect.interest().matches(&view("/any", Scheme::Https)));
+    let acme = set.get("acme-challenge").unwrap();
+    assert_eq!(acme.interest().path_prefixes, ["/.well-known/acme-challenge/"]);
+    assert!(acme.interest().matches(&view("/.well-known/acme-challenge/t", Scheme::Https)));
+    assert!(!acme.interest().matches(&view("/.well-known/other", Scheme::Http)));
+    let forwarded = set.get("forwarded-proto").unwrap();
+    assert!(forwarded.interest().matches(&view("/", Scheme::Https)));
 }

@@ -18,14 +18,7 @@ async fn handshake(
     listener: &str,
     versions: &[&'static rustls::SupportedProtocolVersion],
     alpn: &[&[u8]],
-) -> Result<
-    (
-        rustls::ProtocolVersion,
-        Option<Vec<u8>>,
-        CertificateDer<'static>,
-    ),
-    String,
-> {
+) -> Result<(rustls::ProtocolVersion, Option<Vec<u8>>, CertificateDer<'static>), String> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(lab.certificate.cert_pem.as_bytes()).unwrap())
@@ -79,10 +72,7 @@ async fn separate_cert_and_key_files_work_and_min_version_is_enforced() {
         .unwrap();
     assert_eq!(v, rustls::ProtocolVersion::TLSv1_3);
     let refused = handshake(&lab, "www-https", &[&rustls::version::TLS12], &[]).await;
-    assert!(
-        refused.is_err(),
-        "TLS 1.2 must be refused with min_version 1.3"
-    );
+    assert!(refused.is_err(), "TLS 1.2 must be refused with min_version 1.3");
     let reply = lab.client().get(&lab.url("www-https", "/")).await;
     assert_eq!(reply.status, 200);
 }
@@ -90,23 +80,13 @@ async fn separate_cert_and_key_files_work_and_min_version_is_enforced() {
 #[tokio::test]
 async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
     let lab = Lab::start(LAB).await;
-    let (_, alpn, _) = handshake(
-        &lab,
-        "www-https",
-        &[&rustls::version::TLS13],
-        &[b"h2", b"http/1.1"],
-    )
-    .await
-    .unwrap();
+    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
+        .await
+        .unwrap();
     assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
-    let (_, alpn, _) = handshake(
-        &lab,
-        "www-https",
-        &[&rustls::version::TLS13],
-        &[b"http/1.1"],
-    )
-    .await
-    .unwrap();
+    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"http/1.1"])
+        .await
+        .unwrap();
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
 
     let client = lab.client();
@@ -116,11 +96,7 @@ async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
         assert_eq!(reply.version, http::Version::HTTP_2);
         assert_eq!(reply.status, 200);
         // The origin speaks HTTP/1.1 and got a Host made from :authority.
-        assert!(
-            reply.body.contains("GET /h2?x=1 HTTP/1.1"),
-            "{}",
-            reply.body
-        );
+        assert!(reply.body.contains("GET /h2?x=1 HTTP/1.1"), "{}", reply.body);
         assert_eq!(reply.received("host").len(), 1, "{}", reply.body);
         assert_eq!(reply.received("x-forwarded-proto"), ["https"]);
         names.push(reply.served_by().to_string());
@@ -135,14 +111,9 @@ async fn http2_can_be_turned_off() {
         r#"tls = { cert = "{combined}", http2 = false }"#,
     );
     let lab = Lab::start(&template).await;
-    let (_, alpn, _) = handshake(
-        &lab,
-        "www-https",
-        &[&rustls::version::TLS13],
-        &[b"h2", b"http/1.1"],
-    )
-    .await
-    .unwrap();
+    let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
+        .await
+        .unwrap();
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
 }
 

@@ -45,10 +45,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{} has {} problem(s):\n{}", file.display(), problems.len(), list(problems))]
-    Invalid {
-        file: PathBuf,
-        problems: Vec<Problem>,
-    },
+    Invalid { file: PathBuf, problems: Vec<Problem> },
 }
 
 impl ConfigError {
@@ -62,11 +59,7 @@ impl ConfigError {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Collects problems while a document is checked, turning byte offsets into
@@ -87,12 +80,7 @@ impl<'a> Problems<'a> {
     }
 
     /// Records a problem at a byte offset of the document.
-    pub(crate) fn at(
-        &mut self,
-        offset: Option<usize>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) {
+    pub(crate) fn at(&mut self, offset: Option<usize>, field: impl Into<String>, message: impl Into<String>) {
         let (line, column) = offset.map(|o| line_column(self.text, o)).unwrap_or((0, 0));
         self.found.push(Problem {
             file: self.file.to_path_buf(),
@@ -149,7 +137,8 @@ mod tests {
         assert_eq!(line_column(text, 0), (1, 1));
         assert_eq!(line_column(text, 6), (2, 1));
         assert_eq!(line_column(text, 9), (2, 4));
-        assert_eq!(line_column(text, 13), (4, 1));
+        assert_eq!(line_column(text, 13), (3, 1));
+        assert_eq!(line_column(text, 14), (4, 1));
         assert_eq!(line_column(text, 1000), (4, 4));
     }
 }

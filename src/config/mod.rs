@@ -60,12 +60,7 @@ impl Config {
 
     /// A problem found after validation (while loading a certificate or
     /// compiling a plugin), placed at `at` in this configuration's file.
-    pub fn problem_at(
-        &self,
-        at: Position,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Problem {
+    pub fn problem_at(&self, at: Position, field: impl Into<String>, message: impl Into<String>) -> Problem {
         Problem {
             file: self.file.clone(),
             line: at.line,

@@ -4,20 +4,16 @@ use std::time::Duration;
 
 /// Parses `"250ms"`, `"2s"`, `"1m30s"`, `"1h"`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("\"{text}\" is not a duration ({e}); write e.g. \"500ms\", \"2s\" or \"1m\"")
-    })
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("\"{text}\" is not a duration ({e}); write e.g. \"500ms\", \"2s\" or \"1m\""))
 }
 
 /// Parses a byte size: a number with an optional unit `B`, `KiB`, `MiB`,
 /// `GiB`, `KB`, `MB` or `GB`.
 pub fn parse_size(text: &str) -> Result<usize, String> {
-    let bad =
-        || format!("\"{text}\" is not a size; write e.g. \"64MiB\", \"512KiB\" or \"1048576\"");
+    let bad = || format!("\"{text}\" is not a size; write e.g. \"64MiB\", \"512KiB\" or \"1048576\"");
     let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
+    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
     let number: usize = number.parse().map_err(|_| bad())?;
     let multiplier: usize = match unit.trim() {

@@ -75,18 +75,12 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
             "listener" => match value.into_inner() {
                 DeValue::Array(items) => {
                     for (i, item) in items.into_iter().enumerate() {
-                        if let Some(l) =
-                            decode::<ListenerFile>(item, &format!("listener[{i}]"), problems)
-                        {
+                        if let Some(l) = decode::<ListenerFile>(item, &format!("listener[{i}]"), problems) {
                             document.listeners.push((i, l));
                         }
                     }
                 }
-                _ => problems.at(
-                    at,
-                    "listener",
-                    "write each listener as a [[listener]] table",
-                ),
+                _ => problems.at(at, "listener", "write each listener as a [[listener]] table"),
             },
             "backend" | "plugin" => {
                 let DeValue::Table(entries) = value.into_inner() else {
@@ -119,11 +113,7 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
     document
 }
 
-fn decode<T: DeserializeOwned>(
-    value: Spanned<DeValue<'_>>,
-    field: &str,
-    problems: &mut Problems<'_>,
-) -> Option<T> {
+fn decode<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, field: &str, problems: &mut Problems<'_>) -> Option<T> {
     let start = value.span().start;
     match T::deserialize(ValueDeserializer::from(value)) {
         Ok(decoded) => Some(decoded),
@@ -142,16 +132,8 @@ struct Checker<'p, 'a> {
 
 impl Checker<'_, '_> {
     fn config(&mut self, path: &Path, doc: Document) -> Config {
-        let backend_names: Vec<&str> = doc
-            .backends
-            .iter()
-            .map(|(n, _)| n.get_ref().as_str())
-            .collect();
-        let plugin_names: Vec<&str> = doc
-            .plugins
-            .iter()
-            .map(|(n, _)| n.get_ref().as_str())
-            .collect();
+        let backend_names: Vec<&str> = doc.backends.iter().map(|(n, _)| n.get_ref().as_str()).collect();
+        let plugin_names: Vec<&str> = doc.plugins.iter().map(|(n, _)| n.get_ref().as_str()).collect();
         let workers = doc.global.workers.as_ref().and_then(|w| {
             let ok = *w.get_ref() >= 1;
             self.check(ok, w, "global.workers", "must be at least 1")
@@ -163,8 +145,7 @@ impl Checker<'_, '_> {
             .iter()
             .map(|(name, b)| self.backend(name, b, &plugin_names))
             .collect();
-        let mut plugins: Vec<PluginConfig> =
-            doc.plugins.iter().map(|(n, p)| self.plugin(n, p)).collect();
+        let mut plugins: Vec<PluginConfig> = doc.plugins.iter().map(|(n, p)| self.plugin(n, p)).collect();
         let uses_default_balancer = doc.backends.iter().any(|(_, b)| b.balancer.is_none());
         if uses_default_balancer && !plugin_names.contains(&DEFAULT_BALANCER) {
             plugins.push(implicit_round_robin());
@@ -190,12 +171,7 @@ impl Checker<'_, '_> {
         for (i, l) in files {
             let field = format!("listener[{i}]");
             let name = l.name.get_ref().clone();
-            self.check(
-                !name.is_empty(),
-                &l.name,
-                &format!("{field}.name"),
-                "must not be empty",
-            );
+            self.check(!name.is_empty(), &l.name, &format!("{field}.name"), "must not be empty");
             self.check(
                 names.insert(name.clone()),
                 &l.name,
@@ -248,7 +224,11 @@ impl Checker<'_, '_> {
         match normalized.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
             Err(_) => {
-                self.problems.at(Some(bind.span().start), field, format!("\"{text}\" is not an address; write e.g. \"0.0.0.0:80\", \"[::]:443\" or \"*:80\""));
+                self.problems.at(
+                    Some(bind.span().start),
+                    field,
+                    format!("\"{text}\" is not an address; write e.g. \"0.0.0.0:80\", \"[::]:443\" or \"*:80\""),
+                );
                 None
             }
         }
@@ -256,10 +236,7 @@ impl Checker<'_, '_> {
 
     fn tls(&mut self, t: &TlsFile, field: &str) -> Option<TlsConfig> {
         let cert = self.existing_file(&t.cert, &format!("{field}.cert"));
-        let key = t
-            .key
-            .as_ref()
-            .map(|k| self.existing_file(k, &format!("{field}.key")));
+        let key = t.key.as_ref().map(|k| self.existing_file(k, &format!("{field}.key")));
         let min_version = match t.min_version.as_ref().map(|v| (v, v.get_ref().as_str())) {
             None | Some((_, "1.2")) => Some(TlsVersion::Tls12),
             Some((_, "1.3")) => Some(TlsVersion::Tls13),
@@ -285,12 +262,7 @@ impl Checker<'_, '_> {
         })
     }
 
-    fn backend(
-        &mut self,
-        name: &Spanned<String>,
-        b: &BackendFile,
-        plugins: &[&str],
-    ) -> BackendConfig {
+    fn backend(&mut self, name: &Spanned<String>, b: &BackendFile, plugins: &[&str]) -> BackendConfig {
         let field = format!("backend.{}", name.get_ref());
         let balancer = match &b.balancer {
             Some(p) => {
@@ -314,10 +286,7 @@ impl Checker<'_, '_> {
                 unique,
                 &s.name,
                 &format!("{sfield}.name"),
-                format!(
-                    "\"{}\" is used by another server of this backend",
-                    s.name.get_ref()
-                ),
+                format!("\"{}\" is used by another server of this backend", s.name.get_ref()),
             );
             let weight = s.weight.as_ref().map(|w| *w.get_ref()).unwrap_or(1);
             if let Some(w) = &s.weight {
@@ -345,21 +314,13 @@ impl Checker<'_, '_> {
             balancer,
             servers,
             health_check,
-            connect_timeout: self.duration(
-                &b.connect_timeout,
-                &format!("{field}.connect_timeout"),
-                CONNECT_TIMEOUT,
-            ),
+            connect_timeout: self.duration(&b.connect_timeout, &format!("{field}.connect_timeout"), CONNECT_TIMEOUT),
             response_timeout: self.duration(
                 &b.response_timeout,
                 &format!("{field}.response_timeout"),
                 RESPONSE_TIMEOUT,
             ),
-            idle_timeout: self.duration(
-                &b.idle_timeout,
-                &format!("{field}.idle_timeout"),
-                IDLE_TIMEOUT,
-            ),
+            idle_timeout: self.duration(&b.idle_timeout, &format!("{field}.idle_timeout"), IDLE_TIMEOUT),
             retries: b.retries.as_ref().map(|r| *r.get_ref()).unwrap_or(RETRIES),
             max_idle_per_server: b
                 .max_idle_per_server
@@ -378,7 +339,11 @@ impl Checker<'_, '_> {
         match text.to_socket_addrs().map(|mut addrs| addrs.next()) {
             Ok(Some(addr)) => Some(addr),
             Ok(None) | Err(_) => {
-                self.problems.at(Some(address.span().start), field, format!("\"{text}\" is not an address that resolves; write \"ip:port\" or \"host:port\""));
+                self.problems.at(
+                    Some(address.span().start),
+                    field,
+                    format!("\"{text}\" is not an address that resolves; write \"ip:port\" or \"host:port\""),
+                );
                 None
             }
         }
@@ -403,12 +368,7 @@ impl Checker<'_, '_> {
             .unwrap_or_else(|| "/".into());
         if let Some(p) = &h.path {
             let valid = path.starts_with('/') && path.parse::<http::uri::PathAndQuery>().is_ok();
-            self.check(
-                valid,
-                p,
-                &format!("{field}.path"),
-                "must be a path starting with '/'",
-            );
+            self.check(valid, p, &format!("{field}.path"), "must be a path starting with '/'");
         }
         let expect_status = h.expect_status.as_ref().and_then(|s| {
             let status = http::StatusCode::from_u16(*s.get_ref()).ok();
@@ -459,29 +419,18 @@ impl Checker<'_, '_> {
                 let status = p.error_status.as_ref().map(|s| *s.get_ref()).unwrap_or(503);
                 let valid = (500..600).contains(&status);
                 if let Some(s) = &p.error_status {
-                    self.check(
-                        valid,
-                        s,
-                        &format!("{field}.error_status"),
-                        "must be a 5xx status",
-                    );
+                    self.check(valid, s, &format!("{field}.error_status"), "must be a 5xx status");
                 }
                 let status = if valid { status } else { 503 };
                 FailurePolicy::Closed {
-                    status: http::StatusCode::from_u16(status)
-                        .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
+                    status: http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
                 }
             }
         };
         let timeout = self.duration(&p.timeout, &format!("{field}.timeout"), PLUGIN_TIMEOUT);
         if let Some(t) = &p.timeout {
             let sane = timeout >= Duration::from_millis(1) && timeout <= Duration::from_secs(10);
-            self.check(
-                sane,
-                t,
-                &format!("{field}.timeout"),
-                "must be from 1ms to 10s",
-            );
+            self.check(sane, t, &format!("{field}.timeout"), "must be from 1ms to 10s");
         }
         let memory_limit = match &p.memory_limit {
             None => PLUGIN_MEMORY,
@@ -528,12 +477,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn duration(
-        &mut self,
-        value: &Option<Spanned<String>>,
-        field: &str,
-        default: Duration,
-    ) -> Duration {
+    fn duration(&mut self, value: &Option<Spanned<String>>, field: &str, default: Duration) -> Duration {
         let Some(v) = value else { return default };
         match parse_duration(v.get_ref()) {
             Ok(d) if !d.is_zero() => d,
@@ -579,13 +523,7 @@ impl Checker<'_, '_> {
     }
 
     /// Records a problem at `value` unless `ok`; returns `ok`.
-    fn check<T>(
-        &mut self,
-        ok: bool,
-        value: &Spanned<T>,
-        field: &str,
-        message: impl Into<String>,
-    ) -> bool {
+    fn check<T>(&mut self, ok: bool, value: &Spanned<T>, field: &str, message: impl Into<String>) -> bool {
         if !ok {
             self.problems.at(Some(value.span().start), field, message);
         }

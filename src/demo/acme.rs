@@ -36,9 +36,7 @@ impl AcmeResponder {
                 let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
                     Ok::<_, Infallible>(answer(req.uri().path()))
                 });
-                let serving = http
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
+                let serving = http.serve_connection(TokioIo::new(stream), service).into_owned();
                 tokio::spawn(serving);
             }
         });
@@ -58,16 +56,13 @@ impl Drop for AcmeResponder {
 
 fn answer(path: &str) -> Response<Full<Bytes>> {
     let (status, body) = match path.strip_prefix(PREFIX) {
-        Some(token) if !token.is_empty() && !token.contains('/') => {
-            (StatusCode::OK, format!("{token}.{THUMBPRINT}"))
-        }
+        Some(token) if !token.is_empty() && !token.contains('/') => (StatusCode::OK, format!("{token}.{THUMBPRINT}")),
         _ => (StatusCode::NOT_FOUND, "not a challenge\n".to_string()),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        "x-served-by",
-        http::HeaderValue::from_static("acme-standin"),
-    );
+    response
+        .headers_mut()
+        .insert("x-served-by", http::HeaderValue::from_static("acme-standin"));
     response
 }

@@ -60,15 +60,9 @@ impl Demo {
             ..ports
         };
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        let web1 = Origin::start("web1", any_port)
-            .await
-            .map_err(io("origin web1"))?;
-        let web2 = Origin::start("web2", any_port)
-            .await
-            .map_err(io("origin web2"))?;
-        let acme = AcmeResponder::start(any_port)
-            .await
-            .map_err(io("ACME stand-in"))?;
+        let web1 = Origin::start("web1", any_port).await.map_err(io("origin web1"))?;
+        let web2 = Origin::start("web2", any_port).await.map_err(io("origin web2"))?;
+        let acme = AcmeResponder::start(any_port).await.map_err(io("ACME stand-in"))?;
         let dir = tempfile::Builder::new()
             .prefix("switchyard-demo-")
             .tempdir()
@@ -140,13 +134,7 @@ fn free_port(address: SocketAddr) -> std::io::Result<SocketAddr> {
 }
 
 /// The lab's HAProxy configuration, rule for rule, on loopback ports.
-fn demo_config(
-    ports: DemoPorts,
-    cert: &Path,
-    web1: SocketAddr,
-    web2: SocketAddr,
-    acme: SocketAddr,
-) -> String {
+fn demo_config(ports: DemoPorts, cert: &Path, web1: SocketAddr, web2: SocketAddr, acme: SocketAddr) -> String {
     format!(
         r#"# Written by `switchyard demo`: the lab's HAProxy setup on loopback.
 

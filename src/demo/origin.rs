@@ -116,11 +116,7 @@ async fn answer(state: &OriginState, request: Request<Incoming>) -> Response<Ful
         request.version()
     );
     for (name, value) in request.headers() {
-        text.push_str(&format!(
-            "{}: {}\n",
-            name,
-            String::from_utf8_lossy(value.as_bytes())
-        ));
+        text.push_str(&format!("{}: {}\n", name, String::from_utf8_lossy(value.as_bytes())));
     }
     let body = request.into_body().collect().await.map(|b| b.to_bytes());
     match body {
@@ -130,18 +126,12 @@ async fn answer(state: &OriginState, request: Request<Incoming>) -> Response<Ful
     page(state, StatusCode::OK, "text/plain; charset=utf-8", text)
 }
 
-fn page(
-    state: &OriginState,
-    status: StatusCode,
-    content_type: &'static str,
-    body: String,
-) -> Response<Full<Bytes>> {
+fn page(state: &OriginState, status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
-    );
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     if let Ok(name) = http::HeaderValue::from_str(&state.name) {
         response.headers_mut().insert("x-served-by", name);
     }

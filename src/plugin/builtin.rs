@@ -16,18 +16,11 @@ pub const BUILTINS: &[(&str, &[u8])] = &[
 ];
 
 pub fn builtin(name: &str) -> Option<&'static [u8]> {
-    BUILTINS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
 }
 
 pub fn names() -> String {
-    BUILTINS
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
+    BUILTINS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
 /// Where the build put the fixture plugins (trap, spin, memory-hog...),

@@ -56,6 +56,9 @@ impl RequestChain {
             decided_by: None,
         };
         for plugin in &self.plugins {
+            if !plugin.interest().matches(view) {
+                continue;
+            }
             let decision = match plugin.on_request(view) {
                 Ok(decision) => decision,
                 Err(_) => match plugin.on_error() {

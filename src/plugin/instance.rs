@@ -9,6 +9,7 @@ use wasmtime::component::{InstancePre, Resource};
 use wasmtime::{Store, Trap};
 
 use super::bindings::exports::switchyard::plugin::{balancer, lifecycle, request_hook};
+use super::candidates::{CandidateView, CandidatesHandle};
 use super::error::{CallFailure, PluginError};
 use super::request_view::{RequestHandle, RequestView};
 use super::state::{PluginIdentity, PluginState};
@@ -88,46 +89,50 @@ impl PluginInstance {
         deadline_ticks: u64,
     ) -> Result<request_hook::Decision, CallFailure> {
         let Some(hook) = self.request_hook.clone() else {
-            return Err(CallFailure::BadAnswer(
-                "the plugin exports no request-hook".into(),
-            ));
+            return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
         };
         self.lend(view, deadline_ticks);
-        let result =
-            hook.call_on_request(&mut self.store, Resource::<RequestHandle>::new_borrow(0));
+        let result = hook.call_on_request(&mut self.store, Resource::<RequestHandle>::new_borrow(0));
         self.take_back(view);
         result.map_err(|e| classify(&self.store, e))
     }
 
-    /// Runs the balancer and checks the index it returns.
+    /// Asks the request hook which requests it wants (once per version).
+    pub fn interest(&mut self, deadline_ticks: u64) -> Result<request_hook::Interest, CallFailure> {
+        let Some(hook) = self.request_hook.clone() else {
+            return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
+        };
+        self.store.set_epoch_deadline(deadline_ticks);
+        hook.call_declare_interest(&mut self.store)
+            .map_err(|e| classify(&self.store, e))
+    }
+
+    /// Runs the balancer and checks the index it returns. `candidates` is
+    /// lent to the guest for the call, like `view`.
     pub fn pick(
         &mut self,
         view: &mut RequestView,
-        backend: &balancer::BackendInfo,
-        candidates: &[balancer::Candidate],
+        candidates: &mut CandidateView,
         deadline_ticks: u64,
     ) -> Result<Option<balancer::Choice>, CallFailure> {
         let Some(hook) = self.balancer.clone() else {
-            return Err(CallFailure::BadAnswer(
-                "the plugin exports no balancer".into(),
-            ));
+            return Err(CallFailure::BadAnswer("the plugin exports no balancer".into()));
         };
         self.lend(view, deadline_ticks);
+        std::mem::swap(candidates, &mut self.store.data_mut().candidates);
         let result = hook.call_pick(
             &mut self.store,
             Resource::<RequestHandle>::new_borrow(0),
-            backend,
-            candidates,
+            Resource::<CandidatesHandle>::new_borrow(0),
         );
+        std::mem::swap(candidates, &mut self.store.data_mut().candidates);
         self.take_back(view);
+        let count = candidates.servers.len();
         match result.map_err(|e| classify(&self.store, e))? {
-            Some(choice) if choice.server as usize >= candidates.len() => {
-                Err(CallFailure::BadAnswer(format!(
-                    "server index {} with {} candidates",
-                    choice.server,
-                    candidates.len()
-                )))
-            }
+            Some(choice) if choice.server as usize >= count => Err(CallFailure::BadAnswer(format!(
+                "server index {} with {count} candidates",
+                choice.server
+            ))),
             answer => Ok(answer),
         }
     }
@@ -152,9 +157,7 @@ impl PluginInstance {
 fn classify(store: &Store<PluginState>, error: wasmtime::Error) -> CallFailure {
     let memory = &store.data().memory;
     if memory.exceeded {
-        return CallFailure::OutOfMemory {
-            limit: memory.limit,
-        };
+        return CallFailure::OutOfMemory { limit: memory.limit };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallFailure::Timeout,

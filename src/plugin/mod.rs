@@ -6,7 +6,8 @@
 //! - `version`: one loaded plugin version and its pool of live instances.
 //! - `instance`: one instance (`Store`), its calls, deadline and memory cap.
 //! - `state`: the host side of the imports: logging, configuration, and the
-//!   `request` resource backed by [`RequestView`].
+//!   `request` and `candidates` resources backed by [`RequestView`] and
+//!   [`CandidateView`].
 //! - `chain`: a listener's request hooks run in order into a [`ChainOutcome`].
 //! - `set`: every plugin of a configuration, loaded and checked.
 //! - `builtin`: the default plugins embedded in the binary.
@@ -16,6 +17,7 @@
 
 pub mod bindings;
 pub mod builtin;
+mod candidates;
 mod chain;
 mod engine;
 mod error;
@@ -26,9 +28,10 @@ mod settings;
 mod state;
 mod version;
 
-pub use bindings::exports::switchyard::plugin::balancer::{BackendInfo, Candidate, Choice};
+pub use bindings::exports::switchyard::plugin::balancer::Choice;
 pub use bindings::exports::switchyard::plugin::request_hook::{Action, Decision, Response};
 pub use bindings::switchyard::plugin::types::{Header, HeaderOp, Scheme};
+pub use candidates::{CandidateServer, CandidateView};
 pub use chain::{ChainOutcome, RequestChain, Verdict};
 pub use engine::{ContentHash, PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
@@ -36,4 +39,4 @@ pub use instance::PluginInstance;
 pub use request_view::{ConnectionInfo, RequestView};
 pub use set::PluginSet;
 pub use settings::PluginSettings;
-pub use version::PluginVersion;
+pub use version::{Interest, PluginVersion};

@@ -37,10 +37,7 @@ impl RequestView {
         if let Some(authority) = self.head.uri.authority() {
             return Some(authority.as_str());
         }
-        self.head
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
+        self.head.headers.get(http::header::HOST).and_then(|h| h.to_str().ok())
     }
 
     pub fn version_name(&self) -> &'static str {

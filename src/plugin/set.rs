@@ -60,16 +60,20 @@ impl PluginSet {
             for name in &listener.plugins {
                 if let (Some(plugin), Some(cfg)) = (self.get(name), config.plugin(name)) {
                     if !plugin.has_request_hook() {
-                        problems.push(config.problem_at(cfg.at, format!("plugin.{name}"), format!("listener \"{}\" runs it as a request hook, but it exports no request-hook", listener.name)));
+                        problems.push(config.problem_at(
+                            cfg.at,
+                            format!("plugin.{name}"),
+                            format!(
+                                "listener \"{}\" runs it as a request hook, but it exports no request-hook",
+                                listener.name
+                            ),
+                        ));
                     }
                 }
             }
         }
         for backend in &config.backends {
-            if let (Some(plugin), Some(cfg)) = (
-                self.get(&backend.balancer),
-                config.plugin(&backend.balancer),
-            ) {
+            if let (Some(plugin), Some(cfg)) = (self.get(&backend.balancer), config.plugin(&backend.balancer)) {
                 if !plugin.has_balancer() {
                     problems.push(config.problem_at(
                         cfg.at,

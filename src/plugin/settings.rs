@@ -21,10 +21,7 @@ impl PluginSettings {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     pub fn entries(&self) -> &[(String, String)] {
@@ -76,15 +73,7 @@ mod tests {
         let keys: Vec<&str> = s.entries().iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
-            [
-                "zeta",
-                "port",
-                "on",
-                "routes.api",
-                "routes.web",
-                "allow.0",
-                "allow.1"
-            ]
+            ["zeta", "port", "on", "routes.api", "routes.web", "allow.0", "allow.1"]
         );
         assert_eq!(s.get("port"), Some("8443"));
         assert_eq!(s.get("on"), Some("true"));

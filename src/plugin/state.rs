@@ -7,7 +7,8 @@ use wasmtime::component::Resource;
 use wasmtime::{ResourceLimiter, Result};
 
 use super::bindings::switchyard::plugin::host::{self, Level};
-use super::bindings::switchyard::plugin::types::{self, HostRequest, Scheme};
+use super::bindings::switchyard::plugin::types::{self, Candidate, HostCandidates, HostRequest, Scheme};
+use super::candidates::{CandidateServer, CandidateView, CandidatesHandle};
 use super::request_view::{RequestHandle, RequestView};
 use super::settings::PluginSettings;
 
@@ -26,6 +27,8 @@ pub struct PluginState {
     /// The request being decided, swapped in for the duration of one call
     /// (a placeholder otherwise).
     pub request: RequestView,
+    /// The balancer's candidates, swapped in for one `pick` likewise.
+    pub candidates: CandidateView,
     pub memory: MemoryLimiter,
 }
 
@@ -34,6 +37,7 @@ impl PluginState {
         PluginState {
             identity,
             request: RequestView::placeholder(),
+            candidates: CandidateView::default(),
             memory: MemoryLimiter::new(memory_limit),
         }
     }
@@ -72,12 +76,7 @@ pub struct MemoryExceeded {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         if desired > self.limit {
             self.exceeded = true;
             return Err(wasmtime::Error::new(MemoryExceeded {
@@ -89,12 +88,7 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -196,6 +190,72 @@ impl HostRequest for PluginState {
 
     fn drop(&mut self, _: Resource<RequestHandle>) -> Result<()> {
         // Handles are borrows of the host's request: nothing to free.
+        Ok(())
+    }
+}
+
+impl PluginState {
+    fn candidate(&self, index: u32) -> Result<&CandidateServer> {
+        let servers = &self.candidates.servers;
+        servers
+            .get(index as usize)
+            .ok_or_else(|| wasmtime::format_err!("candidate index {index} out of range (there are {})", servers.len()))
+    }
+}
+
+impl HostCandidates for PluginState {
+    fn backend(&mut self, _: Resource<CandidatesHandle>) -> Result<String> {
+        Ok(self.candidates.backend.to_string())
+    }
+
+    fn sequence(&mut self, _: Resource<CandidatesHandle>) -> Result<u64> {
+        Ok(self.candidates.sequence)
+    }
+
+    fn attempt(&mut self, _: Resource<CandidatesHandle>) -> Result<u32> {
+        Ok(self.candidates.attempt)
+    }
+
+    fn len(&mut self, _: Resource<CandidatesHandle>) -> Result<u32> {
+        Ok(self.candidates.servers.len() as u32)
+    }
+
+    fn name(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<String> {
+        Ok(self.candidate(index)?.name.to_string())
+    }
+
+    fn address(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<String> {
+        Ok(self.candidate(index)?.address.to_string())
+    }
+
+    fn weight(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<u32> {
+        Ok(self.candidate(index)?.weight)
+    }
+
+    fn healthy(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<bool> {
+        Ok(self.candidate(index)?.healthy)
+    }
+
+    fn in_flight(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<u32> {
+        Ok(self.candidate(index)?.in_flight)
+    }
+
+    fn all(&mut self, _: Resource<CandidatesHandle>) -> Result<Vec<Candidate>> {
+        Ok(self
+            .candidates
+            .servers
+            .iter()
+            .map(|s| Candidate {
+                name: s.name.to_string(),
+                address: s.address.to_string(),
+                weight: s.weight,
+                healthy: s.healthy,
+                in_flight: s.in_flight,
+            })
+            .collect())
+    }
+
+    fn drop(&mut self, _: Resource<CandidatesHandle>) -> Result<()> {
         Ok(())
     }
 }

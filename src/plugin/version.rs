@@ -14,7 +14,9 @@ use crossbeam_queue::ArrayQueue;
 use wasmtime::component::{InstancePre, Linker};
 
 use super::bindings::exports::switchyard::plugin::{balancer, request_hook};
+use super::bindings::switchyard::plugin::types::Scheme;
 use super::bindings::Plugin;
+use super::candidates::CandidateView;
 use super::engine::{ContentHash, PluginEngine};
 use super::error::{CallFailure, PluginError};
 use super::instance::{ExportIndices, PluginInstance};
@@ -36,7 +38,28 @@ pub struct PluginVersion {
     deadline_ticks: u64,
     memory_limit: usize,
     max_calls: u64,
+    /// Which requests the request hook wants, asked once at load.
+    interest: Interest,
     idle: ArrayQueue<PluginInstance>,
+}
+
+/// A request hook's declared interest, matched natively before each call.
+#[derive(Debug, Clone, Default)]
+pub struct Interest {
+    /// Empty: every scheme.
+    pub schemes: Vec<Scheme>,
+    /// Empty: every path.
+    pub path_prefixes: Vec<String>,
+}
+
+impl Interest {
+    pub fn matches(&self, view: &RequestView) -> bool {
+        let scheme_ok = self.schemes.is_empty() || self.schemes.contains(&view.conn.scheme);
+        scheme_ok && {
+            let path = view.head.uri.path();
+            self.path_prefixes.is_empty() || self.path_prefixes.iter().any(|p| path.starts_with(p.as_str()))
+        }
+    }
 }
 
 impl std::fmt::Debug for PluginVersion {
@@ -52,26 +75,17 @@ impl PluginVersion {
     /// Compiles (or reuses) the component, links it against the host, and
     /// proves it works by starting one instance, whose `init` must accept
     /// the configuration. That instance becomes the first of the pool.
-    pub fn load(
-        engine: &PluginEngine,
-        config: &PluginConfig,
-        bytes: &[u8],
-    ) -> Result<PluginVersion, PluginError> {
+    pub fn load(engine: &PluginEngine, config: &PluginConfig, bytes: &[u8]) -> Result<PluginVersion, PluginError> {
         let (hash, component) = engine.compile(bytes)?;
         let mut linker: Linker<PluginState> = Linker::new(engine.engine());
-        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(
-            &mut linker,
-            |state| state,
-        )
-        .map_err(PluginError::Link)?;
+        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
+            .map_err(PluginError::Link)?;
         // Toolchains' standard libraries import WASI (stdio, environment,
         // clocks...). Plugins get none of it: every such import traps.
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(PluginError::Link)?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(PluginError::Link)?;
+        let pre = linker.instantiate_pre(&component).map_err(PluginError::Link)?;
         let exports = ExportIndices::resolve(&pre);
         if exports.request_hook.is_none() && exports.balancer.is_none() {
             return Err(PluginError::NoHooks);
@@ -81,7 +95,7 @@ impl PluginVersion {
             version: hash.short(),
             settings: PluginSettings::new(&config.settings),
         });
-        let version = PluginVersion {
+        let mut version = PluginVersion {
             identity,
             hash,
             pre,
@@ -90,9 +104,19 @@ impl PluginVersion {
             deadline_ticks: PluginEngine::deadline_ticks(config.timeout),
             memory_limit: config.memory_limit,
             max_calls: config.max_calls_per_instance,
+            interest: Interest::default(),
             idle: ArrayQueue::new(POOL_CAPACITY),
         };
-        let first = version.start_instance()?;
+        let mut first = version.start_instance()?;
+        if version.has_request_hook() {
+            let declared = first
+                .interest(version.deadline_ticks)
+                .map_err(PluginError::InitFailed)?;
+            version.interest = Interest {
+                schemes: declared.schemes,
+                path_prefixes: declared.path_prefixes,
+            };
+        }
         let _ = version.idle.push(first);
         Ok(version)
     }
@@ -122,10 +146,12 @@ impl PluginVersion {
         self.idle.len()
     }
 
-    pub fn on_request(
-        &self,
-        view: &mut RequestView,
-    ) -> Result<request_hook::Decision, CallFailure> {
+    /// The request hook's declared interest.
+    pub fn interest(&self) -> &Interest {
+        &self.interest
+    }
+
+    pub fn on_request(&self, view: &mut RequestView) -> Result<request_hook::Decision, CallFailure> {
         let mut instance = self.checkout()?;
         let result = instance.on_request(view, self.deadline_ticks);
         self.checkin(instance, &result);
@@ -135,11 +161,10 @@ impl PluginVersion {
     pub fn pick(
         &self,
         view: &mut RequestView,
-        backend: &balancer::BackendInfo,
-        candidates: &[balancer::Candidate],
+        candidates: &mut CandidateView,
     ) -> Result<Option<balancer::Choice>, CallFailure> {
         let mut instance = self.checkout()?;
-        let result = instance.pick(view, backend, candidates, self.deadline_ticks);
+        let result = instance.pick(view, candidates, self.deadline_ticks);
         self.checkin(instance, &result);
         result
     }
@@ -183,10 +208,7 @@ impl PluginVersion {
                     "plugin call failed: {failure}; instance discarded"
                 );
             }
-            Ok(_)
-                if instance.calls >= self.max_calls
-                    || instance.memory_size() > self.memory_limit / 2 =>
-            {
+            Ok(_) if instance.calls >= self.max_calls || instance.memory_size() > self.memory_limit / 2 => {
                 tracing::debug!(plugin = %self.identity.name, calls = instance.calls, memory = instance.memory_size(), "recycling plugin instance");
             }
             Ok(_) => {

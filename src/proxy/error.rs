@@ -25,13 +25,9 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::NoRoute { .. } | ProxyError::NoServer { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::NoRoute { .. } | ProxyError::NoServer { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::UnknownBackend { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            ProxyError::PluginFailed { status, .. } | ProxyError::BalancerFailed { status, .. } => {
-                *status
-            }
+            ProxyError::PluginFailed { status, .. } | ProxyError::BalancerFailed { status, .. } => *status,
             // As HAProxy: no connection to any server is 503, a server
             // that failed mid-exchange 502, a server too slow 504.
             ProxyError::Upstream(e) if e.never_reached_server() => StatusCode::SERVICE_UNAVAILABLE,
@@ -67,9 +63,8 @@ pub fn error_response(status: StatusCode, reason: &str) -> Response<ProxyBody> {
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    response.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
+    response
+        .headers_mut()
+        .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     response
 }

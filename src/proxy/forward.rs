@@ -21,7 +21,7 @@ use super::error::ProxyError;
 use super::generation::BalancedBackend;
 use crate::body::ProxyBody;
 use crate::config::FailurePolicy;
-use crate::plugin::{BackendInfo, Candidate, HeaderOp, RequestView};
+use crate::plugin::{CandidateServer, CandidateView, HeaderOp, RequestView};
 use crate::upstream::{ResponseBody, Server, UpstreamError};
 
 /// Times one attempt may move its unsent request to another connection of
@@ -79,7 +79,7 @@ pub async fn forward(
             error.into()
         }
         None => ProxyError::NoServer {
-            backend: backend.name.clone(),
+            backend: backend.name.to_string(),
         },
     })
 }
@@ -111,8 +111,7 @@ async fn exchange(
             }
             Ok(Ok(response)) => {
                 let (parts, incoming) = response.into_parts();
-                let body =
-                    ResponseBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
+                let body = ResponseBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
                 return Ok(Response::from_parts(parts, ProxyBody::Upstream(body)));
             }
             Ok(Err(failed)) => failed,
@@ -147,11 +146,7 @@ async fn exchange(
 
 /// The request as the server gets it: origin-form target, HTTP/1.1. A
 /// replayable request (idempotent, no body) keeps its head for a retry.
-fn upstream_request(
-    view: &mut RequestView,
-    body: &mut Option<ProxyBody>,
-    replayable: bool,
-) -> Request<ProxyBody> {
+fn upstream_request(view: &mut RequestView, body: &mut Option<ProxyBody>, replayable: bool) -> Request<ProxyBody> {
     let (headers, body) = if replayable {
         (view.head.headers.clone(), ProxyBody::Empty)
     } else {
@@ -193,49 +188,49 @@ fn pick(
 ) -> Result<Option<(usize, Vec<HeaderOp>)>, ProxyError> {
     let backend = &target.backend;
     let mut indices = Vec::with_capacity(backend.servers.len());
-    let mut candidates = Vec::with_capacity(backend.servers.len());
+    let mut servers = Vec::with_capacity(backend.servers.len());
     for (i, server) in backend.servers.iter().enumerate() {
         if tried.contains(&i) {
             continue;
         }
         indices.push(i);
-        candidates.push(Candidate {
-            name: server.name.clone(),
-            address: server.address_text.clone(),
+        servers.push(CandidateServer {
+            name: Arc::clone(&server.name),
+            address: Arc::clone(&server.address_text),
             weight: server.weight,
             healthy: server.is_healthy(),
             in_flight: server.in_flight(),
         });
     }
-    if candidates.is_empty() {
+    if servers.is_empty() {
         return Ok(None);
     }
-    let sequence = backend.next_sequence();
-    let info = BackendInfo {
-        name: backend.name.clone(),
-        sequence,
+    let mut candidates = CandidateView {
+        backend: Arc::clone(&backend.name),
+        sequence: backend.next_sequence(),
         attempt,
+        servers,
     };
-    match target.balancer.pick(view, &info, &candidates) {
+    match target.balancer.pick(view, &mut candidates) {
         Ok(Some(choice)) => Ok(indices
             .get(choice.server as usize)
             .map(|&i| (i, choice.response_headers))),
         Ok(None) => Ok(None),
         Err(_) => match target.balancer.on_error() {
             FailurePolicy::Closed { status } => Err(ProxyError::BalancerFailed {
-                backend: backend.name.clone(),
+                backend: backend.name.to_string(),
                 status,
             }),
             // Fail-open: take the healthy servers in turn, as if the
             // balancer were plain round-robin.
             FailurePolicy::Open => {
-                let healthy: Vec<usize> = (0..candidates.len())
-                    .filter(|&i| candidates[i].healthy)
+                let healthy: Vec<usize> = (0..candidates.servers.len())
+                    .filter(|&i| candidates.servers[i].healthy)
                     .collect();
                 if healthy.is_empty() {
                     return Ok(None);
                 }
-                let turn = healthy[(sequence % healthy.len() as u64) as usize];
+                let turn = healthy[(candidates.sequence % healthy.len() as u64) as usize];
                 Ok(Some((indices[turn], Vec::new())))
             }
         },

@@ -49,10 +49,7 @@ impl Generation {
             .map(|l| {
                 let route = ListenerRoute {
                     chain: plugins.chain(&l.plugins),
-                    default_backend: l
-                        .default_backend
-                        .as_ref()
-                        .and_then(|b| backends.get(b).cloned()),
+                    default_backend: l.default_backend.as_ref().and_then(|b| backends.get(b).cloned()),
                 };
                 (l.name.clone(), route)
             })

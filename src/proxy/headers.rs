@@ -82,14 +82,9 @@ pub fn apply_edits(headers: &mut HeaderMap, edits: &[HeaderOp]) -> Vec<BadHeader
 }
 
 fn parse(name: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), BadHeaderEdit> {
-    let name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| BadHeaderEdit(format!("name {name:?}")))?;
-    let value = HeaderValue::from_bytes(value).map_err(|_| {
-        BadHeaderEdit(format!(
-            "value of {name} ({:?})",
-            String::from_utf8_lossy(value)
-        ))
-    })?;
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| BadHeaderEdit(format!("name {name:?}")))?;
+    let value = HeaderValue::from_bytes(value)
+        .map_err(|_| BadHeaderEdit(format!("value of {name} ({:?})", String::from_utf8_lossy(value))))?;
     Ok((name, value))
 }
 
@@ -128,10 +123,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_appends_to_what_is_there() {
-        let mut h = map(&[
-            ("x-forwarded-for", "203.0.113.7"),
-            ("x-forwarded-for", "10.0.0.1"),
-        ]);
+        let mut h = map(&[("x-forwarded-for", "203.0.113.7"), ("x-forwarded-for", "10.0.0.1")]);
         append_forwarded_for(&mut h, "127.0.0.1".parse().unwrap());
         assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.1, 127.0.0.1");

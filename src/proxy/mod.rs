@@ -54,19 +54,12 @@ impl Proxy {
         self.current.store(Arc::new(generation));
     }
 
-    pub async fn handle(
-        &self,
-        request: Request<Incoming>,
-        conn: Arc<ConnectionInfo>,
-    ) -> Response<ProxyBody> {
+    pub async fn handle(&self, request: Request<Incoming>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
         let generation = self.current.load_full();
         let (head, body) = request.into_parts();
         let mut view = RequestView { head, conn };
         let Some(route) = generation.listeners.get(&*view.conn.listener) else {
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "this listener is being reconfigured",
-            );
+            return error_response(StatusCode::SERVICE_UNAVAILABLE, "this listener is being reconfigured");
         };
         let outcome = route.chain.run(&mut view);
         let decided_by = || {
@@ -77,9 +70,7 @@ impl Proxy {
                 .unwrap_or_default()
         };
         let target = match outcome.verdict {
-            Verdict::Respond(response) => {
-                return direct_response(response, &outcome.response_edits)
-            }
+            Verdict::Respond(response) => return direct_response(response, &outcome.response_edits),
             Verdict::Refuse { status } => {
                 let error = ProxyError::PluginFailed {
                     plugin: decided_by(),
@@ -148,10 +139,7 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp]) {
 
 fn direct_response(plugin: PluginResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(plugin.status).unwrap_or_else(|_| {
-        tracing::warn!(
-            status = plugin.status,
-            "plugin answered an invalid status; sending 500"
-        );
+        tracing::warn!(status = plugin.status, "plugin answered an invalid status; sending 500");
         StatusCode::INTERNAL_SERVER_ERROR
     });
     let mut response = Response::new(ProxyBody::full(plugin.body));

@@ -107,10 +107,7 @@ impl ResolvesServerCert for CertificateStore {
 }
 
 /// The rustls configuration of a TLS listener.
-pub fn server_config(
-    settings: &TlsConfig,
-    store: Arc<CertificateStore>,
-) -> Result<ServerConfig, TlsError> {
+pub fn server_config(settings: &TlsConfig, store: Arc<CertificateStore>) -> Result<ServerConfig, TlsError> {
     let versions: &[&'static rustls::SupportedProtocolVersion] = match settings.min_version {
         TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::Tls13 => &[&rustls::version::TLS13],

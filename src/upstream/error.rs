@@ -12,10 +12,7 @@ pub enum UpstreamError {
         source: std::io::Error,
     },
     #[error("connecting to {address} took longer than {after:?}")]
-    ConnectTimeout {
-        address: SocketAddr,
-        after: Duration,
-    },
+    ConnectTimeout { address: SocketAddr, after: Duration },
     #[error("HTTP handshake with {address} failed: {source}")]
     Handshake {
         address: SocketAddr,
@@ -35,10 +32,7 @@ pub enum UpstreamError {
         source: hyper::Error,
     },
     #[error("{address} sent no response head within {after:?}")]
-    ResponseTimeout {
-        address: SocketAddr,
-        after: Duration,
-    },
+    ResponseTimeout { address: SocketAddr, after: Duration },
 }
 
 impl UpstreamError {

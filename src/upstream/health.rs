@@ -33,7 +33,7 @@ pub fn spawn_health_checks(backends: &[Arc<Backend>], shutdown: &CancellationTok
 }
 
 struct Checker {
-    backend: String,
+    backend: Arc<str>,
     server: Arc<Server>,
     check: HealthCheckConfig,
 }
@@ -51,8 +51,7 @@ impl Checker {
             }
             let started = Instant::now();
             let result = tokio::time::timeout(self.check.timeout, self.probe()).await;
-            let result = result
-                .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
+            let result = result.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
             match result {
                 Ok(()) => {
                     failures = 0;
@@ -79,18 +78,12 @@ impl Checker {
     /// One check: connect, send, expect the status.
     async fn probe(&self) -> Result<(), String> {
         let address = self.server.address;
-        let stream = TcpStream::connect(address)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
+        let stream = TcpStream::connect(address).await.map_err(|e| format!("connect: {e}"))?;
         let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("handshake: {e}"))?;
         let connection = tokio::spawn(connection);
-        let host = self
-            .check
-            .host
-            .clone()
-            .unwrap_or_else(|| address.to_string());
+        let host = self.check.host.clone().unwrap_or_else(|| address.to_string());
         let request = http::Request::builder()
             .method(self.check.method.clone())
             .uri(self.check.path.as_str())
@@ -99,10 +92,7 @@ impl Checker {
             .header(http::header::USER_AGENT, "switchyard-health-check")
             .body(Empty::<bytes::Bytes>::new())
             .map_err(|e| format!("request: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("exchange: {e}"));
+        let response = sender.send_request(request).await.map_err(|e| format!("exchange: {e}"));
         connection.abort();
         let status = response?.status();
         let healthy = match self.check.expect_status {

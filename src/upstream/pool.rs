@@ -68,18 +68,12 @@ impl ConnectionPool {
             }
             let mut sender = idle.sender;
             if sender.is_ready() {
-                return Ok(Connection {
-                    sender,
-                    reused: true,
-                });
+                return Ok(Connection { sender, reused: true });
             }
             // Put back the moment its last response ended: it becomes ready
             // as soon as its connection task has seen that.
             if let Ok(Ok(())) = tokio::time::timeout(self.connect_timeout, sender.ready()).await {
-                return Ok(Connection {
-                    sender,
-                    reused: true,
-                });
+                return Ok(Connection { sender, reused: true });
             }
         }
         self.connect().await
@@ -115,17 +109,16 @@ impl ConnectionPool {
 
     async fn connect(&self) -> Result<Connection, UpstreamError> {
         let address = self.address;
-        let stream =
-            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(source)) => return Err(UpstreamError::Connect { address, source }),
-                Err(_) => {
-                    return Err(UpstreamError::ConnectTimeout {
-                        address,
-                        after: self.connect_timeout,
-                    })
-                }
-            };
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(UpstreamError::Connect { address, source }),
+            Err(_) => {
+                return Err(UpstreamError::ConnectTimeout {
+                    address,
+                    after: self.connect_timeout,
+                })
+            }
+        };
         self.connects.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let (sender, connection) = http1::Builder::new()
@@ -137,9 +130,6 @@ impl ConnectionPool {
                 tracing::debug!(%address, %error, "upstream connection ended with an error");
             }
         });
-        Ok(Connection {
-            sender,
-            reused: false,
-        })
+        Ok(Connection { sender, reused: false })
     }
 }

@@ -26,12 +26,7 @@ struct Release {
 }
 
 impl ResponseBody {
-    pub fn new(
-        body: Incoming,
-        sender: Sender,
-        server: Arc<Server>,
-        in_flight: InFlight,
-    ) -> ResponseBody {
+    pub fn new(body: Incoming, sender: Sender, server: Arc<Server>, in_flight: InFlight) -> ResponseBody {
         let mut response = ResponseBody {
             body,
             release: Some(Release {
@@ -57,10 +52,7 @@ impl Body for ResponseBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
         match &frame {
             None => self.finish(),

@@ -10,10 +10,10 @@ use crate::config::{BackendConfig, ServerConfig};
 
 #[derive(Debug)]
 pub struct Server {
-    pub name: String,
+    pub name: Arc<str>,
     pub address: SocketAddr,
     /// `address` as text, made once for the balancer's candidates.
-    pub address_text: String,
+    pub address_text: Arc<str>,
     pub weight: u32,
     healthy: AtomicBool,
     in_flight: AtomicU32,
@@ -23,9 +23,9 @@ pub struct Server {
 impl Server {
     pub fn new(config: &ServerConfig, backend: &BackendConfig) -> Server {
         Server {
-            name: config.name.clone(),
+            name: Arc::from(config.name.as_str()),
             address: config.address,
-            address_text: config.address.to_string(),
+            address_text: Arc::from(config.address.to_string()),
             weight: config.weight,
             healthy: AtomicBool::new(true),
             in_flight: AtomicU32::new(0),
@@ -65,7 +65,7 @@ impl Drop for InFlight {
 
 #[derive(Debug)]
 pub struct Backend {
-    pub name: String,
+    pub name: Arc<str>,
     /// The balancer plugin's name.
     pub balancer: String,
     pub servers: Vec<Arc<Server>>,
@@ -76,7 +76,7 @@ pub struct Backend {
 impl Backend {
     pub fn new(config: &BackendConfig) -> Backend {
         Backend {
-            name: config.name.clone(),
+            name: Arc::from(config.name.as_str()),
             balancer: config.balancer.clone(),
             servers: config
                 .servers
@@ -94,6 +94,6 @@ impl Backend {
     }
 
     pub fn server(&self, name: &str) -> Option<&Arc<Server>> {
-        self.servers.iter().find(|s| s.name == name)
+        self.servers.iter().find(|s| &*s.name == name)
     }
 }

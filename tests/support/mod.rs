@@ -28,9 +28,7 @@ pub fn engine() -> Arc<PluginEngine> {
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
 }
@@ -61,15 +59,9 @@ impl Lab {
     pub async fn start(template: &str) -> Lab {
         init_tracing();
         let any: SocketAddr = ANY_PORT.parse().unwrap();
-        let web1 = Origin::start("web1", any)
-            .await
-            .expect("origin web1 starts");
-        let web2 = Origin::start("web2", any)
-            .await
-            .expect("origin web2 starts");
-        let acme = AcmeResponder::start(any)
-            .await
-            .expect("ACME stand-in starts");
+        let web1 = Origin::start("web1", any).await.expect("origin web1 starts");
+        let web2 = Origin::start("web2", any).await.expect("origin web2 starts");
+        let acme = AcmeResponder::start(any).await.expect("ACME stand-in starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let certificate = SelfSigned::generate(&["localhost", "127.0.0.1"]).expect("certificate");
         let combined = certificate
@@ -87,8 +79,7 @@ impl Lab {
             .replace("{dir}", &dir.path().display().to_string());
         let config_path = dir.path().join("switchyard.toml");
         std::fs::write(&config_path, &text).expect("write config");
-        let config =
-            Config::load(&config_path).unwrap_or_else(|e| panic!("test config is valid: {e}"));
+        let config = Config::load(&config_path).unwrap_or_else(|e| panic!("test config is valid: {e}"));
         let proxy = RunningProxy::start(config, engine())
             .await
             .unwrap_or_else(|e| panic!("proxy starts: {e}"));
@@ -131,13 +122,7 @@ impl Lab {
         backend.server(server).expect("server exists").is_healthy()
     }
 
-    pub async fn wait_for_health(
-        &self,
-        backend: &str,
-        server: &str,
-        healthy: bool,
-        limit: Duration,
-    ) -> Duration {
+    pub async fn wait_for_health(&self, backend: &str, server: &str, healthy: bool, limit: Duration) -> Duration {
         let started = Instant::now();
         while self.server_healthy(backend, server) != healthy {
             assert!(
@@ -208,13 +193,9 @@ impl Client {
     }
 
     pub async fn get(&self, url: &str) -> Reply {
-        self.send(
-            http::Request::get(url)
-                .body(Full::default())
-                .expect("request"),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        self.send(http::Request::get(url).body(Full::default()).expect("request"))
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
     }
 
     pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
@@ -228,17 +209,9 @@ impl Client {
     }
 
     pub async fn send(&self, request: http::Request<Full<Bytes>>) -> Result<Reply, String> {
-        let response = self
-            .inner
-            .request(request)
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+        let response = self.inner.request(request).await.map_err(|e| format!("{e:?}"))?;
         let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes();
+        let body = body.collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
         Ok(Reply {
             status: parts.status,
             version: parts.version,

@@ -17,7 +17,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "request-plugin" });
 
 use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::request_hook::{self, Action, Decision};
+use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest};
 use std::cell::RefCell;
 use switchyard::plugin::host::config_get;
 use switchyard::plugin::types::Request;
@@ -50,10 +50,20 @@ impl lifecycle::Guest for AcmeChallenge {
 }
 
 impl request_hook::Guest for AcmeChallenge {
-    fn on_request(req: &Request) -> Decision {
+    /// Only challenge paths: the host matches the prefix natively, so every
+    /// other request skips this plugin at no cost.
+    fn declare_interest() -> Interest {
+        let prefix = SETTINGS.with(|s| s.borrow().as_ref().map(|s| s.prefix.clone()));
+        Interest {
+            schemes: Vec::new(),
+            path_prefixes: prefix.into_iter().collect(),
+        }
+    }
+
+    fn on_request(_req: &Request) -> Decision {
         let action = SETTINGS.with(|s| match &*s.borrow() {
-            Some(s) if req.path().starts_with(&s.prefix) => Action::Route(s.backend.clone()),
-            _ => Action::Continue,
+            Some(s) => Action::Route(s.backend.clone()),
+            None => Action::Continue,
         });
         Decision {
             action,

@@ -15,7 +15,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "request-plugin" });
 
 use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::request_hook::{self, Action, Decision};
+use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest};
 use std::cell::RefCell;
 use switchyard::plugin::host::config_get;
 use switchyard::plugin::types::{Header, HeaderOp, Request, Scheme};
@@ -60,6 +60,13 @@ impl lifecycle::Guest for ForwardedProto {
 }
 
 impl request_hook::Guest for ForwardedProto {
+    fn declare_interest() -> Interest {
+        Interest {
+            schemes: Vec::new(),
+            path_prefixes: Vec::new(),
+        }
+    }
+
     fn on_request(req: &Request) -> Decision {
         let value: &[u8] = match req.scheme() {
             Scheme::Http => b"http",

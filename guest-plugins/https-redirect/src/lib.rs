@@ -19,7 +19,7 @@
 wit_bindgen::generate!({ path: "../../wit", world: "request-plugin" });
 
 use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::request_hook::{self, Action, Decision, Response};
+use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest, Response};
 use std::cell::RefCell;
 use switchyard::plugin::host::config_get;
 use switchyard::plugin::types::{Header, Request, Scheme};
@@ -84,13 +84,17 @@ impl lifecycle::Guest for HttpsRedirect {
 }
 
 impl request_hook::Guest for HttpsRedirect {
+    /// Only plain-HTTP requests; HTTPS ones skip this plugin in the host.
+    fn declare_interest() -> Interest {
+        Interest {
+            schemes: vec![Scheme::Http],
+            path_prefixes: Vec::new(),
+        }
+    }
+
     fn on_request(req: &Request) -> Decision {
-        let action = match req.scheme() {
-            Scheme::Https => Action::Continue,
-            Scheme::Http => SETTINGS.with(|s| Action::Respond(redirect(req, &s.borrow()))),
-        };
         Decision {
-            action,
+            action: SETTINGS.with(|s| Action::Respond(redirect(req, &s.borrow()))),
             request_headers: Vec::new(),
             response_headers: Vec::new(),
         }

@@ -7,14 +7,15 @@
 //! config = { routes = { "/api/" = "api-backend", "/static/" = "static-backend" } }
 //! ```
 //!
-//! A request that matches no prefix continues to the next plugin (and, at
-//! the end of the chain, to the listener's default backend). Each routed
+//! The prefixes are declared as the plugin's interest, so the host calls it
+//! only for matching paths; any other request goes on to the next plugin
+//! (and, at the end of the chain, to the listener's default backend). Each routed
 //! response carries `x-routed-by: path-router` so the effect is visible.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "request-plugin" });
 
 use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::request_hook::{self, Action, Decision};
+use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest};
 use std::cell::RefCell;
 use switchyard::plugin::host::{config_entries, log, Level};
 use switchyard::plugin::types::{Header, HeaderOp, Request};
@@ -51,6 +52,15 @@ impl lifecycle::Guest for PathRouter {
 }
 
 impl request_hook::Guest for PathRouter {
+    /// The host calls this plugin only for paths under one of the prefixes;
+    /// every other request skips it without entering Wasm.
+    fn declare_interest() -> Interest {
+        Interest {
+            schemes: Vec::new(),
+            path_prefixes: ROUTES.with(|r| r.borrow().iter().map(|(prefix, _)| prefix.clone()).collect()),
+        }
+    }
+
     fn on_request(req: &Request) -> Decision {
         let path = req.path();
         let backend = ROUTES.with(|routes| {
