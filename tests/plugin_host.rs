@@ -177,7 +177,9 @@ fn every_builtin_loads_and_exports_the_hook_it_is_for() {
     assert!(!redirect.interest().matches(&view("/any", Scheme::Https)));
     let acme = set.get("acme-challenge").unwrap();
     assert_eq!(acme.interest().path_prefixes, ["/.well-known/acme-challenge/"]);
-    assert!(acme.interest().matches(&view("/.well-known/acme-challenge/t", Scheme::Https)));
+    assert!(acme
+        .interest()
+        .matches(&view("/.well-known/acme-challenge/t", Scheme::Https)));
     assert!(!acme.interest().matches(&view("/.well-known/other", Scheme::Http)));
     let forwarded = set.get("forwarded-proto").unwrap();
     assert!(forwarded.interest().matches(&view("/", Scheme::Https)));

@@ -10,6 +10,6 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
     with: {
         "switchyard:plugin/types.request": crate::plugin::request_view::RequestHandle,
-        "switchyard:plugin/types.candidates": crate::plugin::candidates::CandidatesHandle,
+        "switchyard:plugin/types.backend": crate::plugin::candidates::BackendHandle,
     },
 });

@@ -1,13 +1,15 @@
-//! The servers a balancer picks from, as plugins see them: a host-owned list
-//! behind the WIT resource `candidates`. Like the request, it is swapped
-//! into the store for one call and read field by field, so a round-robin
-//! that only reads health and weight copies no string.
+//! The servers a balancer picks from. Their weights, health and in-flight
+//! counts go to the guest eagerly as a list of small records; names and
+//! addresses stay here, behind the WIT resource `backend`, read on demand
+//! (a string is the costliest thing to copy into a guest).
 
 use std::sync::Arc;
 
-/// The type the WIT resource `candidates` maps to (a borrowed handle; the
-/// data is the [`CandidateView`] in the store).
-pub struct CandidatesHandle;
+use super::bindings::exports::switchyard::plugin::balancer::Candidate;
+
+/// The type the WIT resource `backend` maps to (a borrowed handle; the data
+/// is the [`CandidateView`] swapped into the store for one pick).
+pub struct BackendHandle;
 
 /// One server offered to the balancer.
 #[derive(Debug, Clone)]
@@ -28,4 +30,18 @@ pub struct CandidateView {
     /// Connection failures so far for this request.
     pub attempt: u32,
     pub servers: Vec<CandidateServer>,
+}
+
+impl CandidateView {
+    /// The eager part, as the guest receives it.
+    pub(crate) fn records(&self) -> Vec<Candidate> {
+        self.servers
+            .iter()
+            .map(|s| Candidate {
+                weight: s.weight,
+                healthy: s.healthy,
+                in_flight: s.in_flight,
+            })
+            .collect()
+    }
 }

@@ -9,7 +9,7 @@ use wasmtime::component::{InstancePre, Resource};
 use wasmtime::{Store, Trap};
 
 use super::bindings::exports::switchyard::plugin::{balancer, lifecycle, request_hook};
-use super::candidates::{CandidateView, CandidatesHandle};
+use super::candidates::{BackendHandle, CandidateView};
 use super::error::{CallFailure, PluginError};
 use super::request_view::{RequestHandle, RequestView};
 use super::state::{PluginIdentity, PluginState};
@@ -118,12 +118,17 @@ impl PluginInstance {
         let Some(hook) = self.balancer.clone() else {
             return Err(CallFailure::BadAnswer("the plugin exports no balancer".into()));
         };
+        let records = candidates.records();
+        let (sequence, attempt) = (candidates.sequence, candidates.attempt);
         self.lend(view, deadline_ticks);
         std::mem::swap(candidates, &mut self.store.data_mut().candidates);
         let result = hook.call_pick(
             &mut self.store,
             Resource::<RequestHandle>::new_borrow(0),
-            Resource::<CandidatesHandle>::new_borrow(0),
+            Resource::<BackendHandle>::new_borrow(0),
+            sequence,
+            attempt,
+            &records,
         );
         std::mem::swap(candidates, &mut self.store.data_mut().candidates);
         self.take_back(view);

@@ -7,8 +7,8 @@ use wasmtime::component::Resource;
 use wasmtime::{ResourceLimiter, Result};
 
 use super::bindings::switchyard::plugin::host::{self, Level};
-use super::bindings::switchyard::plugin::types::{self, Candidate, HostCandidates, HostRequest, Scheme};
-use super::candidates::{CandidateServer, CandidateView, CandidatesHandle};
+use super::bindings::switchyard::plugin::types::{self, HostBackend, HostRequest, Scheme};
+use super::candidates::{BackendHandle, CandidateServer, CandidateView};
 use super::request_view::{RequestHandle, RequestView};
 use super::settings::PluginSettings;
 
@@ -27,7 +27,8 @@ pub struct PluginState {
     /// The request being decided, swapped in for the duration of one call
     /// (a placeholder otherwise).
     pub request: RequestView,
-    /// The balancer's candidates, swapped in for one `pick` likewise.
+    /// The balancer's backend and candidates, swapped in for one `pick`
+    /// likewise (names and addresses are read from here).
     pub candidates: CandidateView,
     pub memory: MemoryLimiter,
 }
@@ -203,59 +204,20 @@ impl PluginState {
     }
 }
 
-impl HostCandidates for PluginState {
-    fn backend(&mut self, _: Resource<CandidatesHandle>) -> Result<String> {
+impl HostBackend for PluginState {
+    fn name(&mut self, _: Resource<BackendHandle>) -> Result<String> {
         Ok(self.candidates.backend.to_string())
     }
 
-    fn sequence(&mut self, _: Resource<CandidatesHandle>) -> Result<u64> {
-        Ok(self.candidates.sequence)
-    }
-
-    fn attempt(&mut self, _: Resource<CandidatesHandle>) -> Result<u32> {
-        Ok(self.candidates.attempt)
-    }
-
-    fn len(&mut self, _: Resource<CandidatesHandle>) -> Result<u32> {
-        Ok(self.candidates.servers.len() as u32)
-    }
-
-    fn name(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<String> {
+    fn server_name(&mut self, _: Resource<BackendHandle>, index: u32) -> Result<String> {
         Ok(self.candidate(index)?.name.to_string())
     }
 
-    fn address(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<String> {
+    fn server_address(&mut self, _: Resource<BackendHandle>, index: u32) -> Result<String> {
         Ok(self.candidate(index)?.address.to_string())
     }
 
-    fn weight(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<u32> {
-        Ok(self.candidate(index)?.weight)
-    }
-
-    fn healthy(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<bool> {
-        Ok(self.candidate(index)?.healthy)
-    }
-
-    fn in_flight(&mut self, _: Resource<CandidatesHandle>, index: u32) -> Result<u32> {
-        Ok(self.candidate(index)?.in_flight)
-    }
-
-    fn all(&mut self, _: Resource<CandidatesHandle>) -> Result<Vec<Candidate>> {
-        Ok(self
-            .candidates
-            .servers
-            .iter()
-            .map(|s| Candidate {
-                name: s.name.to_string(),
-                address: s.address.to_string(),
-                weight: s.weight,
-                healthy: s.healthy,
-                in_flight: s.in_flight,
-            })
-            .collect())
-    }
-
-    fn drop(&mut self, _: Resource<CandidatesHandle>) -> Result<()> {
+    fn drop(&mut self, _: Resource<BackendHandle>) -> Result<()> {
         Ok(())
     }
 }

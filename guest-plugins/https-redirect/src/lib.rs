@@ -47,11 +47,7 @@ impl lifecycle::Guest for HttpsRedirect {
             None => 443,
             Some(p) => match p.parse::<u16>() {
                 Ok(p) if p != 0 => p,
-                _ => {
-                    return Err(format!(
-                        "port = {p}: expected a port number from 1 to 65535"
-                    ))
-                }
+                _ => return Err(format!("port = {p}: expected a port number from 1 to 65535")),
             },
         };
         let status = match config_get("status") {
@@ -67,11 +63,7 @@ impl lifecycle::Guest for HttpsRedirect {
                 return Err(format!("host = \"{h}\": not a valid host name"));
             }
         }
-        let port_suffix = if port == 443 {
-            String::new()
-        } else {
-            format!(":{port}")
-        };
+        let port_suffix = if port == 443 { String::new() } else { format!(":{port}") };
         SETTINGS.with(|s| {
             *s.borrow_mut() = Settings {
                 port_suffix,
@@ -103,10 +95,7 @@ impl request_hook::Guest for HttpsRedirect {
 
 fn redirect(req: &Request, settings: &Settings) -> Response {
     let asked = req.authority();
-    let host = asked
-        .as_deref()
-        .or(settings.fallback_host.as_deref())
-        .and_then(host_of);
+    let host = asked.as_deref().or(settings.fallback_host.as_deref()).and_then(host_of);
     let Some(host) = host else {
         return Response {
             status: 400,
@@ -147,11 +136,7 @@ fn host_of(authority: &str) -> Option<&str> {
         let end = authority.find(']')?;
         let (literal, rest) = authority.split_at(end + 1);
         let inner = &literal[1..literal.len() - 1];
-        if inner.is_empty()
-            || !inner
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
+        if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
             return None;
         }
         if !(rest.is_empty() || is_port(rest.strip_prefix(':')?)) {

@@ -14,9 +14,9 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "balancer-plugin" });
 
-use exports::switchyard::plugin::balancer::{self, Choice};
+use exports::switchyard::plugin::balancer::{self, Candidate, Choice};
 use exports::switchyard::plugin::lifecycle;
-use switchyard::plugin::types::{Candidates, Request};
+use switchyard::plugin::types::{Backend, Request};
 
 struct RoundRobin;
 
@@ -27,30 +27,21 @@ impl lifecycle::Guest for RoundRobin {
 }
 
 impl balancer::Guest for RoundRobin {
-    fn pick(_req: &Request, candidates: &Candidates) -> Option<Choice> {
-        // Read health and weight only: no string crosses into the guest.
-        let count = candidates.len();
-        let mut weights = [0u64; 64];
-        let mut spill = Vec::new();
-        let weights: &mut [u64] = if count as usize <= weights.len() {
-            &mut weights[..count as usize]
-        } else {
-            spill.resize(count as usize, 0);
-            &mut spill
-        };
-        let mut total = 0u64;
-        for (index, weight) in weights.iter_mut().enumerate() {
-            let index = index as u32;
-            if candidates.healthy(index) {
-                *weight = u64::from(candidates.weight(index));
-                total += *weight;
-            }
-        }
+    fn pick(
+        _req: &Request,
+        _backend: &Backend,
+        sequence: u64,
+        _attempt: u32,
+        candidates: Vec<Candidate>,
+    ) -> Option<Choice> {
+        let weight = |c: &Candidate| if c.healthy { u64::from(c.weight) } else { 0 };
+        let total: u64 = candidates.iter().map(weight).sum();
         if total == 0 {
             return None;
         }
-        let mut turn = candidates.sequence() % total;
-        for (index, &weight) in weights.iter().enumerate() {
+        let mut turn = sequence % total;
+        for (index, candidate) in candidates.iter().enumerate() {
+            let weight = weight(candidate);
             if turn < weight {
                 return Some(Choice {
                     server: index as u32,
