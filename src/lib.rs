@@ -17,6 +17,9 @@
 //! - [`body`]: the single body type of both directions.
 //! - [`prepare`], [`running`]: check everything a configuration needs, then
 //!   bind and serve.
+//! - [`reload`]: hot swap of plugins, configuration and certificates on file
+//!   change or SIGHUP, each published as a new generation.
+//! - [`admin`]: the admin endpoint (status as JSON, reload).
 //! - [`demo`]: the lab on loopback (origins, ACME stand-in, certificates).
 //!
 //! # The life of a request
@@ -46,6 +49,7 @@
 //! Beside requests: one health checker task per server, one thread that
 //! advances the Wasm epoch so every plugin call meets its deadline.
 
+pub mod admin;
 pub mod body;
 pub mod config;
 pub mod demo;
@@ -53,6 +57,7 @@ pub mod listener;
 pub mod plugin;
 pub mod prepare;
 pub mod proxy;
+pub mod reload;
 pub mod running;
 pub mod tls;
 pub mod upstream;

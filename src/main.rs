@@ -56,6 +56,13 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Print a running proxy's status from its admin endpoint: generation,
+    /// each plugin's version and last error, certificates, last reload.
+    Status {
+        /// The admin endpoint's address (`[admin] bind` in the config).
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +82,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Demo { http, https } => demo(DemoPorts { http, https }),
+        Command::Status { admin } => status(admin),
     };
     match result {
         Ok(code) => code,
@@ -147,6 +155,63 @@ fn demo(ports: DemoPorts) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn status(admin: SocketAddr) -> anyhow::Result<ExitCode> {
+    let runtime = runtime(Some(1))?;
+    let body = runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(admin)
+            .await
+            .with_context(|| format!("cannot reach the admin endpoint at {admin}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        let request = http::Request::get("/status")
+            .header(http::header::HOST, admin.to_string())
+            .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+        let response = sender.send_request(request).await?;
+        let body = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
+        anyhow::Ok(body)
+    })?;
+    let status: switchyard::reload::SwapStatus = serde_json::from_slice(&body).context("unexpected answer")?;
+    print!("{}", render_status(&status));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_status(status: &switchyard::reload::SwapStatus) -> String {
+    let mut out = format!("generation {} from {}\n", status.generation, status.config_file);
+    if let Some(last) = &status.last_reload {
+        let outcome = match (&last.published, &last.error) {
+            (Some(g), _) => format!("published generation {g}"),
+            (None, Some(e)) => format!("rejected:\n{e}"),
+            (None, None) => "rejected".into(),
+        };
+        out.push_str(&format!("last reload ({}, at {}): {outcome}\n", last.cause, last.at));
+    }
+    out.push_str("plugins:\n");
+    for p in &status.plugins {
+        out.push_str(&format!(
+            "  {:<20} {} sha256:{} since generation {}\n",
+            p.name,
+            p.source,
+            &p.hash[..12.min(p.hash.len())],
+            p.since_generation
+        ));
+        if let Some(e) = &p.last_error {
+            out.push_str(&format!("    last rejected version: {e}\n"));
+        }
+    }
+    for c in &status.certificates {
+        out.push_str(&format!(
+            "certificate {}: sha256:{}\n",
+            c.listener,
+            &c.fingerprint[..12.min(c.fingerprint.len())]
+        ));
+        if let Some(e) = &c.last_error {
+            out.push_str(&format!("    last rejected: {e}\n"));
+        }
+    }
+    out
+}
+
 fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
@@ -157,13 +222,20 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully; a second
-/// SIGINT exits at once.
+/// SIGINT exits at once. SIGHUP reloads the configuration.
 async fn serve_until_signal(proxy: RunningProxy) -> anyhow::Result<ExitCode> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => {
+                // The outcome is logged and kept in the status.
+                let _ = proxy.reloader().reload_config("SIGHUP").await;
+            }
+        }
     }
     tracing::info!("shutting down: no new connections, open ones may finish");
     tokio::select! {

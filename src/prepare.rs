@@ -19,6 +19,16 @@ pub struct Prepared {
 }
 
 pub fn prepare(config: &Config, engine: &PluginEngine) -> Result<Prepared, Vec<Problem>> {
+    prepare_reusing(config, engine, None)
+}
+
+/// Like [`prepare`], keeping the plugins of `previous` whose component and
+/// settings did not change.
+pub fn prepare_reusing(
+    config: &Config,
+    engine: &PluginEngine,
+    previous: Option<&PluginSet>,
+) -> Result<Prepared, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut certificates = HashMap::new();
     for (i, listener) in config.listeners.iter().enumerate() {
@@ -30,7 +40,7 @@ pub fn prepare(config: &Config, engine: &PluginEngine) -> Result<Prepared, Vec<P
             Err(e) => problems.push(config.problem_at(tls.at, format!("listener[{i}].tls"), e.to_string())),
         }
     }
-    let plugins = match PluginSet::load(engine, config) {
+    let plugins = match PluginSet::load_reusing(engine, config, previous) {
         Ok(plugins) => Some(plugins),
         Err(found) => {
             problems.extend(found);

@@ -15,8 +15,8 @@ use crate::listener::Listener;
 use crate::plugin::PluginEngine;
 use crate::prepare::prepare;
 use crate::proxy::{Generation, Proxy};
+use crate::reload::{spawn_watcher, CertificateSlot, Reloader};
 use crate::tls::{server_config, CertificateStore, TlsError};
-use crate::upstream::spawn_health_checks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -28,7 +28,7 @@ pub enum StartError {
     Tls {
         listener: String,
         #[source]
-        source: TlsError,
+        source: Box<TlsError>,
     },
     #[error("listener \"{listener}\" cannot bind {address}: {source}")]
     Bind {
@@ -40,17 +40,18 @@ pub enum StartError {
 }
 
 pub struct RunningProxy {
-    proxy: Arc<Proxy>,
+    reloader: Arc<Reloader>,
     engine: Arc<PluginEngine>,
     listeners: Vec<(String, SocketAddr)>,
-    certificates: Vec<(String, Arc<CertificateStore>)>,
+    admin: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
 }
 
 impl RunningProxy {
     /// Prepares the configuration (every problem reported at once), binds
-    /// every listener, starts health checks, and serves.
+    /// every listener (and the admin endpoint), starts health checks and the
+    /// file watcher, and serves.
     pub async fn start(config: Config, engine: Arc<PluginEngine>) -> Result<RunningProxy, StartError> {
         let config = Arc::new(config);
         let prepared = {
@@ -61,7 +62,7 @@ impl RunningProxy {
         let prepared = prepared
             .map_err(|e| StartError::Aborted(format!("preparing the configuration failed: {e}")))?
             .map_err(StartError::Problems)?;
-        let generation = Generation::build(1, Arc::clone(&config), prepared.plugins)
+        let generation = Generation::build(1, Arc::clone(&config), prepared.plugins, None)
             .ok_or_else(|| StartError::Aborted("a backend's balancer plugin is missing".into()))?;
         let shutdown = CancellationToken::new();
         let proxy = Arc::new(Proxy::new(generation));
@@ -73,42 +74,58 @@ impl RunningProxy {
                     let store = CertificateStore::new(key.clone());
                     let tls_config = server_config(settings, Arc::clone(&store)).map_err(|source| StartError::Tls {
                         listener: l.name.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
-                    certificates.push((l.name.clone(), store));
+                    certificates.push(CertificateSlot {
+                        listener: l.name.clone(),
+                        store,
+                    });
                     Some(TlsAcceptor::from(Arc::new(tls_config)))
                 }
                 _ => None,
             };
-            let socket = TcpListener::bind(l.bind).await.map_err(|source| StartError::Bind {
-                listener: l.name.clone(),
-                address: l.bind,
-                source,
-            })?;
+            let socket = bind(&l.name, l.bind).await?;
             bound.push(Listener {
                 name: Arc::from(l.name.as_str()),
                 socket,
                 tls,
             });
         }
+        let admin_socket = match &config.admin {
+            Some(admin) => Some(bind("admin", admin.bind).await?),
+            None => None,
+        };
+        let reloader = Arc::new(Reloader::new(
+            Arc::clone(&proxy),
+            Arc::clone(&engine),
+            certificates,
+            shutdown.clone(),
+        ));
         let mut tasks = JoinSet::new();
         let mut listeners = Vec::new();
         for listener in bound {
-            let address = listener.local_addr().map_err(|source| StartError::Bind {
-                listener: listener.name.to_string(),
-                address: SocketAddr::from(([0, 0, 0, 0], 0)),
-                source,
-            })?;
+            let address = local_addr(&listener.name, &listener.socket)?;
             tracing::info!(listener = %listener.name, %address, tls = listener.tls.is_some(), "listening");
             listeners.push((listener.name.to_string(), address));
             tasks.spawn(listener.serve(Arc::clone(&proxy), shutdown.clone()));
         }
-        spawn_health_checks(&proxy.generation().backend_list(), &shutdown);
+        let admin = match admin_socket {
+            Some(socket) => {
+                let address = local_addr("admin", &socket)?;
+                tracing::info!(%address, "admin endpoint listening");
+                tasks.spawn(crate::admin::serve(socket, Arc::clone(&reloader), shutdown.clone()));
+                Some(address)
+            }
+            None => None,
+        };
+        if let Err(error) = spawn_watcher(Arc::clone(&reloader), shutdown.clone()) {
+            tracing::warn!(%error, "cannot watch files: changes need SIGHUP or the admin endpoint");
+        }
         Ok(RunningProxy {
-            proxy,
+            reloader,
             engine,
             listeners,
-            certificates,
+            admin,
             shutdown,
             tasks,
         })
@@ -123,17 +140,21 @@ impl RunningProxy {
         &self.listeners
     }
 
+    /// The admin endpoint's address, if configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
     pub fn proxy(&self) -> &Arc<Proxy> {
-        &self.proxy
+        self.reloader.proxy()
+    }
+
+    pub fn reloader(&self) -> &Arc<Reloader> {
+        &self.reloader
     }
 
     pub fn engine(&self) -> &Arc<PluginEngine> {
         &self.engine
-    }
-
-    /// The certificate store of a TLS listener.
-    pub fn certificate_store(&self, listener: &str) -> Option<&Arc<CertificateStore>> {
-        self.certificates.iter().find(|(n, _)| n == listener).map(|(_, s)| s)
     }
 
     /// A token that stops the proxy when cancelled.
@@ -142,15 +163,25 @@ impl RunningProxy {
     }
 
     /// Stops accepting, lets open connections finish (bounded), stops
-    /// health checks.
+    /// health checks and the watcher.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
     }
+}
 
-    /// Serves until the shutdown token is cancelled, then shuts down.
-    pub async fn wait(mut self) {
-        self.shutdown.cancelled().await;
-        while self.tasks.join_next().await.is_some() {}
-    }
+async fn bind(listener: &str, address: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address).await.map_err(|source| StartError::Bind {
+        listener: listener.to_string(),
+        address,
+        source,
+    })
+}
+
+fn local_addr(listener: &str, socket: &TcpListener) -> Result<SocketAddr, StartError> {
+    socket.local_addr().map_err(|source| StartError::Bind {
+        listener: listener.to_string(),
+        address: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })
 }

@@ -14,6 +14,13 @@ pub struct GlobalFile {
     pub workers: Option<Spanned<usize>>,
 }
 
+/// `[admin]`: the admin endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminFile {
+    pub bind: Spanned<String>,
+}
+
 /// `[[listener]]`: an address the proxy accepts connections on.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -29,6 +29,8 @@ pub struct Config {
     pub file: PathBuf,
     /// Worker threads; `None` means one per CPU.
     pub workers: Option<usize>,
+    /// The admin endpoint, off unless configured.
+    pub admin: Option<AdminConfig>,
     pub listeners: Vec<ListenerConfig>,
     pub backends: Vec<BackendConfig>,
     pub plugins: Vec<PluginConfig>,
@@ -76,6 +78,12 @@ impl Config {
 pub struct Position {
     pub line: usize,
     pub column: usize,
+}
+
+/// `[admin]`: status and control over HTTP, on loopback only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    pub bind: SocketAddr,
 }
 
 /// `[[listener]]`: where clients connect.
@@ -170,6 +178,20 @@ pub struct PluginConfig {
     pub settings: toml::Table,
     /// Where `source` is written, for problems found while compiling.
     pub at: Position,
+}
+
+impl PluginConfig {
+    /// Whether a plugin loaded with `other` would behave the same as with
+    /// this (everything but the position in the file).
+    pub fn same_runtime(&self, other: &PluginConfig) -> bool {
+        self.name == other.name
+            && self.source == other.source
+            && self.on_error == other.on_error
+            && self.timeout == other.timeout
+            && self.memory_limit == other.memory_limit
+            && self.max_calls_per_instance == other.max_calls_per_instance
+            && self.settings == other.settings
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

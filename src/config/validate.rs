@@ -35,6 +35,7 @@ const MAX_WEIGHT: u32 = 256;
 #[derive(Default)]
 struct Document {
     global: GlobalFile,
+    admin: Option<AdminFile>,
     /// With their index in the file (a listener that failed to decode
     /// keeps its number).
     listeners: Vec<(usize, ListenerFile)>,
@@ -72,6 +73,7 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
                     document.global = global;
                 }
             }
+            "admin" => document.admin = decode::<AdminFile>(value, "admin", problems),
             "listener" => match value.into_inner() {
                 DeValue::Array(items) => {
                     for (i, item) in items.into_iter().enumerate() {
@@ -106,7 +108,7 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
             other => problems.at(
                 at,
                 other,
-                "unknown section; expected [global], [[listener]], [backend.NAME] or [plugin.NAME]",
+                "unknown section; expected [global], [admin], [[listener]], [backend.NAME] or [plugin.NAME]",
             ),
         }
     }
@@ -139,6 +141,7 @@ impl Checker<'_, '_> {
             self.check(ok, w, "global.workers", "must be at least 1")
                 .then_some(*w.get_ref())
         });
+        let admin = doc.admin.as_ref().and_then(|a| self.admin(a));
         let listeners = self.listeners(&doc.listeners, &backend_names, &plugin_names);
         let backends = doc
             .backends
@@ -153,6 +156,7 @@ impl Checker<'_, '_> {
         Config {
             file: path.to_path_buf(),
             workers,
+            admin,
             listeners,
             backends,
             plugins,
@@ -212,6 +216,19 @@ impl Checker<'_, '_> {
             }
         }
         out
+    }
+
+    fn admin(&mut self, admin: &AdminFile) -> Option<AdminConfig> {
+        let bind = self.bind(&admin.bind, "admin.bind")?;
+        // Without authentication, the admin endpoint stays on loopback.
+        let loopback = bind.ip().is_loopback();
+        self.check(
+            loopback,
+            &admin.bind,
+            "admin.bind",
+            "must be a loopback address (e.g. \"127.0.0.1:9901\")",
+        )
+        .then_some(AdminConfig { bind })
     }
 
     fn bind(&mut self, bind: &Spanned<String>, field: &str) -> Option<SocketAddr> {

@@ -12,7 +12,7 @@ use super::bindings::exports::switchyard::plugin::{balancer, lifecycle, request_
 use super::candidates::{BackendHandle, CandidateView};
 use super::error::{CallFailure, PluginError};
 use super::request_view::{RequestHandle, RequestView};
-use super::state::{PluginIdentity, PluginState};
+use super::state::{CpuBudget, DeadlineExceeded, PluginIdentity, PluginState};
 
 /// Which hooks a component exports, resolved once per version.
 #[derive(Clone)]
@@ -47,11 +47,13 @@ impl PluginInstance {
         exports: &ExportIndices,
         identity: Arc<PluginIdentity>,
         memory_limit: usize,
+        timeout: std::time::Duration,
         deadline_ticks: u64,
     ) -> Result<PluginInstance, PluginError> {
-        let mut store = Store::new(pre.engine(), PluginState::new(identity, memory_limit));
+        let cpu = CpuBudget::new(timeout, deadline_ticks);
+        let mut store = Store::new(pre.engine(), PluginState::new(identity, memory_limit, cpu));
         store.limiter(|state| &mut state.memory);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|mut store| store.data_mut().cpu.on_deadline());
         store.set_epoch_deadline(deadline_ticks);
         let instance = pre
             .instantiate(&mut store)
@@ -67,6 +69,7 @@ impl PluginInstance {
         };
         if let Some(indices) = &exports.lifecycle {
             let lifecycle = indices.load(&mut store, &instance).map_err(load_failed)?;
+            store.data_mut().cpu.reset();
             store.set_epoch_deadline(deadline_ticks);
             match lifecycle.call_init(&mut store) {
                 Ok(Ok(())) => {}
@@ -102,6 +105,7 @@ impl PluginInstance {
         let Some(hook) = self.request_hook.clone() else {
             return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
         };
+        self.store.data_mut().cpu.reset();
         self.store.set_epoch_deadline(deadline_ticks);
         hook.call_declare_interest(&mut self.store)
             .map_err(|e| classify(&self.store, e))
@@ -149,7 +153,9 @@ impl PluginInstance {
 
     fn lend(&mut self, view: &mut RequestView, deadline_ticks: u64) {
         self.calls += 1;
-        std::mem::swap(view, &mut self.store.data_mut().request);
+        let data = self.store.data_mut();
+        std::mem::swap(view, &mut data.request);
+        data.cpu.reset();
         self.store.set_epoch_deadline(deadline_ticks);
     }
 
@@ -163,6 +169,9 @@ fn classify(store: &Store<PluginState>, error: wasmtime::Error) -> CallFailure {
     let memory = &store.data().memory;
     if memory.exceeded {
         return CallFailure::OutOfMemory { limit: memory.limit };
+    }
+    if error.is::<DeadlineExceeded>() {
+        return CallFailure::Timeout;
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallFailure::Timeout,

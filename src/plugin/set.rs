@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::builtin;
 use super::chain::RequestChain;
-use super::engine::PluginEngine;
+use super::engine::{ContentHash, PluginEngine};
 use super::error::PluginError;
 use super::version::PluginVersion;
 use crate::config::{Config, PluginConfig, PluginSource, Problem};
@@ -21,13 +21,34 @@ impl PluginSet {
     /// one instance, `init`) and checks each is used for a hook it exports.
     /// Every problem is reported, placed at the plugin's `source`.
     pub fn load(engine: &PluginEngine, config: &Config) -> Result<PluginSet, Vec<Problem>> {
+        PluginSet::load_reusing(engine, config, None)
+    }
+
+    /// Like [`load`](Self::load), but a plugin whose component bytes and
+    /// settings are unchanged from `previous` is kept as it is, warm
+    /// instances and all.
+    pub fn load_reusing(
+        engine: &PluginEngine,
+        config: &Config,
+        previous: Option<&PluginSet>,
+    ) -> Result<PluginSet, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut by_name = HashMap::new();
         for plugin in &config.plugins {
-            match load_one(engine, plugin) {
+            let loaded = component_bytes(plugin).and_then(|bytes| {
+                let hash = ContentHash::of(&bytes);
+                match previous
+                    .and_then(|p| p.get(&plugin.name))
+                    .filter(|v| v.is(plugin, hash))
+                {
+                    Some(kept) => Ok(Arc::clone(kept)),
+                    None => PluginVersion::load(engine, plugin, &bytes).map(Arc::new),
+                }
+            });
+            match loaded {
                 Ok(version) => {
                     tracing::debug!(plugin = %plugin.name, source = %plugin.source, version = %version.hash().short(), "plugin loaded");
-                    by_name.insert(plugin.name.clone(), Arc::new(version));
+                    by_name.insert(plugin.name.clone(), version);
                 }
                 Err(e) => problems.push(config.problem_at(
                     plugin.at,
@@ -89,8 +110,9 @@ impl PluginSet {
     }
 }
 
-fn load_one(engine: &PluginEngine, plugin: &PluginConfig) -> Result<PluginVersion, PluginError> {
-    let bytes: std::borrow::Cow<'static, [u8]> = match &plugin.source {
+/// The component named by a plugin's `source`.
+fn component_bytes(plugin: &PluginConfig) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
+    Ok(match &plugin.source {
         PluginSource::Builtin(name) => builtin::builtin(name)
             .ok_or_else(|| PluginError::UnknownBuiltin {
                 name: name.clone(),
@@ -98,6 +120,5 @@ fn load_one(engine: &PluginEngine, plugin: &PluginConfig) -> Result<PluginVersio
             })?
             .into(),
         PluginSource::File(path) => std::fs::read(path).map_err(PluginError::Read)?.into(),
-    };
-    PluginVersion::load(engine, plugin, &bytes)
+    })
 }

@@ -30,6 +30,8 @@ use crate::config::{FailurePolicy, PluginConfig};
 const POOL_CAPACITY: usize = 64;
 
 pub struct PluginVersion {
+    /// The configuration it was loaded with.
+    config: PluginConfig,
     identity: Arc<PluginIdentity>,
     hash: ContentHash,
     pre: InstancePre<PluginState>,
@@ -96,6 +98,7 @@ impl PluginVersion {
             settings: PluginSettings::new(&config.settings),
         });
         let mut version = PluginVersion {
+            config: config.clone(),
             identity,
             hash,
             pre,
@@ -127,6 +130,16 @@ impl PluginVersion {
 
     pub fn hash(&self) -> ContentHash {
         self.hash
+    }
+
+    pub fn config(&self) -> &PluginConfig {
+        &self.config
+    }
+
+    /// Whether loading `config` with a component of `hash` would give this
+    /// very version (so a reload can keep it, with its warm instances).
+    pub fn is(&self, config: &PluginConfig, hash: ContentHash) -> bool {
+        self.hash == hash && self.config.same_runtime(config)
     }
 
     pub fn on_error(&self) -> FailurePolicy {
@@ -177,6 +190,7 @@ impl PluginVersion {
             &self.exports,
             Arc::clone(&self.identity),
             self.memory_limit,
+            self.config.timeout,
             self.deadline_ticks,
         )
     }

@@ -197,7 +197,7 @@ fn pick(
         servers.push(CandidateServer {
             name: Arc::clone(&server.name),
             address: Arc::clone(&server.address_text),
-            weight: server.weight,
+            weight: server.weight(),
             healthy: server.is_healthy(),
             in_flight: server.in_flight(),
         });

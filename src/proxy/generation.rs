@@ -33,14 +33,22 @@ pub struct ListenerRoute {
 }
 
 impl Generation {
-    /// Assembles a generation from a configuration whose plugins loaded.
-    /// Returns `None` for a balancer that is missing from `plugins`, which
+    /// Assembles a generation from a configuration whose plugins loaded,
+    /// keeping from `previous` the servers whose name and address did not
+    /// change (their health state and pooled connections go on). Returns
+    /// `None` for a balancer that is missing from `plugins`, which
     /// `PluginSet::load` has already reported.
-    pub fn build(number: u64, config: Arc<Config>, plugins: PluginSet) -> Option<Generation> {
+    pub fn build(
+        number: u64,
+        config: Arc<Config>,
+        plugins: PluginSet,
+        previous: Option<&Generation>,
+    ) -> Option<Generation> {
         let mut backends = HashMap::new();
         for b in &config.backends {
             let balancer = Arc::clone(plugins.get(&b.balancer)?);
-            let backend = Arc::new(Backend::new(b));
+            let before = previous.and_then(|p| p.backends.get(&b.name)).map(|bb| &*bb.backend);
+            let backend = Arc::new(Backend::reusing(b, before));
             backends.insert(b.name.clone(), BalancedBackend { backend, balancer });
         }
         let listeners = config

@@ -51,7 +51,11 @@ impl Proxy {
 
     /// Publishes a new generation; requests in flight finish on theirs.
     pub fn publish(&self, generation: Generation) {
-        self.current.store(Arc::new(generation));
+        self.publish_shared(Arc::new(generation));
+    }
+
+    pub fn publish_shared(&self, generation: Arc<Generation>) {
+        self.current.store(generation);
     }
 
     pub async fn handle(&self, request: Request<Incoming>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {

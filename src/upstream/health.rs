@@ -3,7 +3,7 @@
 //! successes bring a server up, `fall` consecutive failures take it down.
 //! Servers start up, as in HAProxy.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::Empty;
@@ -15,20 +15,58 @@ use tokio_util::sync::CancellationToken;
 use super::server::{Backend, Server};
 use crate::config::HealthCheckConfig;
 
-/// Starts one checker task per server of every backend that has checks.
-pub fn spawn_health_checks(backends: &[Arc<Backend>], shutdown: &CancellationToken) {
-    for backend in backends {
-        let Some(check) = &backend.config.health_check else {
-            continue;
-        };
-        for server in &backend.servers {
-            let checker = Checker {
-                backend: backend.name.clone(),
-                server: Arc::clone(server),
-                check: check.clone(),
+/// The running checkers, one per server of every backend that has checks,
+/// kept in step with each generation: a kept server with unchanged check
+/// settings keeps its checker (and its rise/fall counts); a new server or
+/// new settings get a new checker; a removed server's checker stops.
+#[derive(Default)]
+pub struct HealthCheckers {
+    running: Mutex<Vec<RunningCheck>>,
+}
+
+struct RunningCheck {
+    server: Arc<Server>,
+    check: HealthCheckConfig,
+    stop: CancellationToken,
+}
+
+impl HealthCheckers {
+    pub fn sync(&self, backends: &[Arc<Backend>], shutdown: &CancellationToken) {
+        let Ok(mut running) = self.running.lock() else { return };
+        let mut next = Vec::new();
+        for backend in backends {
+            let Some(check) = &backend.config.health_check else {
+                continue;
             };
-            tokio::spawn(checker.run(shutdown.clone()));
+            for server in &backend.servers {
+                let same = |r: &RunningCheck| Arc::ptr_eq(&r.server, server) && &r.check == check;
+                if let Some(position) = running.iter().position(same) {
+                    next.push(running.swap_remove(position));
+                    continue;
+                }
+                let stop = shutdown.child_token();
+                let checker = Checker {
+                    backend: Arc::clone(&backend.name),
+                    server: Arc::clone(server),
+                    check: check.clone(),
+                };
+                tokio::spawn(checker.run(stop.clone()));
+                next.push(RunningCheck {
+                    server: Arc::clone(server),
+                    check: check.clone(),
+                    stop,
+                });
+            }
         }
+        for stale in running.drain(..) {
+            stale.stop.cancel();
+        }
+        *running = next;
+    }
+
+    /// How many checkers run (for tests and the admin view).
+    pub fn count(&self) -> usize {
+        self.running.lock().map(|r| r.len()).unwrap_or(0)
     }
 }
 

@@ -11,7 +11,7 @@ mod response;
 mod server;
 
 pub use error::UpstreamError;
-pub use health::{spawn_health_checks, worst_case_detection};
+pub use health::{worst_case_detection, HealthCheckers};
 pub use pool::{Connection, ConnectionPool, Sender};
 pub use response::ResponseBody;
 pub use server::{Backend, InFlight, Server};

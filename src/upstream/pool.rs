@@ -26,12 +26,34 @@ pub type Sender = SendRequest<ProxyBody>;
 #[derive(Debug)]
 pub struct ConnectionPool {
     address: SocketAddr,
+    /// The backend's pool settings and the idle connections, under one
+    /// short-held lock (a reload may change the settings).
+    state: Mutex<PoolState>,
+    /// Connections opened so far (tests use it to prove reuse).
+    connects: AtomicU64,
+}
+
+#[derive(Debug)]
+struct PoolState {
+    settings: PoolSettings,
+    idle: Vec<Idle>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PoolSettings {
     connect_timeout: Duration,
     idle_timeout: Duration,
     max_idle: usize,
-    idle: Mutex<Vec<Idle>>,
-    /// Connections opened so far (tests use it to prove reuse).
-    connects: AtomicU64,
+}
+
+impl PoolSettings {
+    fn of(backend: &BackendConfig) -> PoolSettings {
+        PoolSettings {
+            connect_timeout: backend.connect_timeout,
+            idle_timeout: backend.idle_timeout,
+            max_idle: backend.max_idle_per_server,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -52,18 +74,29 @@ impl ConnectionPool {
     pub fn new(address: SocketAddr, backend: &BackendConfig) -> ConnectionPool {
         ConnectionPool {
             address,
-            connect_timeout: backend.connect_timeout,
-            idle_timeout: backend.idle_timeout,
-            max_idle: backend.max_idle_per_server,
-            idle: Mutex::new(Vec::new()),
+            state: Mutex::new(PoolState {
+                settings: PoolSettings::of(backend),
+                idle: Vec::new(),
+            }),
             connects: AtomicU64::new(0),
         }
     }
 
+    /// Takes new settings; pooled connections stay.
+    pub fn reconfigure(&self, backend: &BackendConfig) {
+        if let Ok(mut state) = self.state.lock() {
+            state.settings = PoolSettings::of(backend);
+        }
+    }
+
+    fn settings(&self) -> Option<PoolSettings> {
+        self.state.lock().ok().map(|s| s.settings)
+    }
+
     /// A pooled connection if a live one is idle, else a new one.
     pub async fn checkout(&self) -> Result<Connection, UpstreamError> {
-        while let Some(idle) = self.pop() {
-            if idle.since.elapsed() > self.idle_timeout || idle.sender.is_closed() {
+        while let Some((idle, settings)) = self.pop() {
+            if idle.since.elapsed() > settings.idle_timeout || idle.sender.is_closed() {
                 continue;
             }
             let mut sender = idle.sender;
@@ -72,7 +105,7 @@ impl ConnectionPool {
             }
             // Put back the moment its last response ended: it becomes ready
             // as soon as its connection task has seen that.
-            if let Ok(Ok(())) = tokio::time::timeout(self.connect_timeout, sender.ready()).await {
+            if let Ok(Ok(())) = tokio::time::timeout(settings.connect_timeout, sender.ready()).await {
                 return Ok(Connection { sender, reused: true });
             }
         }
@@ -84,9 +117,9 @@ impl ConnectionPool {
         if sender.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < self.max_idle {
-                idle.push(Idle {
+        if let Ok(mut state) = self.state.lock() {
+            if state.idle.len() < state.settings.max_idle {
+                state.idle.push(Idle {
                     sender,
                     since: Instant::now(),
                 });
@@ -100,22 +133,25 @@ impl ConnectionPool {
 
     /// Idle connections, for the admin view and tests.
     pub fn idle_count(&self) -> usize {
-        self.idle.lock().map(|i| i.len()).unwrap_or(0)
+        self.state.lock().map(|s| s.idle.len()).unwrap_or(0)
     }
 
-    fn pop(&self) -> Option<Idle> {
-        self.idle.lock().ok()?.pop()
+    fn pop(&self) -> Option<(Idle, PoolSettings)> {
+        let mut state = self.state.lock().ok()?;
+        let settings = state.settings;
+        state.idle.pop().map(|idle| (idle, settings))
     }
 
     async fn connect(&self) -> Result<Connection, UpstreamError> {
         let address = self.address;
-        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
+        let connect_timeout = self.settings().map_or(Duration::from_secs(5), |s| s.connect_timeout);
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(source)) => return Err(UpstreamError::Connect { address, source }),
             Err(_) => {
                 return Err(UpstreamError::ConnectTimeout {
                     address,
-                    after: self.connect_timeout,
+                    after: connect_timeout,
                 })
             }
         };

@@ -14,7 +14,8 @@ pub struct Server {
     pub address: SocketAddr,
     /// `address` as text, made once for the balancer's candidates.
     pub address_text: Arc<str>,
-    pub weight: u32,
+    /// Configured weight; a reload may change it on a kept server.
+    weight: AtomicU32,
     healthy: AtomicBool,
     in_flight: AtomicU32,
     pub pool: ConnectionPool,
@@ -26,11 +27,22 @@ impl Server {
             name: Arc::from(config.name.as_str()),
             address: config.address,
             address_text: Arc::from(config.address.to_string()),
-            weight: config.weight,
+            weight: AtomicU32::new(config.weight),
             healthy: AtomicBool::new(true),
             in_flight: AtomicU32::new(0),
             pool: ConnectionPool::new(config.address, backend),
         }
+    }
+
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Takes the settings of a new configuration for the same server
+    /// (same backend, name and address): health and pooled connections stay.
+    pub fn update(&self, config: &ServerConfig, backend: &BackendConfig) {
+        self.weight.store(config.weight, Ordering::Relaxed);
+        self.pool.reconfigure(backend);
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -75,16 +87,36 @@ pub struct Backend {
 
 impl Backend {
     pub fn new(config: &BackendConfig) -> Backend {
+        Backend::reusing(config, None)
+    }
+
+    /// A backend for `config` that keeps the servers of `previous` whose
+    /// name and address did not change (with their health and pooled
+    /// connections), and its pick sequence.
+    pub fn reusing(config: &BackendConfig, previous: Option<&Backend>) -> Backend {
+        let servers = config
+            .servers
+            .iter()
+            .map(|s| {
+                let kept = previous
+                    .and_then(|p| p.server(&s.name))
+                    .filter(|old| old.address == s.address);
+                match kept {
+                    Some(old) => {
+                        old.update(s, config);
+                        Arc::clone(old)
+                    }
+                    None => Arc::new(Server::new(s, config)),
+                }
+            })
+            .collect();
+        let sequence = previous.map_or(0, |p| p.sequence.load(Ordering::Relaxed));
         Backend {
             name: Arc::from(config.name.as_str()),
             balancer: config.balancer.clone(),
-            servers: config
-                .servers
-                .iter()
-                .map(|s| Arc::new(Server::new(s, config)))
-                .collect(),
+            servers,
             config: config.clone(),
-            sequence: AtomicU64::new(0),
+            sequence: AtomicU64::new(sequence),
         }
     }
 

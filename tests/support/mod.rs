@@ -102,11 +102,13 @@ impl Lab {
     }
 
     pub fn url(&self, listener: &str, path: &str) -> String {
-        let scheme = if self.proxy.certificate_store(listener).is_some() {
-            "https"
-        } else {
-            "http"
-        };
+        let generation = self.proxy.proxy().generation();
+        let tls = generation
+            .config
+            .listeners
+            .iter()
+            .any(|l| l.name == listener && l.tls.is_some());
+        let scheme = if tls { "https" } else { "http" };
         format!("{scheme}://{}{path}", self.addr(listener))
     }
 
@@ -263,3 +265,73 @@ config = { port = 9443 }
 [plugin.round-robin]
 source = "builtin:round-robin"
 "#;
+
+/// What a load run saw.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub ok: usize,
+    /// Every failure: status or transport error, with the body or reason.
+    pub failures: Vec<String>,
+    /// Responses that failed `check`.
+    pub inconsistent: Vec<String>,
+}
+
+/// Sends `total` GET requests to `url` from `clients` concurrent
+/// keep-alive clients; every 2xx response must pass `check`.
+pub async fn load(
+    client: &Client,
+    url: &str,
+    total: usize,
+    clients: usize,
+    check: impl Fn(&Reply) -> Result<(), String> + Send + Sync + 'static,
+) -> LoadReport {
+    let check = Arc::new(check);
+    let per_client = total.div_ceil(clients);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, url, check) = (client.clone(), url.to_string(), Arc::clone(&check));
+        tasks.push(tokio::spawn(async move {
+            let mut report = LoadReport::default();
+            for _ in 0..per_client {
+                match client
+                    .send(http::Request::get(&url).body(Full::default()).unwrap())
+                    .await
+                {
+                    Ok(reply) if reply.status.is_success() => match check(&reply) {
+                        Ok(()) => report.ok += 1,
+                        Err(e) => report.inconsistent.push(e),
+                    },
+                    Ok(reply) => report.failures.push(format!("{}: {}", reply.status, reply.body)),
+                    Err(e) => report.failures.push(e),
+                }
+            }
+            report
+        }));
+    }
+    let mut total_report = LoadReport::default();
+    for task in tasks {
+        let report = task.await.expect("load task");
+        total_report.ok += report.ok;
+        total_report.failures.extend(report.failures);
+        total_report.inconsistent.extend(report.inconsistent);
+    }
+    total_report
+}
+
+/// Replaces a file the way deploy tools and editors do: write a temporary
+/// file next to it, then rename it over the old one.
+pub fn replace_file(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp-swap");
+    std::fs::write(&tmp, bytes).expect("write temp file");
+    std::fs::rename(&tmp, path).expect("rename over");
+}
+
+/// Polls `probe` until it returns true.
+pub async fn eventually(limit: Duration, what: &str, mut probe: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !probe().await {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}

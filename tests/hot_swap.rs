@@ -1,0 +1,363 @@
+//! Hot swap under load: plugin files replaced, broken plugins dropped in,
+//! the configuration reloaded, certificates renewed; no request fails.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::{eventually, fixture, load, replace_file, Lab, Reply};
+
+/// One listener whose only plugin is the file `{dir}/tag.wasm`.
+const TAGGED: &str = r#"
+[admin]
+bind = "127.0.0.1:0"
+
+[[listener]]
+name = "web"
+bind = "127.0.0.1:0"
+plugins = ["tag"]
+default_backend = "www"
+
+[[listener]]
+name = "secure"
+bind = "127.0.0.1:0"
+tls = { cert = "{dir}/live/fullchain.pem", key = "{dir}/live/privkey.pem" }
+default_backend = "www"
+
+[backend.www]
+servers = [{ name = "web1", address = "{web1}" }, { name = "web2", address = "{web2}" }]
+
+[plugin.tag]
+source = "{dir}/tag.wasm"
+"#;
+
+fn tag_bytes(version: &str) -> Vec<u8> {
+    std::fs::read(fixture(&format!("tag_{version}"))).unwrap()
+}
+
+/// A lab whose plugin file starts as version `a`, and whose certificate
+/// lives behind certbot-style `live/` symlinks into `archive/`.
+async fn tagged_lab() -> Lab {
+    let dir = tempfile::tempdir().unwrap();
+    prepare_dir(dir.path());
+    // The lab makes its own scratch dir; point the template at ours.
+    let template = TAGGED.replace("{dir}", &dir.path().display().to_string());
+    let lab = Lab::start(&template).await;
+    std::mem::forget(dir);
+    lab
+}
+
+fn prepare_dir(dir: &Path) {
+    std::fs::write(dir.join("tag.wasm"), tag_bytes("a")).unwrap();
+    std::fs::create_dir_all(dir.join("archive")).unwrap();
+    std::fs::create_dir_all(dir.join("live")).unwrap();
+    let cert = switchyard::demo::SelfSigned::generate(&["localhost"]).unwrap();
+    std::fs::write(dir.join("archive/fullchain1.pem"), &cert.cert_pem).unwrap();
+    std::fs::write(dir.join("archive/privkey1.pem"), &cert.key_pem).unwrap();
+    std::os::unix::fs::symlink("../archive/fullchain1.pem", dir.join("live/fullchain.pem")).unwrap();
+    std::os::unix::fs::symlink("../archive/privkey1.pem", dir.join("live/privkey.pem")).unwrap();
+}
+
+fn plugin_path(lab: &Lab) -> PathBuf {
+    let generation = lab.proxy.proxy().generation();
+    match &generation.config.plugin("tag").unwrap().source {
+        switchyard::config::PluginSource::File(path) => path.clone(),
+        other => panic!("unexpected source {other}"),
+    }
+}
+
+/// Both headers must name the same version: one whole version handled it.
+fn one_version(reply: &Reply) -> Result<(), String> {
+    let response = reply.header("x-tag").unwrap_or("none").to_string();
+    let request = reply.received("x-tag-request");
+    if request == [response.clone()] && (response == "a" || response == "b") {
+        Ok(())
+    } else {
+        Err(format!("response tag {response}, request tag {request:?}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_replaced_50_times_under_load_fails_no_request_and_the_last_version_wins() {
+    let lab = tagged_lab().await;
+    let client = lab.client();
+    let url = lab.url("web", "/");
+    let path = plugin_path(&lab);
+    let load = tokio::spawn({
+        let client = client.clone();
+        async move { load(&client, &url, 20_000, 8, one_version).await }
+    });
+    for i in 0..50 {
+        let version = if i % 2 == 0 { "b" } else { "a" };
+        replace_file(&path, &tag_bytes(version));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    let report = load.await.unwrap();
+    assert!(
+        report.failures.is_empty(),
+        "{} failed, e.g. {:?}",
+        report.failures.len(),
+        report.failures.first()
+    );
+    assert!(report.inconsistent.is_empty(), "{:?}", report.inconsistent.first());
+    assert_eq!(report.ok, 20_000);
+    // The 50th write was version "a".
+    eventually(Duration::from_secs(5), "the last version serves", async || {
+        client.get(&lab.url("web", "/")).await.header("x-tag") == Some("a")
+    })
+    .await;
+    let status = lab.proxy.reloader().status();
+    assert!(status.generation > 10, "swaps published generations: {status:?}");
+    let tag = status.plugins.iter().find(|p| p.name == "tag").unwrap();
+    assert_eq!(
+        tag.hash,
+        switchyard::plugin::ContentHash::of(&tag_bytes("a")).to_string()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_plugins_are_rejected_under_load_and_the_old_version_keeps_serving() {
+    let lab = tagged_lab().await;
+    let client = lab.client();
+    let url = lab.url("web", "/");
+    let path = plugin_path(&lab);
+    let load = tokio::spawn({
+        let client = client.clone();
+        async move {
+            load(&client, &url, 6_000, 4, |r: &Reply| {
+                (r.header("x-tag") == Some("a"))
+                    .then_some(())
+                    .ok_or_else(|| format!("{:?}", r.header("x-tag")))
+            })
+            .await
+        }
+    });
+    let broken: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "garbage",
+            b"\x00asm\x0d\x00\x01\x00 definitely not a component".to_vec(),
+            "not a valid Wasm component",
+        ),
+        (
+            "other world",
+            std::fs::read(fixture("other_world")).unwrap(),
+            "exports none of the hooks",
+        ),
+        (
+            "init rejects",
+            std::fs::read(fixture("reject_init")).unwrap(),
+            "init rejected the configuration",
+        ),
+    ];
+    for (what, bytes, error) in broken {
+        let generation = lab.proxy.reloader().status().generation;
+        replace_file(&path, &bytes);
+        eventually(Duration::from_secs(5), what, async || {
+            let status = lab.proxy.reloader().status();
+            let tag = status.plugins.iter().find(|p| p.name == "tag").unwrap();
+            tag.last_error.as_deref().is_some_and(|e| e.contains(error))
+        })
+        .await;
+        assert_eq!(
+            lab.proxy.reloader().status().generation,
+            generation,
+            "{what}: nothing published"
+        );
+        // The admin endpoint shows the error too.
+        let admin = lab.proxy.admin_addr().unwrap();
+        let status = client.get(&format!("http://{admin}/status")).await;
+        assert!(status.body.contains(error), "{what}: {}", status.body);
+    }
+    let report = load.await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures.first());
+    assert!(
+        report.inconsistent.is_empty(),
+        "old behaviour must continue: {:?}",
+        report.inconsistent.first()
+    );
+    // A good version clears the error and serves.
+    replace_file(&path, &tag_bytes("b"));
+    eventually(Duration::from_secs(5), "version b serves", async || {
+        client.get(&lab.url("web", "/")).await.header("x-tag") == Some("b")
+    })
+    .await;
+    let status = lab.proxy.reloader().status();
+    assert_eq!(
+        status.plugins.iter().find(|p| p.name == "tag").unwrap().last_error,
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_reload_adds_and_removes_servers_under_load_and_kept_servers_keep_their_state() {
+    let lab = tagged_lab().await;
+    let web3 = switchyard::demo::Origin::start("web3", support::ANY_PORT.parse().unwrap())
+        .await
+        .unwrap();
+    let client = lab.client();
+    let url = lab.url("web", "/");
+    let kept = {
+        let generation = lab.proxy.proxy().generation();
+        std::sync::Arc::clone(generation.backends["www"].backend.server("web1").unwrap())
+    };
+    let load = tokio::spawn({
+        let client = client.clone();
+        async move { load(&client, &url, 8_000, 4, |_: &Reply| Ok(())).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(&lab.config_path).unwrap().replace(
+        &format!(r#"{{ name = "web2", address = "{}" }}"#, lab.web_addresses[1]),
+        &format!(r#"{{ name = "web3", address = "{}" }}"#, web3.address()),
+    );
+    replace_file(&lab.config_path, text.as_bytes());
+    eventually(Duration::from_secs(5), "web3 serves", async || {
+        let generation = lab.proxy.proxy().generation();
+        generation.backends["www"].backend.server("web3").is_some()
+    })
+    .await;
+    let web2_hits = lab.web2.as_ref().unwrap().hits();
+    let report = load.await.unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures.first());
+    assert!(web3.hits() > 100, "traffic moved to web3: {}", web3.hits());
+    assert!(
+        lab.web2.as_ref().unwrap().hits() <= web2_hits + 8,
+        "web2 got no new requests"
+    );
+    let generation = lab.proxy.proxy().generation();
+    let now = generation.backends["www"].backend.server("web1").unwrap();
+    assert!(std::sync::Arc::ptr_eq(now, &kept), "web1 kept its state and pool");
+    assert!(
+        now.pool.connects() <= 8,
+        "web1's pooled connections survived: {}",
+        now.pool.connects()
+    );
+}
+
+#[tokio::test]
+async fn a_broken_config_is_rejected_whole() {
+    let lab = tagged_lab().await;
+    let before = lab.proxy.reloader().status().generation;
+    let text = std::fs::read_to_string(&lab.config_path).unwrap();
+    replace_file(
+        &lab.config_path,
+        text.replace("default_backend = \"www\"", "default_backend = \"nowhere\"")
+            .as_bytes(),
+    );
+    eventually(Duration::from_secs(5), "rejection recorded", async || {
+        let status = lab.proxy.reloader().status();
+        status
+            .last_reload
+            .is_some_and(|r| r.error.is_some_and(|e| e.contains("unknown backend \"nowhere\"")))
+    })
+    .await;
+    assert_eq!(lab.proxy.reloader().status().generation, before);
+    let reply = lab.client().get(&lab.url("web", "/")).await;
+    assert_eq!(reply.status, 200, "the old configuration serves");
+}
+
+/// The leaf certificate a new TLS handshake gets.
+async fn served_certificate(lab: &Lab) -> Vec<u8> {
+    use std::sync::Arc;
+    #[derive(Debug)]
+    struct AcceptAny;
+    impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            switchyard::tls::provider()
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(switchyard::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny))
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(lab.addr("secure")).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+fn der_of(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+/// Retargets a `live/` symlink the way certbot does: a new link under a
+/// temporary name, renamed over the old one.
+fn retarget(link: &Path, target: &str) {
+    let tmp = link.with_extension("new-link");
+    std::os::unix::fs::symlink(target, &tmp).unwrap();
+    std::fs::rename(&tmp, link).unwrap();
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_to_new_handshakes_and_a_broken_one_is_not() {
+    let lab = tagged_lab().await;
+    let dir = plugin_path(&lab).parent().unwrap().to_path_buf();
+    let first = served_certificate(&lab).await;
+    assert_eq!(
+        first,
+        der_of(&std::fs::read_to_string(dir.join("archive/fullchain1.pem")).unwrap())
+    );
+
+    // certbot renew: new files in archive/, live/ symlinks retargeted.
+    let renewed = switchyard::demo::SelfSigned::generate(&["localhost"]).unwrap();
+    std::fs::write(dir.join("archive/fullchain2.pem"), &renewed.cert_pem).unwrap();
+    std::fs::write(dir.join("archive/privkey2.pem"), &renewed.key_pem).unwrap();
+    retarget(&dir.join("live/privkey.pem"), "../archive/privkey2.pem");
+    retarget(&dir.join("live/fullchain.pem"), "../archive/fullchain2.pem");
+    let took = eventually(
+        Duration::from_secs(2),
+        "the renewed certificate is served",
+        async || served_certificate(&lab).await == der_of(&renewed.cert_pem),
+    )
+    .await;
+    eprintln!("renewed certificate served after {took:?}");
+
+    // A key that does not match the certificate: rejected, old one stays.
+    let stranger = switchyard::demo::SelfSigned::generate(&["localhost"]).unwrap();
+    std::fs::write(dir.join("archive/privkey3.pem"), &stranger.key_pem).unwrap();
+    retarget(&dir.join("live/privkey.pem"), "../archive/privkey3.pem");
+    eventually(Duration::from_secs(5), "the mismatch is recorded", async || {
+        let status = lab.proxy.reloader().status();
+        status
+            .certificates
+            .iter()
+            .any(|c| c.last_error.as_deref().is_some_and(|e| e.contains("does not fit")))
+    })
+    .await;
+    assert_eq!(served_certificate(&lab).await, der_of(&renewed.cert_pem));
+}
