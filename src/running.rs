@@ -118,8 +118,10 @@ impl RunningProxy {
             }
             None => None,
         };
-        if let Err(error) = spawn_watcher(Arc::clone(&reloader), shutdown.clone()) {
-            tracing::warn!(%error, "cannot watch files: changes need SIGHUP or the admin endpoint");
+        if config.watch {
+            if let Err(error) = spawn_watcher(Arc::clone(&reloader), shutdown.clone()) {
+                tracing::warn!(%error, "cannot watch files: changes need SIGHUP or the admin endpoint");
+            }
         }
         Ok(RunningProxy {
             reloader,

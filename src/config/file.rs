@@ -12,6 +12,8 @@ use toml::Spanned;
 pub struct GlobalFile {
     /// Worker threads (default: one per CPU).
     pub workers: Option<Spanned<usize>>,
+    /// Reload on file changes (default true).
+    pub watch: Option<bool>,
 }
 
 /// `[admin]`: the admin endpoint.

@@ -29,6 +29,9 @@ pub struct Config {
     pub file: PathBuf,
     /// Worker threads; `None` means one per CPU.
     pub workers: Option<usize>,
+    /// Reload when the configuration, a plugin or a certificate file
+    /// changes; when false, only SIGHUP and the admin endpoint reload.
+    pub watch: bool,
     /// The admin endpoint, off unless configured.
     pub admin: Option<AdminConfig>,
     pub listeners: Vec<ListenerConfig>,

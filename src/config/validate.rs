@@ -156,6 +156,7 @@ impl Checker<'_, '_> {
         Config {
             file: path.to_path_buf(),
             workers,
+            watch: doc.global.watch.unwrap_or(true),
             admin,
             listeners,
             backends,
