@@ -92,9 +92,18 @@ async fn run(mode: &str, swaps: usize) {
     };
     let mut latencies = Vec::with_capacity(swaps);
     let mut rss_after_10 = 0;
+    let mut rss_after_100 = 0;
     for i in 0..swaps {
-        let (bytes, expect): (Vec<u8>, &[u8]) = if i % 2 == 0 { (b.clone(), b"b") } else { (a.clone(), b"a") };
-        let bytes = if mode == "unique" { with_custom_section(&bytes, i) } else { bytes };
+        let (bytes, expect): (Vec<u8>, &[u8]) = if i % 2 == 0 {
+            (b.clone(), b"b")
+        } else {
+            (a.clone(), b"a")
+        };
+        let bytes = if mode == "unique" {
+            with_custom_section(&bytes, i)
+        } else {
+            bytes
+        };
         let tmp = plugin.with_extension("tmp");
         std::fs::write(&tmp, &bytes).unwrap();
         let written = Instant::now();
@@ -106,17 +115,23 @@ async fn run(mode: &str, swaps: usize) {
         if i + 1 == 10 {
             rss_after_10 = rss_kib();
         }
+        if i + 1 == 100 {
+            rss_after_100 = rss_kib();
+        }
     }
     let rss_after_all = rss_kib();
     latencies.sort();
     println!(
-        "hot_swap/{mode}: {swaps} swaps; write→serving p50 {:?}, p90 {:?}, max {:?}; RSS after 10 swaps {} MiB, after {swaps} {} MiB ({:+.1} %)",
+        "hot_swap/{mode}: {swaps} swaps; write→serving p50 {:?}, p90 {:?}, max {:?}; \
+         RSS after 10 swaps {:.1} MiB, after 100 {:.1} MiB, after {swaps} {:.1} MiB ({:+.1} % vs 10, {:+.1} % vs 100)",
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.9),
         latencies[latencies.len() - 1],
-        rss_after_10 / 1024,
-        rss_after_all / 1024,
-        (rss_after_all as f64 / rss_after_10.max(1) as f64 - 1.0) * 100.0
+        rss_after_10 as f64 / 1024.0,
+        rss_after_100 as f64 / 1024.0,
+        rss_after_all as f64 / 1024.0,
+        (rss_after_all as f64 / rss_after_10.max(1) as f64 - 1.0) * 100.0,
+        (rss_after_all as f64 / rss_after_100.max(1) as f64 - 1.0) * 100.0
     );
     proxy.shutdown().await;
 }
@@ -125,7 +140,10 @@ fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects a mode.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let swaps = std::env::var("SWAPS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for mode in ["alternating", "unique"] {
         if filter.as_deref().is_none_or(|f| mode.contains(f)) {
             runtime.block_on(run(mode, swaps));

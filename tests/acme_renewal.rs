@@ -35,7 +35,10 @@ fn free_port() -> u16 {
 }
 
 fn require(program: &str) {
-    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output().unwrap();
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap();
     assert!(
         found.status.success(),
         "{program} is not installed: apt-get install certbot pebble (./dev test does it)"
@@ -46,7 +49,8 @@ fn require(program: &str) {
 fn pebble_tls(dir: &Path) {
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "switchyard test CA for pebble");
+    ca.distinguished_name
+        .push(DnType::CommonName, "switchyard test CA for pebble");
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -191,8 +195,14 @@ config = {{ port = 443 }}
     replace_file(
         &config_path,
         config
-            .replace(&cert.display().to_string(), &live.join("fullchain.pem").display().to_string())
-            .replace(&key.display().to_string(), &live.join("privkey.pem").display().to_string())
+            .replace(
+                &cert.display().to_string(),
+                &live.join("fullchain.pem").display().to_string(),
+            )
+            .replace(
+                &key.display().to_string(),
+                &live.join("privkey.pem").display().to_string(),
+            )
             .as_bytes(),
     );
     eventually(Duration::from_secs(5), "the issued certificate is served", async || {
@@ -204,14 +214,19 @@ config = {{ port = 443 }}
     certbot(dir, api, challenge_port, &["renew", "--force-renewal"]).await;
     let renewed = issued("cert.pem");
     assert_ne!(renewed, first, "certbot issued a new certificate");
-    let took = eventually(Duration::from_secs(2), "the renewed certificate is served", async || {
-        support::served_leaf(https).await == renewed
-    })
+    let took = eventually(
+        Duration::from_secs(2),
+        "the renewed certificate is served",
+        async || support::served_leaf(https).await == renewed,
+    )
     .await;
     eprintln!("renewed certificate served {took:?} after certbot returned");
     assert_eq!(proxy.reloader().status().generation, 2, "no restart, one config reload");
     let status = proxy.reloader().status();
     let served = status.certificates.iter().find(|c| c.listener == "www-https").unwrap();
-    assert_eq!(served.fingerprint, switchyard::plugin::ContentHash::of(&renewed).to_string());
+    assert_eq!(
+        served.fingerprint,
+        switchyard::plugin::ContentHash::of(&renewed).to_string()
+    );
     proxy.shutdown().await;
 }

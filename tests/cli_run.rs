@@ -40,16 +40,28 @@ impl Proxy {
     /// logged on it (`address=...`).
     fn address_logged(&self, marker: &str) -> SocketAddr {
         loop {
-            let line = self.lines.recv_timeout(Duration::from_secs(60)).expect("the proxy logs");
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the proxy logs");
             if line.contains(marker) {
-                let address = line.split("address=").nth(1).expect("an address").split_whitespace().next().unwrap();
+                let address = line
+                    .split("address=")
+                    .nth(1)
+                    .expect("an address")
+                    .split_whitespace()
+                    .next()
+                    .unwrap();
                 return address.parse().expect("an address");
             }
         }
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 }
@@ -107,7 +119,11 @@ servers = [{{ name = "web2", address = "{}" }}]
     assert!(status(admin).starts_with("generation 1 from"), "{}", status(admin));
 
     // With watch = false a file change alone does nothing...
-    std::fs::write(&config, text.replace("default_backend = \"one\"", "default_backend = \"two\"")).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("default_backend = \"one\"", "default_backend = \"two\""),
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(client.get(&url).await.served_by(), "web1");
     // ...SIGHUP applies it.
@@ -131,6 +147,9 @@ servers = [{{ name = "web2", address = "{}" }}]
 
     proxy.signal("-TERM");
     let mut child = proxy;
-    let exit = tokio::task::spawn_blocking(move || child.child.wait()).await.unwrap().unwrap();
+    let exit = tokio::task::spawn_blocking(move || child.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(exit.code(), Some(0), "SIGTERM is a clean stop");
 }

@@ -84,6 +84,7 @@ async fn plugin_replaced_50_times_under_load_fails_no_request_and_the_last_versi
     let client = lab.client();
     let url = lab.url("web", "/");
     let path = plugin_path(&lab);
+    let first_version = std::sync::Arc::downgrade(lab.proxy.proxy().generation().plugins.get("tag").unwrap());
     let load = tokio::spawn({
         let client = client.clone();
         async move { load(&client, &url, 20_000, 8, one_version).await }

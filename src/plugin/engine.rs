@@ -3,7 +3,7 @@
 //! components keyed by content hash (reloading an unchanged or previously
 //! seen version costs nothing).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -43,14 +43,15 @@ impl std::fmt::Display for ContentHash {
     }
 }
 
-/// Compiled components kept for reuse; a bound keeps memory flat however
-/// many versions are swapped in.
-const COMPILED_CACHE_LIMIT: usize = 64;
+/// Compiled components kept for reuse (a rollback to a recent version
+/// compiles nothing); the oldest is forgotten first, so memory stays flat
+/// however many versions are swapped in.
+const COMPILED_CACHE_LIMIT: usize = 16;
 
 /// Owns the Wasm engine. Create one per process and share it.
 pub struct PluginEngine {
     engine: Engine,
-    compiled: Mutex<HashMap<ContentHash, Component>>,
+    compiled: Mutex<CompiledCache>,
     ticker: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
 }
@@ -78,7 +79,7 @@ impl PluginEngine {
         };
         Ok(Arc::new(PluginEngine {
             engine,
-            compiled: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(CompiledCache::default()),
             ticker: Some(ticker),
             stop,
         }))
@@ -98,16 +99,13 @@ impl PluginEngine {
         }
         let component = Component::new(&self.engine, bytes).map_err(PluginError::Compile)?;
         if let Ok(mut cache) = self.compiled.lock() {
-            if cache.len() >= COMPILED_CACHE_LIMIT {
-                cache.clear();
-            }
             cache.insert(hash, component.clone());
         }
         Ok((hash, component))
     }
 
     fn cached(&self, hash: ContentHash) -> Option<Component> {
-        self.compiled.lock().ok()?.get(&hash).cloned()
+        self.compiled.lock().ok()?.by_hash.get(&hash).cloned()
     }
 
     /// Epoch ticks to allow for a call with this deadline (rounded up, plus
@@ -115,6 +113,26 @@ impl PluginEngine {
     pub fn deadline_ticks(timeout: Duration) -> u64 {
         let tick = EPOCH_TICK.as_nanos().max(1);
         (timeout.as_nanos().div_ceil(tick) as u64).saturating_add(1)
+    }
+}
+
+#[derive(Default)]
+struct CompiledCache {
+    by_hash: HashMap<ContentHash, Component>,
+    /// Insertion order, oldest first.
+    order: VecDeque<ContentHash>,
+}
+
+impl CompiledCache {
+    fn insert(&mut self, hash: ContentHash, component: Component) {
+        if self.by_hash.insert(hash, component).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > COMPILED_CACHE_LIMIT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_hash.remove(&oldest);
+            }
+        }
     }
 }
 

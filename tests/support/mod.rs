@@ -369,7 +369,9 @@ pub async fn served_leaf(address: SocketAddr) -> Vec<u8> {
             Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
         }
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            switchyard::tls::provider().signature_verification_algorithms.supported_schemes()
+            switchyard::tls::provider()
+                .signature_verification_algorithms
+                .supported_schemes()
         }
     }
     let config = rustls::ClientConfig::builder_with_provider(switchyard::tls::provider())
