@@ -115,6 +115,8 @@ async fn plugin_replaced_50_times_under_load_fails_no_request_and_the_last_versi
         tag.hash,
         switchyard::plugin::ContentHash::of(&tag_bytes("a")).to_string()
     );
+    // The first version's instances were freed once its requests ended.
+    assert!(first_version.upgrade().is_none(), "the old version is still alive");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,13 +261,6 @@ async fn a_broken_config_is_rejected_whole() {
 
 async fn served_certificate(lab: &Lab) -> Vec<u8> {
     support::served_leaf(lab.addr("secure")).await
-}
-
-fn der_of(pem: &str) -> Vec<u8> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
-        .unwrap()
-        .to_vec()
 }
 
 /// Retargets a `live/` symlink the way certbot does: a new link under a
