@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Problem};
-use crate::listener::Listener;
+use crate::listener::{bind_reusable, Listener};
 use crate::plugin::PluginEngine;
 use crate::prepare::prepare;
 use crate::proxy::{Generation, Proxy};
@@ -68,6 +69,9 @@ impl RunningProxy {
         let proxy = Arc::new(Proxy::new(generation));
         let mut bound = Vec::new();
         let mut certificates = Vec::new();
+        let connections = Arc::new(Semaphore::new(
+            config.limits.max_connections.min(Semaphore::MAX_PERMITS),
+        ));
         for l in &config.listeners {
             let tls = match (&l.tls, prepared.certificates.get(&l.name)) {
                 (Some(settings), Some(key)) => {
@@ -89,6 +93,9 @@ impl RunningProxy {
                 name: Arc::from(l.name.as_str()),
                 socket,
                 tls,
+                limits: l.limits.clone(),
+                global_connections: Arc::clone(&connections),
+                shutdown_grace: config.limits.shutdown_grace,
             });
         }
         let admin_socket = match &config.admin {
@@ -173,7 +180,7 @@ impl RunningProxy {
 }
 
 async fn bind(listener: &str, address: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(address).await.map_err(|source| StartError::Bind {
+    bind_reusable(address).map_err(|source| StartError::Bind {
         listener: listener.to_string(),
         address,
         source,

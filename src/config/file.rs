@@ -14,6 +14,12 @@ pub struct GlobalFile {
     pub workers: Option<Spanned<usize>>,
     /// Reload on file changes (default true).
     pub watch: Option<bool>,
+    /// Open client connections, all listeners together.
+    pub max_connections: Option<Spanned<usize>>,
+    /// Requests being handled at once; more get 503.
+    pub max_in_flight: Option<Spanned<usize>>,
+    /// How long shutdown waits for open connections.
+    pub shutdown_grace: Option<Spanned<String>>,
 }
 
 /// `[admin]`: the admin endpoint.
@@ -33,6 +39,12 @@ pub struct ListenerFile {
     #[serde(default)]
     pub plugins: Vec<Spanned<String>>,
     pub default_backend: Option<Spanned<String>>,
+    pub max_connections: Option<Spanned<usize>>,
+    pub header_read_timeout: Option<Spanned<String>>,
+    pub max_header_bytes: Option<Spanned<String>>,
+    pub max_headers: Option<Spanned<usize>>,
+    pub max_body: Option<Spanned<String>>,
+    pub h2_max_streams: Option<Spanned<u32>>,
 }
 
 /// `tls = { ... }` of a listener.
@@ -62,6 +74,29 @@ pub struct BackendFile {
     pub idle_timeout: Option<Spanned<String>>,
     pub retries: Option<Spanned<u32>>,
     pub max_idle_per_server: Option<Spanned<usize>>,
+    pub passive_health: Option<PassiveHealthFile>,
+    pub retry_budget: Option<RetryBudgetFile>,
+    /// Where requests go when no server of this backend can take them.
+    pub fallback_backend: Option<Spanned<String>>,
+    /// A request-hook plugin that answers when no server can.
+    pub fallback_plugin: Option<Spanned<String>>,
+}
+
+/// `passive_health = { ... }` of a backend.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassiveHealthFile {
+    pub failures: Option<Spanned<u32>>,
+    pub on_5xx: Option<bool>,
+    pub cooldown: Option<Spanned<String>>,
+}
+
+/// `retry_budget = { ... }` of a backend.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudgetFile {
+    pub ratio: Option<Spanned<f64>>,
+    pub min_per_second: Option<Spanned<u32>>,
 }
 
 /// One entry of `servers = [...]`.

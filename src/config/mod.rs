@@ -34,6 +34,7 @@ pub struct Config {
     pub watch: bool,
     /// The admin endpoint, off unless configured.
     pub admin: Option<AdminConfig>,
+    pub limits: GlobalLimits,
     pub listeners: Vec<ListenerConfig>,
     pub backends: Vec<BackendConfig>,
     pub plugins: Vec<PluginConfig>,
@@ -83,6 +84,18 @@ pub struct Position {
     pub column: usize,
 }
 
+/// Process-wide limits (`[global]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalLimits {
+    /// Open client connections, all listeners together; at the limit the
+    /// proxy stops accepting (new clients wait in the kernel's queue).
+    pub max_connections: usize,
+    /// Requests handled at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+    /// How long shutdown lets open connections finish.
+    pub shutdown_grace: Duration,
+}
+
 /// `[admin]`: status and control over HTTP, on loopback only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
@@ -99,6 +112,27 @@ pub struct ListenerConfig {
     pub plugins: Vec<String>,
     /// Where requests go when every plugin continues.
     pub default_backend: Option<String>,
+    pub limits: ListenerLimits,
+}
+
+/// What one listener accepts from clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// Open connections on this listener (within the global limit).
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request head, counted from when the
+    /// connection is ready for one, so it is also the keep-alive idle
+    /// timeout of HTTP/1.1; past it the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Size of an HTTP/1.1 request head, or of an HTTP/2 header list;
+    /// larger gets 431.
+    pub max_header_bytes: usize,
+    /// Number of header fields (HTTP/1.1); more gets 431.
+    pub max_headers: usize,
+    /// Request body size; larger gets 413.
+    pub max_body: Option<u64>,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_max_streams: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +172,39 @@ pub struct BackendConfig {
     /// idempotent request without a body gets no response.
     pub retries: u32,
     pub max_idle_per_server: usize,
+    /// Marking servers down from live traffic, before active checks do.
+    pub passive_health: PassiveHealthConfig,
+    pub retry_budget: RetryBudgetConfig,
+    /// What answers when no server of the backend can.
+    pub fallback: Option<Fallback>,
+}
+
+/// Passive health: real requests' failures count against a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassiveHealthConfig {
+    /// Consecutive failures (no connection; with `on_5xx`, a 5xx answer)
+    /// that mark a server down; 0 turns passive health off.
+    pub failures: u32,
+    pub on_5xx: bool,
+    /// Without active checks, how long a server marked down stays down.
+    pub cooldown: Duration,
+}
+
+/// Retries allowed per backend, so retries cannot multiply an outage:
+/// `min_per_second` always, plus `ratio` of the requests, over 10 s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryBudgetConfig {
+    pub ratio: f64,
+    pub min_per_second: u32,
+}
+
+/// Where a request goes when no server of its backend can take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fallback {
+    /// Another backend (its own fallback is not followed).
+    Backend(String),
+    /// A request-hook plugin whose `respond` answers the client.
+    Plugin(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,6 +30,17 @@ const PLUGIN_TIMEOUT: Duration = Duration::from_millis(10);
 const PLUGIN_MEMORY: usize = 32 << 20;
 const PLUGIN_MAX_CALLS: u64 = 1_000_000;
 const MAX_WEIGHT: u32 = 256;
+const MAX_CONNECTIONS: usize = 10_000;
+const MAX_IN_FLIGHT: usize = 10_000;
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_HEADER_BYTES: usize = 64 << 10;
+const MAX_HEADERS: usize = 100;
+const H2_MAX_STREAMS: u32 = 100;
+const PASSIVE_FAILURES: u32 = 3;
+const PASSIVE_COOLDOWN: Duration = Duration::from_secs(10);
+const RETRY_RATIO: f64 = 0.2;
+const RETRY_MIN_PER_SECOND: u32 = 10;
 
 /// The sections as decoded, before cross-checks.
 #[derive(Default)]
@@ -142,11 +153,12 @@ impl Checker<'_, '_> {
                 .then_some(*w.get_ref())
         });
         let admin = doc.admin.as_ref().and_then(|a| self.admin(a));
+        let limits = self.global_limits(&doc.global);
         let listeners = self.listeners(&doc.listeners, &backend_names, &plugin_names);
         let backends = doc
             .backends
             .iter()
-            .map(|(name, b)| self.backend(name, b, &plugin_names))
+            .map(|(name, b)| self.backend(name, b, &backend_names, &plugin_names))
             .collect();
         let mut plugins: Vec<PluginConfig> = doc.plugins.iter().map(|(n, p)| self.plugin(n, p)).collect();
         let uses_default_balancer = doc.backends.iter().any(|(_, b)| b.balancer.is_none());
@@ -158,6 +170,7 @@ impl Checker<'_, '_> {
             workers,
             watch: doc.global.watch.unwrap_or(true),
             admin,
+            limits,
             listeners,
             backends,
             plugins,
@@ -213,10 +226,132 @@ impl Checker<'_, '_> {
                     tls: tls.flatten(),
                     plugins: l.plugins.iter().map(|p| p.get_ref().clone()).collect(),
                     default_backend: l.default_backend.as_ref().map(|b| b.get_ref().clone()),
+                    limits: self.listener_limits(l, &field),
                 });
             }
         }
         out
+    }
+
+    fn global_limits(&mut self, g: &GlobalFile) -> GlobalLimits {
+        GlobalLimits {
+            max_connections: self.at_least_one(&g.max_connections, "global.max_connections", MAX_CONNECTIONS),
+            max_in_flight: self.at_least_one(&g.max_in_flight, "global.max_in_flight", MAX_IN_FLIGHT),
+            shutdown_grace: self.duration(&g.shutdown_grace, "global.shutdown_grace", SHUTDOWN_GRACE),
+        }
+    }
+
+    fn listener_limits(&mut self, l: &ListenerFile, field: &str) -> ListenerLimits {
+        let max_header_bytes = self
+            .size(&l.max_header_bytes, &format!("{field}.max_header_bytes"))
+            .unwrap_or(MAX_HEADER_BYTES);
+        if let Some(v) = &l.max_header_bytes {
+            // hyper's read buffer cannot be smaller than 8 KiB.
+            let ok = (8 << 10..=1 << 20).contains(&max_header_bytes);
+            self.check(ok, v, &format!("{field}.max_header_bytes"), "must be from 8KiB to 1MiB");
+        }
+        ListenerLimits {
+            max_connections: l.max_connections.as_ref().map(|m| {
+                self.check(
+                    *m.get_ref() >= 1,
+                    m,
+                    &format!("{field}.max_connections"),
+                    "must be at least 1",
+                );
+                (*m.get_ref()).max(1)
+            }),
+            header_read_timeout: self.duration(
+                &l.header_read_timeout,
+                &format!("{field}.header_read_timeout"),
+                HEADER_READ_TIMEOUT,
+            ),
+            max_header_bytes: max_header_bytes.clamp(8 << 10, 1 << 20),
+            max_headers: self.at_least_one(&l.max_headers, &format!("{field}.max_headers"), MAX_HEADERS),
+            max_body: self.size(&l.max_body, &format!("{field}.max_body")).map(|b| b as u64),
+            h2_max_streams: l.h2_max_streams.as_ref().map_or(H2_MAX_STREAMS, |m| {
+                self.check(
+                    *m.get_ref() >= 1,
+                    m,
+                    &format!("{field}.h2_max_streams"),
+                    "must be at least 1",
+                );
+                (*m.get_ref()).max(1)
+            }),
+        }
+    }
+
+    fn at_least_one(&mut self, value: &Option<Spanned<usize>>, field: &str, default: usize) -> usize {
+        match value {
+            None => default,
+            Some(v) => {
+                self.check(*v.get_ref() >= 1, v, field, "must be at least 1");
+                (*v.get_ref()).max(1)
+            }
+        }
+    }
+
+    fn size(&mut self, value: &Option<Spanned<String>>, field: &str) -> Option<usize> {
+        let v = value.as_ref()?;
+        match parse_size(v.get_ref()) {
+            Ok(size) => Some(size),
+            Err(e) => {
+                self.problems.at(Some(v.span().start), field, e);
+                None
+            }
+        }
+    }
+
+    fn passive_health(&mut self, p: Option<&PassiveHealthFile>, field: &str) -> PassiveHealthConfig {
+        PassiveHealthConfig {
+            failures: p
+                .and_then(|p| p.failures.as_ref())
+                .map_or(PASSIVE_FAILURES, |f| *f.get_ref()),
+            on_5xx: p.and_then(|p| p.on_5xx).unwrap_or(false),
+            cooldown: self.duration(
+                &p.and_then(|p| p.cooldown.clone()),
+                &format!("{field}.passive_health.cooldown"),
+                PASSIVE_COOLDOWN,
+            ),
+        }
+    }
+
+    fn retry_budget(&mut self, r: Option<&RetryBudgetFile>, field: &str) -> RetryBudgetConfig {
+        let ratio = match r.and_then(|r| r.ratio.as_ref()) {
+            None => RETRY_RATIO,
+            Some(v) => {
+                let ok = (0.0..=1.0).contains(v.get_ref());
+                self.check(ok, v, &format!("{field}.retry_budget.ratio"), "must be from 0.0 to 1.0");
+                v.get_ref().clamp(0.0, 1.0)
+            }
+        };
+        RetryBudgetConfig {
+            ratio,
+            min_per_second: r
+                .and_then(|r| r.min_per_second.as_ref())
+                .map_or(RETRY_MIN_PER_SECOND, |m| *m.get_ref()),
+        }
+    }
+
+    fn fallback(&mut self, b: &BackendFile, field: &str, backends: &[&str], plugins: &[&str]) -> Option<Fallback> {
+        match (&b.fallback_backend, &b.fallback_plugin) {
+            (Some(_), Some(p)) => {
+                self.problems.at(
+                    Some(p.span().start),
+                    format!("{field}.fallback_plugin"),
+                    "set fallback_backend or fallback_plugin, not both",
+                );
+                None
+            }
+            (Some(backend), None) => {
+                self.reference(backend, backends, "backend", &format!("{field}.fallback_backend"));
+                Some(Fallback::Backend(backend.get_ref().clone()))
+            }
+            (None, Some(plugin)) => {
+                self.reference(plugin, plugins, "plugin", &format!("{field}.fallback_plugin"));
+                Some(Fallback::Plugin(plugin.get_ref().clone()))
+            }
+            (None, None) => None,
+        }
     }
 
     fn admin(&mut self, admin: &AdminFile) -> Option<AdminConfig> {
@@ -280,7 +415,13 @@ impl Checker<'_, '_> {
         })
     }
 
-    fn backend(&mut self, name: &Spanned<String>, b: &BackendFile, plugins: &[&str]) -> BackendConfig {
+    fn backend(
+        &mut self,
+        name: &Spanned<String>,
+        b: &BackendFile,
+        backends: &[&str],
+        plugins: &[&str],
+    ) -> BackendConfig {
         let field = format!("backend.{}", name.get_ref());
         let balancer = match &b.balancer {
             Some(p) => {
@@ -340,6 +481,9 @@ impl Checker<'_, '_> {
             ),
             idle_timeout: self.duration(&b.idle_timeout, &format!("{field}.idle_timeout"), IDLE_TIMEOUT),
             retries: b.retries.as_ref().map(|r| *r.get_ref()).unwrap_or(RETRIES),
+            passive_health: self.passive_health(b.passive_health.as_ref(), &field),
+            retry_budget: self.retry_budget(b.retry_budget.as_ref(), &field),
+            fallback: self.fallback(b, &field, backends, plugins),
             max_idle_per_server: b
                 .max_idle_per_server
                 .as_ref()

@@ -14,15 +14,13 @@
 use std::sync::Arc;
 
 use http::{Method, Request, Response, Version};
-use http_body::Body;
-use hyper::body::Incoming;
 
 use super::error::ProxyError;
 use super::generation::BalancedBackend;
-use crate::body::ProxyBody;
+use crate::body::{BodyTooLarge, ClientBody, ProxyBody};
 use crate::config::FailurePolicy;
 use crate::plugin::{CandidateServer, CandidateView, HeaderOp, RequestView};
-use crate::upstream::{ResponseBody, Server, UpstreamError};
+use crate::upstream::{Outcome, ResponseBody, Server, UpstreamError};
 
 /// Times one attempt may move its unsent request to another connection of
 /// the same server after finding a pooled one closed.
@@ -36,34 +34,70 @@ pub struct Forwarded {
     pub server: Arc<Server>,
 }
 
-/// Sends the request (whose head is already edited for the server) to a
-/// server of `target`.
+/// Sends the request (whose head is already edited for the server) to the
+/// first of `targets` that can take it: the next target (a fallback
+/// backend) is tried only when no server of the previous one could be
+/// reached, so the body is still untouched.
 pub async fn forward(
-    target: &BalancedBackend,
+    targets: &[&BalancedBackend],
     view: &mut RequestView,
-    body: Incoming,
+    body: ClientBody,
 ) -> Result<Forwarded, ProxyError> {
-    let backend = &target.backend;
     let replayable = is_idempotent(&view.head.method) && body.is_end_stream();
     let mut body = Some(ProxyBody::Client(body));
+    let mut error = ProxyError::NoServer { backend: String::new() };
+    for target in targets {
+        match forward_to(target, view, &mut body, replayable).await {
+            Ok(forwarded) => return Ok(forwarded),
+            Err(e) if e.calls_for_fallback() => error = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(error)
+}
+
+/// Tries the servers of one backend, retrying where safe and while the
+/// backend's retry budget lasts; every outcome feeds passive health.
+async fn forward_to(
+    target: &BalancedBackend,
+    view: &mut RequestView,
+    body: &mut Option<ProxyBody>,
+    replayable: bool,
+) -> Result<Forwarded, ProxyError> {
+    let backend = &target.backend;
     let mut tried: Vec<usize> = Vec::new();
     let mut last_error: Option<UpstreamError> = None;
+    backend.retry_budget.record_request();
     let attempts = backend.config.retries.saturating_add(1);
     for attempt in 0..attempts {
+        if attempt > 0 && !backend.retry_budget.try_retry() {
+            tracing::debug!(backend = %backend.name, "retry budget spent: no further attempt");
+            break;
+        }
         let Some((index, response_edits)) = pick(target, view, &tried, attempt)? else {
             break;
         };
         tried.push(index);
         let server = Arc::clone(&backend.servers[index]);
-        match exchange(target, &server, view, &mut body, replayable).await {
+        match exchange(target, &server, view, body, replayable).await {
             Ok(response) => {
+                let outcome = if response.status().is_server_error() {
+                    Outcome::ServerError
+                } else {
+                    Outcome::Answered
+                };
+                backend.observe(&server, outcome);
                 return Ok(Forwarded {
                     response,
                     response_edits,
                     server,
-                })
+                });
             }
             Err(error) => {
+                if let Some(limit) = body_limit_hit(&error) {
+                    return Err(ProxyError::BodyTooLarge { limit });
+                }
+                backend.observe(&server, Outcome::Failed);
                 let retry = error.never_reached_server() || (replayable && !error.is_timeout());
                 tracing::debug!(backend = %backend.name, server = %server.name, %error, retry, "upstream attempt failed");
                 if !retry {
@@ -82,6 +116,18 @@ pub async fn forward(
             backend: backend.name.to_string(),
         },
     })
+}
+
+/// The limit, if sending failed because the client's body exceeded it.
+fn body_limit_hit(error: &UpstreamError) -> Option<u64> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(too_large) = e.downcast_ref::<BodyTooLarge>() {
+            return Some(too_large.limit);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// One attempt on one server.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, ListenerLimits};
 use crate::plugin::{PluginSet, PluginVersion, RequestChain};
 use crate::upstream::Backend;
 
@@ -30,6 +30,7 @@ pub struct BalancedBackend {
 pub struct ListenerRoute {
     pub chain: RequestChain,
     pub default_backend: Option<BalancedBackend>,
+    pub limits: ListenerLimits,
 }
 
 impl Generation {
@@ -58,6 +59,7 @@ impl Generation {
                 let route = ListenerRoute {
                     chain: plugins.chain(&l.plugins),
                     default_backend: l.default_backend.as_ref().and_then(|b| backends.get(b).cloned()),
+                    limits: l.limits.clone(),
                 };
                 (l.name.clone(), route)
             })

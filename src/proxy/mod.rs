@@ -17,30 +17,48 @@
 mod error;
 mod forward;
 mod generation;
+mod head_checks;
 mod headers;
+mod request_id;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
+use tokio::sync::Semaphore;
 
-pub use error::{error_response, ProxyError};
+pub use error::{error_response, ProxyError, REQUEST_ID};
 pub use generation::{BalancedBackend, Generation, ListenerRoute};
+pub use head_checks::{check_head, Refusal};
 pub use headers::{append_forwarded_for, apply_edits, strip_hop_by_hop};
+pub use request_id::RequestId;
 
-use crate::body::ProxyBody;
-use crate::plugin::{ConnectionInfo, HeaderOp, RequestView, Response as PluginResponse, Verdict};
+use crate::body::{ClientBody, ProxyBody};
+use crate::config::{Fallback, ListenerLimits};
+use crate::plugin::{
+    Action, ChainOutcome, ConnectionInfo, Decision, HeaderOp, RequestView, Response as PluginResponse, Verdict,
+};
 
 /// The running proxy's decision state, swapped whole on reload.
 pub struct Proxy {
     current: ArcSwap<Generation>,
+    /// Requests being handled; `max_in_flight` permits (fixed at start).
+    in_flight: Semaphore,
+}
+
+/// Where the chain sent a request.
+enum Decided<'g> {
+    Answer(Response<ProxyBody>),
+    Forward(&'g BalancedBackend),
 }
 
 impl Proxy {
     pub fn new(generation: Generation) -> Proxy {
+        let permits = generation.config.limits.max_in_flight.min(Semaphore::MAX_PERMITS);
         Proxy {
             current: ArcSwap::from_pointee(generation),
+            in_flight: Semaphore::new(permits),
         }
     }
 
@@ -59,74 +77,152 @@ impl Proxy {
     }
 
     pub async fn handle(&self, request: Request<Incoming>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
+        let id = RequestId::next();
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            warn_overloaded();
+            return ProxyError::Overloaded.into_response(id);
+        };
         let generation = self.current.load_full();
         let (head, body) = request.into_parts();
         let mut view = RequestView { head, conn };
         let Some(route) = generation.listeners.get(&*view.conn.listener) else {
-            return error_response(StatusCode::SERVICE_UNAVAILABLE, "this listener is being reconfigured");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this listener is being reconfigured",
+                id,
+            );
         };
-        let outcome = route.chain.run(&mut view);
-        let decided_by = || {
-            outcome
-                .decided_by
-                .as_ref()
-                .map(|p| p.name().to_string())
-                .unwrap_or_default()
+        if let Err(error) = admit(&view, &route.limits) {
+            return error.into_response(id);
+        }
+        let mut outcome = route.chain.run(&mut view);
+        let target = match decide(&generation, route, &mut outcome, &view, id) {
+            Decided::Answer(response) => return response,
+            Decided::Forward(target) => target,
         };
-        let target = match outcome.verdict {
-            Verdict::Respond(response) => return direct_response(response, &outcome.response_edits),
-            Verdict::Refuse { status } => {
-                let error = ProxyError::PluginFailed {
-                    plugin: decided_by(),
-                    status,
-                };
-                return with_edits(error.into_response(), &outcome.response_edits);
-            }
-            Verdict::Route(ref name) => match generation.backends.get(name) {
-                Some(target) => target,
-                None => {
-                    let error = ProxyError::UnknownBackend {
-                        plugin: decided_by(),
-                        backend: name.clone(),
-                    };
-                    tracing::error!(%error, "request routed nowhere");
-                    return error.into_response();
-                }
-            },
-            Verdict::Default => match &route.default_backend {
-                Some(target) => target,
-                None => {
-                    let error = ProxyError::NoRoute {
-                        listener: view.conn.listener.to_string(),
-                    };
-                    return with_edits(error.into_response(), &outcome.response_edits);
-                }
-            },
+        prepare_upstream_head(&mut view, &outcome.request_edits, id);
+        let fallback = match &target.backend.config.fallback {
+            Some(Fallback::Backend(name)) => generation.backends.get(name),
+            _ => None,
         };
-        prepare_upstream_head(&mut view, &outcome.request_edits);
-        match forward::forward(target, &mut view, body).await {
+        let targets: Vec<&BalancedBackend> = std::iter::once(target).chain(fallback).collect();
+        let body = ClientBody::new(body, route.limits.max_body);
+        match forward::forward(&targets, &mut view, body).await {
             Ok(forwarded) => {
-                tracing::debug!(
-                    backend = %target.backend.name,
-                    server = %forwarded.server.name,
-                    status = forwarded.response.status().as_u16(),
-                    "forwarded"
-                );
+                tracing::debug!(%id, backend = %target.backend.name, server = %forwarded.server.name, status = forwarded.response.status().as_u16(), "forwarded");
                 let mut response = forwarded.response;
                 strip_hop_by_hop(response.headers_mut());
                 let response = with_edits(response, &outcome.response_edits);
                 with_edits(response, &forwarded.response_edits)
             }
             Err(error) => {
-                tracing::debug!(%error, backend = %target.backend.name, "request failed");
-                with_edits(error.into_response(), &outcome.response_edits)
+                tracing::debug!(%id, %error, backend = %target.backend.name, "request failed");
+                let answer = match &target.backend.config.fallback {
+                    Some(Fallback::Plugin(name)) if error.calls_for_fallback() => {
+                        fallback_answer(&generation, name, &mut view)
+                    }
+                    _ => None,
+                };
+                let response = answer.unwrap_or_else(|| error.into_response(id));
+                with_edits(response, &outcome.response_edits)
             }
         }
     }
 }
 
+/// Refuses a request before any plugin runs: a head that could be read two
+/// ways, or a declared body over the listener's limit.
+fn admit(view: &RequestView, limits: &ListenerLimits) -> Result<(), ProxyError> {
+    check_head(&view.head).map_err(|r| ProxyError::BadRequest {
+        status: r.status,
+        reason: r.reason,
+    })?;
+    let declared = view
+        .head
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match (limits.max_body, declared) {
+        (Some(limit), Some(length)) if length > limit => Err(ProxyError::BodyTooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// Turns the chain's verdict into an answer or a backend.
+fn decide<'g>(
+    generation: &'g Generation,
+    route: &'g ListenerRoute,
+    outcome: &mut ChainOutcome,
+    view: &RequestView,
+    id: RequestId,
+) -> Decided<'g> {
+    let verdict = std::mem::replace(&mut outcome.verdict, Verdict::Default);
+    let decided_by = || {
+        outcome
+            .decided_by
+            .as_ref()
+            .map(|p| p.name().to_string())
+            .unwrap_or_default()
+    };
+    let answer = |error: ProxyError| Decided::Answer(with_edits(error.into_response(id), &outcome.response_edits));
+    match verdict {
+        Verdict::Respond(response) => Decided::Answer(direct_response(response, &outcome.response_edits)),
+        Verdict::Refuse { status } => answer(ProxyError::PluginFailed {
+            plugin: decided_by(),
+            status,
+        }),
+        Verdict::Route(name) => match generation.backends.get(&name) {
+            Some(target) => Decided::Forward(target),
+            None => {
+                let error = ProxyError::UnknownBackend {
+                    plugin: decided_by(),
+                    backend: name,
+                };
+                tracing::error!(%id, %error, "request routed nowhere");
+                answer(error)
+            }
+        },
+        Verdict::Default => match &route.default_backend {
+            Some(target) => Decided::Forward(target),
+            None => answer(ProxyError::NoRoute {
+                listener: view.conn.listener.to_string(),
+            }),
+        },
+    }
+}
+
+/// A backend's fallback plugin, asked when no server could answer: its
+/// `respond` is the answer (anything else leaves the error as it is).
+fn fallback_answer(generation: &Generation, plugin: &str, view: &mut RequestView) -> Option<Response<ProxyBody>> {
+    let plugin = generation.plugins.get(plugin)?;
+    match plugin.on_request(view) {
+        Ok(Decision {
+            action: Action::Respond(response),
+            response_headers,
+            ..
+        }) => Some(direct_response(response, &response_headers)),
+        Ok(_) => None,
+        Err(failure) => {
+            tracing::warn!(plugin = %plugin.name(), %failure, "fallback plugin failed");
+            None
+        }
+    }
+}
+
+/// Logs overload at most once a second.
+fn warn_overloaded() {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+        tracing::warn!("max_in_flight reached: answering 503");
+    }
+}
+
 /// Turns the client's head into the one the server gets.
-fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp]) {
+fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: RequestId) {
     // An HTTP/2 client sends `:authority`, an HTTP/1.1 server needs `Host`.
     if !view.head.headers.contains_key(http::header::HOST) {
         if let Some(authority) = view.head.uri.authority() {
@@ -139,6 +235,7 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp]) {
     log_bad_edits(apply_edits(&mut view.head.headers, edits));
     strip_hop_by_hop(&mut view.head.headers);
     append_forwarded_for(&mut view.head.headers, view.conn.client.ip());
+    view.head.headers.insert(REQUEST_ID, id.header_value());
 }
 
 fn direct_response(plugin: PluginResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {

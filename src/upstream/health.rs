@@ -12,7 +12,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::server::{Backend, Server};
+use super::backend::Backend;
+use super::server::Server;
 use crate::config::HealthCheckConfig;
 
 /// The running checkers, one per server of every backend that has checks,
@@ -80,12 +81,18 @@ impl Checker {
     async fn run(self, shutdown: CancellationToken) {
         let mut successes = 0u32;
         let mut failures = 0u32;
+        let mut passive_downs = self.server.passive_downs();
         let mut ticker = tokio::time::interval(self.check.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = ticker.tick() => {}
+            }
+            // Passive health took it down: `rise` successes count from now.
+            if self.server.passive_downs() != passive_downs {
+                passive_downs = self.server.passive_downs();
+                successes = 0;
             }
             let started = Instant::now();
             let result = tokio::time::timeout(self.check.timeout, self.probe()).await;

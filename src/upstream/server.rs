@@ -1,5 +1,6 @@
-//! Servers and backends as the proxy runs them: health, in-flight counts, a
-//! connection pool per server, and the per-backend pick sequence.
+//! A server as the proxy runs it: health (set by active checks and by
+//! passive observation of real requests), in-flight count, weight, and its
+//! connection pool.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -18,6 +19,11 @@ pub struct Server {
     weight: AtomicU32,
     healthy: AtomicBool,
     in_flight: AtomicU32,
+    /// Consecutive failures seen on real requests.
+    passive_failures: AtomicU32,
+    /// Bumped each time passive health marks the server down, so the active
+    /// checker knows to count `rise` successes from zero again.
+    passive_downs: AtomicU64,
     pub pool: ConnectionPool,
 }
 
@@ -30,6 +36,8 @@ impl Server {
             weight: AtomicU32::new(config.weight),
             healthy: AtomicBool::new(true),
             in_flight: AtomicU32::new(0),
+            passive_failures: AtomicU32::new(0),
+            passive_downs: AtomicU64::new(0),
             pool: ConnectionPool::new(config.address, backend),
         }
     }
@@ -53,6 +61,38 @@ impl Server {
         self.healthy.store(healthy, Ordering::Relaxed);
     }
 
+    /// A real request to this server went well.
+    pub fn passive_success(&self) {
+        if self.passive_failures.load(Ordering::Relaxed) != 0 {
+            self.passive_failures.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A real request to this server failed; returns true if that failure
+    /// takes it down (the `threshold`-th in a row while it was up).
+    pub fn passive_failure(&self, threshold: u32) -> bool {
+        if threshold == 0 {
+            return false;
+        }
+        let failures = self.passive_failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures >= threshold && self.healthy.swap(false, Ordering::Relaxed) {
+            self.passive_downs.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// How many times passive health has taken this server down.
+    pub fn passive_downs(&self) -> u64 {
+        self.passive_downs.load(Ordering::Relaxed)
+    }
+
+    /// Back up after a passive mark-down (no active checks to do it).
+    pub fn passive_recover(&self) {
+        self.passive_failures.store(0, Ordering::Relaxed);
+        self.healthy.store(true, Ordering::Relaxed);
+    }
+
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -72,60 +112,5 @@ pub struct InFlight(Arc<Server>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-#[derive(Debug)]
-pub struct Backend {
-    pub name: Arc<str>,
-    /// The balancer plugin's name.
-    pub balancer: String,
-    pub servers: Vec<Arc<Server>>,
-    pub config: BackendConfig,
-    sequence: AtomicU64,
-}
-
-impl Backend {
-    pub fn new(config: &BackendConfig) -> Backend {
-        Backend::reusing(config, None)
-    }
-
-    /// A backend for `config` that keeps the servers of `previous` whose
-    /// name and address did not change (with their health and pooled
-    /// connections), and its pick sequence.
-    pub fn reusing(config: &BackendConfig, previous: Option<&Backend>) -> Backend {
-        let servers = config
-            .servers
-            .iter()
-            .map(|s| {
-                let kept = previous
-                    .and_then(|p| p.server(&s.name))
-                    .filter(|old| old.address == s.address);
-                match kept {
-                    Some(old) => {
-                        old.update(s, config);
-                        Arc::clone(old)
-                    }
-                    None => Arc::new(Server::new(s, config)),
-                }
-            })
-            .collect();
-        let sequence = previous.map_or(0, |p| p.sequence.load(Ordering::Relaxed));
-        Backend {
-            name: Arc::from(config.name.as_str()),
-            balancer: config.balancer.clone(),
-            servers,
-            config: config.clone(),
-            sequence: AtomicU64::new(sequence),
-        }
-    }
-
-    /// The next value of the per-backend sequence the balancer sees.
-    pub fn next_sequence(&self) -> u64 {
-        self.sequence.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn server(&self, name: &str) -> Option<&Arc<Server>> {
-        self.servers.iter().find(|s| &*s.name == name)
     }
 }

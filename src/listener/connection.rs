@@ -1,0 +1,178 @@
+//! One client connection: TLS (with a handshake timeout), the protocol
+//! (ALPN on TLS; on plain listeners the HTTP/2 preface, peeked), and hyper's
+//! HTTP/1.1 or HTTP/2 server with the listener's limits:
+//!
+//! - HTTP/1.1: `header_read_timeout` (a slow or idle client is closed),
+//!   `max_header_bytes` and `max_headers` (431 when exceeded); malformed
+//!   heads get 400 from hyper's parser;
+//! - HTTP/2: `h2_max_streams` concurrent streams, `max_header_bytes` of
+//!   header list, bounded pending and locally-errored resets (the "rapid
+//!   reset" attack), keep-alive pings.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, Response, Version};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::Shared;
+use crate::body::ProxyBody;
+use crate::plugin::ConnectionInfo;
+
+/// Time allowed for a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+pub(super) struct Connection {
+    pub stream: TcpStream,
+    pub info: Arc<ConnectionInfo>,
+    pub shared: Arc<Shared>,
+    /// Held for the connection's life: its place under the limits.
+    pub permits: Vec<OwnedSemaphorePermit>,
+}
+
+impl Connection {
+    pub async fn serve(self, h1: Watcher, h2: Watcher) {
+        let _ = self.stream.set_nodelay(true);
+        let Connection {
+            stream,
+            info,
+            shared,
+            permits: _permits,
+        } = self;
+        let span = tracing::debug_span!("connection", client = %info.client, listener = %info.listener);
+        let result = match &shared.tls {
+            None => match speaks_h2(&stream, shared.limits.header_read_timeout).await {
+                Some(true) => serve_h2(TokioIo::new(stream), &shared, &info, h2).await,
+                Some(false) => serve_h1(TokioIo::new(stream), &shared, &info, h1).await,
+                None => return,
+            },
+            Some(acceptor) => {
+                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(parent: &span, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(parent: &span, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let h2_negotiated = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                if h2_negotiated {
+                    serve_h2(TokioIo::new(stream), &shared, &info, h2).await
+                } else {
+                    serve_h1(TokioIo::new(stream), &shared, &info, h1).await
+                }
+            }
+        };
+        if let Err(error) = result {
+            tracing::debug!(parent: &span, %error, "connection ended with an error");
+        }
+    }
+}
+
+/// On a plain listener, whether the client opens with the HTTP/2 preface;
+/// `None` if it closes or sends nothing in time.
+async fn speaks_h2(stream: &TcpStream, timeout: Duration) -> Option<bool> {
+    let mut buf = [0u8; 24];
+    let peeking = async {
+        loop {
+            let n = stream.peek(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            if buf[..n] != H2_PREFACE[..n] {
+                return Some(false);
+            }
+            if n == H2_PREFACE.len() {
+                return Some(true);
+            }
+            // A partial preface: wait for more bytes.
+            stream.readable().await.ok()?;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(timeout, peeking).await.ok().flatten()
+}
+
+async fn serve_h1<I>(
+    io: TokioIo<I>,
+    shared: &Arc<Shared>,
+    info: &Arc<ConnectionInfo>,
+    watcher: Watcher,
+) -> hyper::Result<()>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &shared.limits;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers);
+    let connection = builder.serve_connection(io, service(shared, info));
+    watcher.watch(connection).await
+}
+
+async fn serve_h2<I>(
+    io: TokioIo<I>,
+    shared: &Arc<Shared>,
+    info: &Arc<ConnectionInfo>,
+    watcher: Watcher,
+) -> hyper::Result<()>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &shared.limits;
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(Some(100))
+        .max_local_error_reset_streams(Some(1024))
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let connection = builder.serve_connection(io, service(shared, info));
+    watcher.watch(connection).await
+}
+
+/// The proxy as a hyper service for one connection.
+fn service(
+    shared: &Arc<Shared>,
+    info: &Arc<ConnectionInfo>,
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = Response<ProxyBody>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Send
+       + 'static {
+    let (shared, info) = (Arc::clone(shared), Arc::clone(info));
+    service_fn(move |request: http::Request<Incoming>| {
+        let (shared, info) = (Arc::clone(&shared), Arc::clone(&info));
+        async move {
+            let version = request.version();
+            let mut response = shared.proxy.handle(request, info).await;
+            if shared.draining.load(Ordering::Relaxed) && version <= Version::HTTP_11 {
+                // Draining: the client should take its next request elsewhere.
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, Infallible>(response)
+        }
+    })
+}

@@ -1,0 +1,176 @@
+//! Accepting clients: one task per listener accepts connections within the
+//! global and per-listener connection limits (at a limit it stops
+//! accepting, and new clients wait in the kernel's queue), and each
+//! connection is served by `connection.rs`.
+//!
+//! Shutdown drains: the listener stops accepting (taking what the kernel
+//! already queued), HTTP/2 connections get GOAWAY at once, HTTP/1.1
+//! responses carry `Connection: close` so clients move to another process,
+//! idle HTTP/1.1 connections are closed after a moment, and whatever is
+//! still open when the grace period ends is dropped.
+
+mod bind;
+mod connection;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+pub use bind::bind_reusable;
+use connection::Connection;
+
+use crate::config::ListenerLimits;
+use crate::plugin::{ConnectionInfo, Scheme};
+use crate::proxy::Proxy;
+
+/// During a drain, how long idle HTTP/1.1 connections are given to send one
+/// last request (answered with `Connection: close`) before they are closed.
+const IDLE_DRAIN: Duration = Duration::from_secs(1);
+
+/// A bound listener ready to serve.
+pub struct Listener {
+    pub name: Arc<str>,
+    pub socket: TcpListener,
+    pub tls: Option<TlsAcceptor>,
+    pub limits: ListenerLimits,
+    /// Connections of every listener together.
+    pub global_connections: Arc<Semaphore>,
+    pub shutdown_grace: Duration,
+}
+
+/// Per-listener state every connection shares.
+pub(crate) struct Shared {
+    pub proxy: Arc<Proxy>,
+    pub tls: Option<TlsAcceptor>,
+    pub limits: ListenerLimits,
+    /// Set when shutdown starts: HTTP/1.1 responses then close their
+    /// connection.
+    pub draining: AtomicBool,
+}
+
+impl Listener {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Accepts until `shutdown` fires, then drains (see the module doc).
+    pub async fn serve(self, proxy: Arc<Proxy>, shutdown: CancellationToken) {
+        let local_connections = self.limits.max_connections.map(|n| Arc::new(Semaphore::new(n)));
+        let shared = Arc::new(Shared {
+            proxy,
+            tls: self.tls.clone(),
+            limits: self.limits.clone(),
+            draining: AtomicBool::new(false),
+        });
+        let h1 = GracefulShutdown::new();
+        let h2 = GracefulShutdown::new();
+        let scheme = if self.tls.is_some() {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let permits = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permits = self.permits(local_connections.as_ref()) => permits,
+            };
+            let Some(permits) = permits else { break };
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = self.socket.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, client)) => {
+                    backoff = Duration::from_millis(5);
+                    self.spawn(stream, client, scheme, permits, &shared, &h1, &h2);
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(listener = %self.name, %error, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+        // Take what the kernel already queued for us before closing.
+        while let Ok(Some((stream, client))) = try_accept(&self.socket) {
+            self.spawn(stream, client, scheme, Vec::new(), &shared, &h1, &h2);
+        }
+        drop(self.socket);
+        shared.draining.store(true, Ordering::Relaxed);
+        let drained = async {
+            tokio::join!(h2.shutdown(), async {
+                tokio::time::sleep(IDLE_DRAIN).await;
+                h1.shutdown().await;
+            });
+        };
+        tokio::select! {
+            _ = drained => {}
+            _ = tokio::time::sleep(self.shutdown_grace) => {
+                tracing::warn!(listener = %self.name, "connections still open after the grace period; closing them");
+            }
+        }
+    }
+
+    /// Waits for room under both connection limits.
+    async fn permits(&self, local: Option<&Arc<Semaphore>>) -> Option<Vec<OwnedSemaphorePermit>> {
+        let mut permits = Vec::with_capacity(2);
+        for limit in std::iter::once(&self.global_connections).chain(local) {
+            let permit = match Arc::clone(limit).try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    tracing::warn!(listener = %self.name, "max_connections reached: new connections wait in the kernel's queue");
+                    Arc::clone(limit).acquire_owned().await.ok()?
+                }
+            };
+            permits.push(permit);
+        }
+        Some(permits)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn(
+        &self,
+        stream: TcpStream,
+        client: SocketAddr,
+        scheme: Scheme,
+        permits: Vec<OwnedSemaphorePermit>,
+        shared: &Arc<Shared>,
+        h1: &GracefulShutdown,
+        h2: &GracefulShutdown,
+    ) {
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let info = Arc::new(ConnectionInfo {
+            client,
+            local,
+            scheme,
+            listener: Arc::clone(&self.name),
+        });
+        let connection = Connection {
+            stream,
+            info,
+            shared: Arc::clone(shared),
+            permits,
+        };
+        tokio::spawn(connection.serve(h1.watcher(), h2.watcher()));
+    }
+}
+
+/// A connection already queued, without waiting for one.
+fn try_accept(socket: &TcpListener) -> std::io::Result<Option<(TcpStream, SocketAddr)>> {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match socket.poll_accept(&mut context) {
+        std::task::Poll::Ready(accepted) => accepted.map(Some),
+        std::task::Poll::Pending => Ok(None),
+    }
+}

@@ -1,0 +1,116 @@
+//! Checks on a request head before any plugin sees it, closing the gaps a
+//! request-smuggling or cache-poisoning attempt would use. hyper's parser
+//! already rejects malformed request lines, invalid header names, NUL and
+//! other control bytes, obs-fold, bad chunk sizes, and Content-Length with
+//! Transfer-Encoding or with conflicting values; what is left is the
+//! target's authority:
+//!
+//! - HTTP/1.1 requires exactly one `Host` (RFC 9112 3.2);
+//! - an absolute-form target or HTTP/2 `:authority` must agree with `Host`
+//!   when both are present, otherwise the proxy and the server could route
+//!   one request differently;
+//! - the authority must be a plain `host[:port]`, no user info;
+//! - `CONNECT` tunnels are not offered.
+
+use http::request::Parts;
+use http::{header, Method, StatusCode, Version};
+
+/// Why a request head is refused, and with which status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub reason: &'static str,
+}
+
+fn refuse(status: StatusCode, reason: &'static str) -> Result<(), Refusal> {
+    Err(Refusal { status, reason })
+}
+
+pub fn check_head(head: &Parts) -> Result<(), Refusal> {
+    if head.method == Method::CONNECT {
+        return refuse(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
+    }
+    let mut hosts = head.headers.get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return refuse(StatusCode::BAD_REQUEST, "more than one Host header");
+    }
+    let uri_authority = head.uri.authority();
+    if host.is_none() && uri_authority.is_none() && head.version == Version::HTTP_11 {
+        return refuse(StatusCode::BAD_REQUEST, "HTTP/1.1 request without Host");
+    }
+    if let Some(host) = host {
+        let Ok(host) = host.to_str() else {
+            return refuse(StatusCode::BAD_REQUEST, "Host is not ASCII");
+        };
+        if !is_plain_authority(host) {
+            return refuse(StatusCode::BAD_REQUEST, "Host is not a valid host[:port]");
+        }
+        if let Some(authority) = uri_authority {
+            if !authority.as_str().eq_ignore_ascii_case(host) {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "Host does not match the request target's authority",
+                );
+            }
+        }
+    }
+    if let Some(authority) = uri_authority {
+        if !is_plain_authority(authority.as_str()) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "the request target's authority is not a valid host[:port]",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `host[:port]` with a reg-name, IPv4 or bracketed IPv6 host.
+fn is_plain_authority(text: &str) -> bool {
+    let Ok(authority) = text.parse::<http::uri::Authority>() else {
+        return false;
+    };
+    if authority.as_str().contains('@') || authority.host().is_empty() {
+        return false;
+    }
+    let host = authority.host();
+    let name_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    let v6_ok = |b: u8| b.is_ascii_hexdigit() || matches!(b, b':' | b'.');
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => !v6.is_empty() && v6.bytes().all(v6_ok),
+        None => host.bytes().all(name_ok),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(build: http::request::Builder) -> Parts {
+        build.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn authority_rules() {
+        let ok = |b| check_head(&head(b)).is_ok();
+        assert!(ok(http::Request::get("/").header("host", "shop.example:8080")));
+        assert!(ok(http::Request::get("/").header("host", "[::1]:80")));
+        assert!(ok(
+            http::Request::get("http://shop.example/x").header("host", "SHOP.example")
+        ));
+        assert!(ok(http::Request::get("/").version(Version::HTTP_10)));
+        assert!(!ok(http::Request::get("/")), "HTTP/1.1 needs Host");
+        assert!(!ok(http::Request::get("/").header("host", "a").header("host", "b")));
+        assert!(!ok(
+            http::Request::get("http://evil.example/x").header("host", "shop.example")
+        ));
+        assert!(!ok(http::Request::get("/").header("host", "user@shop.example")));
+        assert!(!ok(http::Request::get("/").header("host", "shop example")));
+        assert!(!ok(http::Request::get("/").header("host", "shop.example/path")));
+        assert!(!ok(http::Request::builder()
+            .method("CONNECT")
+            .uri("shop.example:443")
+            .header("host", "shop.example:443")));
+    }
+}

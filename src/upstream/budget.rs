@@ -1,0 +1,92 @@
+//! A backend's retry budget: retries allowed over a 10-second window are
+//! `min_per_second` × 10 plus `ratio` × the requests of the window (as
+//! Linkerd and Envoy budget them), so when every server fails retries cannot
+//! multiply the load on them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::config::RetryBudgetConfig;
+
+const WINDOW_SECS: u64 = 10;
+
+#[derive(Debug)]
+pub struct RetryBudget {
+    ratio: f64,
+    floor: u64,
+    started: Instant,
+    /// Which window the counts belong to (seconds since `started` / 10).
+    window: AtomicU64,
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl RetryBudget {
+    pub fn new(config: &RetryBudgetConfig) -> RetryBudget {
+        RetryBudget {
+            ratio: config.ratio,
+            floor: u64::from(config.min_per_second) * WINDOW_SECS,
+            started: Instant::now(),
+            window: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a first attempt.
+    pub fn record_request(&self) {
+        self.roll();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes one retry from the budget; false when it is spent.
+    pub fn try_retry(&self) -> bool {
+        self.roll();
+        let allowed = self.floor + (self.requests.load(Ordering::Relaxed) as f64 * self.ratio) as u64;
+        let spent = self.retries.fetch_add(1, Ordering::Relaxed);
+        if spent < allowed {
+            true
+        } else {
+            self.retries.fetch_sub(1, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// Starts a new window when the current one is over.
+    fn roll(&self) {
+        let now = self.started.elapsed().as_secs() / WINDOW_SECS;
+        let current = self.window.load(Ordering::Relaxed);
+        if now != current
+            && self
+                .window
+                .compare_exchange(current, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.requests.store(0, Ordering::Relaxed);
+            self.retries.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_capped_by_the_floor_plus_a_share_of_requests() {
+        let budget = RetryBudget::new(&RetryBudgetConfig {
+            ratio: 0.5,
+            min_per_second: 1,
+        });
+        for _ in 0..20 {
+            budget.record_request();
+        }
+        // floor 10 + 0.5 × 20 = 20 retries, then no more.
+        let granted = (0..100).filter(|_| budget.try_retry()).count();
+        assert_eq!(granted, 20);
+        budget.record_request();
+        budget.record_request();
+        assert!(budget.try_retry(), "two more requests earn one more retry");
+        assert!(!budget.try_retry());
+    }
+}
