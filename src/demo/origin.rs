@@ -1,8 +1,8 @@
 //! A small origin web server, the lab's "web server" VMs in one task: it
 //! names itself in its page and in an `x-served-by` header, answers
 //! `GET /health` with 200, lists the request headers it received (so the
-//! effect of plugins is visible), and reads any request body to the end,
-//! reporting its length. Used by `switchyard demo` and by the tests, which
+//! effect of plugins is visible), reads any request body to the end,
+//! reporting its length, and answers `/delay/MS` after MS milliseconds. Used by `switchyard demo` and by the tests, which
 //! can kill it (every connection dropped at once) and start it again on the
 //! same address.
 
@@ -106,6 +106,11 @@ async fn accept_loop(socket: TcpListener, state: Arc<OriginState>) {
 async fn answer(state: &OriginState, request: Request<Incoming>) -> Response<Full<Bytes>> {
     if request.uri().path() == "/health" {
         return page(state, StatusCode::OK, "text/plain", "ok\n".to_string());
+    }
+    // `/delay/MS`: answer after MS milliseconds (at most 60 s), for tests of
+    // timeouts and in-flight limits.
+    if let Some(ms) = request.uri().path().strip_prefix("/delay/").and_then(|ms| ms.parse::<u64>().ok()) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
     }
     state.hits.fetch_add(1, Ordering::Relaxed);
     let mut text = format!(

@@ -394,3 +394,115 @@ pub fn der_of(pem: &str) -> Vec<u8> {
         .expect("a certificate")
         .to_vec()
 }
+
+/// A real nginx (Debian's package) as an origin process: `GET /health`
+/// answers 200, everything else names the server in its body and in
+/// `x-served-by`. Killing it is a real SIGKILL of a real process.
+pub struct Nginx {
+    child: Option<std::process::Child>,
+    pub name: String,
+    pub address: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx on `address` (port 0 picks a free port).
+    pub async fn start(name: &str, address: SocketAddr) -> Nginx {
+        let address = if address.port() == 0 {
+            std::net::TcpListener::bind(address).unwrap().local_addr().unwrap()
+        } else {
+            address
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let conf = format!(
+            r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 100000;
+    server {{
+        listen {address};
+        location = /health {{ return 200 "ok\n"; }}
+        location / {{
+            add_header x-served-by {name} always;
+            return 200 "Served by {name}\n";
+        }}
+    }}
+}}
+"#
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx starts (apt-get install nginx; ./dev test does it)");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(address).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "nginx listens on {address}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Nginx {
+            child: Some(child),
+            name: name.to_string(),
+            address,
+            _dir: dir,
+        }
+    }
+
+    /// SIGKILL: the process dies with its connections open.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A server that accepts connections and never answers (nor closes them).
+pub struct BlackHole {
+    pub address: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlackHole {
+    pub async fn start() -> BlackHole {
+        let socket = tokio::net::TcpListener::bind(ANY_PORT).await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = socket.accept().await {
+                held.push(stream);
+            }
+        });
+        BlackHole { address, task }
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
