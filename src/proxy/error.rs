@@ -92,5 +92,6 @@ pub fn error_response(status: StatusCode, reason: &str, id: RequestId) -> Respon
     response
         .headers_mut()
         .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(REQUEST_ID, id.header_value());
     response
 }
