@@ -36,7 +36,9 @@ servers = [{}]
     );
     let path = dir.path().join("switchyard.toml");
     std::fs::write(&path, text).unwrap();
-    let proxy = RunningProxy::start(Config::load(&path).unwrap(), support::engine()).await.unwrap();
+    let proxy = RunningProxy::start(Config::load(&path).unwrap(), support::engine())
+        .await
+        .unwrap();
     (proxy, dir)
 }
 
@@ -74,7 +76,12 @@ async fn a_server_process_killed_during_2000_requests_costs_none_of_them() {
     done.store(true, Ordering::SeqCst);
     let report = load.await.unwrap();
     eprintln!("web2 killed: marked down by passive health after {passive:?}");
-    assert!(report.failures.is_empty(), "{} failed: {:?}", report.failures.len(), report.failures.first());
+    assert!(
+        report.failures.is_empty(),
+        "{} failed: {:?}",
+        report.failures.len(),
+        report.failures.first()
+    );
     assert_eq!(report.ok, 2_000);
     for _ in 0..10 {
         assert_eq!(client.get(&url).await.served_by(), "web1");
@@ -131,8 +138,15 @@ passive_health = { failures = 2 }"#;
         started.elapsed()
     );
     assert_eq!(results.len(), 2_000);
-    assert!(failed.iter().all(|(status, _)| *status == 504), "only timeouts: {failed:?}");
-    assert!(failed.len() <= 2 + 8, "timeouts stop once the server is marked down: {}", failed.len());
+    assert!(
+        failed.iter().all(|(status, _)| *status == 504),
+        "only timeouts: {failed:?}"
+    );
+    assert!(
+        failed.len() <= 2 + 8,
+        "timeouts stop once the server is marked down: {}",
+        failed.len()
+    );
     assert!(
         failed.iter().all(|(_, took)| *took < Duration::from_millis(300 + 700)),
         "each timeout is bounded by response_timeout: {failed:?}"

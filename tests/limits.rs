@@ -46,7 +46,12 @@ async fn a_slow_request_head_is_closed_after_header_read_timeout() {
         .expect("closed within 3 s")
         .unwrap_or(0);
     let took = started.elapsed();
-    assert_eq!(n, 0, "closed without a response: {:?}", String::from_utf8_lossy(&buf[..n]));
+    assert_eq!(
+        n,
+        0,
+        "closed without a response: {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
     assert!(took >= Duration::from_millis(250), "not before the timeout: {took:?}");
 }
 
@@ -87,7 +92,10 @@ async fn oversized_heads_get_431() {
 #[tokio::test]
 async fn bodies_over_max_body_get_413_declared_or_chunked() {
     let lab = Lab::start(LIMITED).await;
-    let declared = format!("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\n\r\n{}", "b".repeat(2048));
+    let declared = format!(
+        "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\n\r\n{}",
+        "b".repeat(2048)
+    );
     let (status, text) = raw_exchange(lab.addr("web"), declared.as_bytes(), Duration::from_secs(2)).await;
     assert_eq!(status, Some(413), "{text}");
     assert!(text.contains("request id "), "{text}");
@@ -120,10 +128,21 @@ async fn http2_advertises_the_stream_limit() {
     stream.read_exact(&mut payload).await.unwrap();
     let settings: Vec<(u16, u32)> = payload
         .chunks(6)
-        .map(|c| (u16::from_be_bytes([c[0], c[1]]), u32::from_be_bytes([c[2], c[3], c[4], c[5]])))
+        .map(|c| {
+            (
+                u16::from_be_bytes([c[0], c[1]]),
+                u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+            )
+        })
         .collect();
-    assert!(settings.contains(&(0x3, 7)), "SETTINGS_MAX_CONCURRENT_STREAMS = 7 in {settings:?}");
-    assert!(settings.contains(&(0x6, 8 << 10)), "SETTINGS_MAX_HEADER_LIST_SIZE = 8 KiB in {settings:?}");
+    assert!(
+        settings.contains(&(0x3, 7)),
+        "SETTINGS_MAX_CONCURRENT_STREAMS = 7 in {settings:?}"
+    );
+    assert!(
+        settings.contains(&(0x6, 8 << 10)),
+        "SETTINGS_MAX_HEADER_LIST_SIZE = 8 KiB in {settings:?}"
+    );
 }
 
 #[tokio::test]
@@ -141,11 +160,19 @@ async fn at_max_connections_new_clients_wait_until_one_leaves() {
     }
     let waiting = tokio::spawn(async move {
         let started = Instant::now();
-        let (status, _) = raw_exchange(address, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Duration::from_secs(5)).await;
+        let (status, _) = raw_exchange(
+            address,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
         (status, started.elapsed())
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!waiting.is_finished(), "the fourth connection is not served while three are open");
+    assert!(
+        !waiting.is_finished(),
+        "the fourth connection is not served while three are open"
+    );
     drop(held.pop());
     let (status, took) = waiting.await.unwrap();
     assert_eq!(status, Some(200), "served once a connection left");

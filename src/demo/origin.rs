@@ -109,7 +109,12 @@ async fn answer(state: &OriginState, request: Request<Incoming>) -> Response<Ful
     }
     // `/delay/MS`: answer after MS milliseconds (at most 60 s), for tests of
     // timeouts and in-flight limits.
-    if let Some(ms) = request.uri().path().strip_prefix("/delay/").and_then(|ms| ms.parse::<u64>().ok()) {
+    if let Some(ms) = request
+        .uri()
+        .path()
+        .strip_prefix("/delay/")
+        .and_then(|ms| ms.parse::<u64>().ok())
+    {
         tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
     }
     state.hits.fetch_add(1, Ordering::Relaxed);

@@ -1,9 +1,12 @@
 //! Checks on a request head before any plugin sees it, closing the gaps a
 //! request-smuggling or cache-poisoning attempt would use. hyper's parser
 //! already rejects malformed request lines, invalid header names, NUL and
-//! other control bytes, obs-fold, bad chunk sizes, and Content-Length with
-//! Transfer-Encoding or with conflicting values; what is left is the
-//! target's authority:
+//! other control bytes, obs-fold, bad chunk sizes, conflicting
+//! Content-Length values and Transfer-Encoding other than chunked; for
+//! Content-Length with Transfer-Encoding it follows RFC 9112 6.3: the body
+//! is read as chunked, Content-Length is dropped and the connection closes
+//! after the response, so nothing after the body is read as a request.
+//! What is left is the target's authority:
 //!
 //! - HTTP/1.1 requires exactly one `Host` (RFC 9112 3.2);
 //! - an absolute-form target or HTTP/2 `:authority` must agree with `Host`
@@ -30,6 +33,7 @@ pub fn check_head(head: &Parts) -> Result<(), Refusal> {
     if head.method == Method::CONNECT {
         return refuse(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
     }
+
     let mut hosts = head.headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {

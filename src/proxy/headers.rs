@@ -17,8 +17,14 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
+/// Headers a client may not make hop-by-hop by naming them in
+/// `Connection`: dropping them would change how the server routes or frames
+/// the request.
+const NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH, header::CONTENT_TYPE];
+
 /// Removes hop-by-hop headers, including those the `Connection` header
-/// names. `Upgrade` goes too: upgrades are not proxied.
+/// names (except the few in `NEVER_NOMINATED`). `Upgrade` goes too:
+/// upgrades are not proxied.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -26,6 +32,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter(|name| !NEVER_NOMINATED.contains(name))
         .collect();
     for name in named.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(name);

@@ -455,7 +455,10 @@ http {{
             .expect("nginx starts (apt-get install nginx; ./dev test does it)");
         let started = Instant::now();
         while tokio::net::TcpStream::connect(address).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "nginx listens on {address}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nginx listens on {address}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         Nginx {
