@@ -3,74 +3,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
+use support::ProxyProcess;
+
 use switchyard::demo::Origin;
-
-struct Proxy {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Proxy {
-    fn start(config: &std::path::Path) -> Proxy {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["run", "-c"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("switchyard starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("proxy: {line}");
-                let _ = tx.send(line);
-            }
-        });
-        Proxy { child, lines }
-    }
-
-    /// Waits for a log line containing `marker` and returns the address
-    /// logged on it (`address=...`).
-    fn address_logged(&self, marker: &str) -> SocketAddr {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the proxy logs");
-            if line.contains(marker) {
-                let address = line
-                    .split("address=")
-                    .nth(1)
-                    .expect("an address")
-                    .split_whitespace()
-                    .next()
-                    .unwrap();
-                return address.parse().expect("an address");
-            }
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
 
 fn status(admin: SocketAddr) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
@@ -110,7 +49,7 @@ servers = [{{ name = "web2", address = "{}" }}]
         web2.address()
     );
     std::fs::write(&config, &text).unwrap();
-    let proxy = Proxy::start(&config);
+    let proxy = ProxyProcess::start(&config);
     let web = proxy.address_logged("listening listener=web");
     let admin = proxy.address_logged("admin endpoint listening");
     let client = support::Client::new("");
@@ -146,10 +85,6 @@ servers = [{{ name = "web2", address = "{}" }}]
     assert_eq!(client.get(&url).await.served_by(), "web2");
 
     proxy.signal("-TERM");
-    let mut child = proxy;
-    let exit = tokio::task::spawn_blocking(move || child.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(exit.code(), Some(0), "SIGTERM is a clean stop");
+    let exit = tokio::task::spawn_blocking(move || proxy.wait()).await.unwrap();
+    assert_eq!(exit, Some(0), "SIGTERM is a clean stop");
 }
