@@ -26,6 +26,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::Shared;
 use crate::body::ProxyBody;
+use crate::config::ListenerLimits;
 use crate::plugin::ConnectionInfo;
 
 /// Time allowed for a TLS handshake.
@@ -36,6 +37,7 @@ pub(super) struct Connection {
     pub stream: TcpStream,
     pub info: Arc<ConnectionInfo>,
     pub shared: Arc<Shared>,
+    pub limits: ListenerLimits,
     /// Held for the connection's life: its place under the limits.
     pub permits: Vec<OwnedSemaphorePermit>,
 }
@@ -47,13 +49,14 @@ impl Connection {
             stream,
             info,
             shared,
+            limits,
             permits: _permits,
         } = self;
         let span = tracing::debug_span!("connection", client = %info.client, listener = %info.listener);
         let result = match &shared.tls {
-            None => match speaks_h2(&stream, shared.limits.header_read_timeout).await {
-                Some(true) => serve_h2(TokioIo::new(stream), &shared, &info, h2).await,
-                Some(false) => serve_h1(TokioIo::new(stream), &shared, &info, h1).await,
+            None => match speaks_h2(&stream, limits.header_read_timeout).await {
+                Some(true) => serve_h2(TokioIo::new(stream), &shared, &limits, &info, h2).await,
+                Some(false) => serve_h1(TokioIo::new(stream), &shared, &limits, &info, h1).await,
                 None => return,
             },
             Some(acceptor) => {
@@ -70,9 +73,9 @@ impl Connection {
                 };
                 let h2_negotiated = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 if h2_negotiated {
-                    serve_h2(TokioIo::new(stream), &shared, &info, h2).await
+                    serve_h2(TokioIo::new(stream), &shared, &limits, &info, h2).await
                 } else {
-                    serve_h1(TokioIo::new(stream), &shared, &info, h1).await
+                    serve_h1(TokioIo::new(stream), &shared, &limits, &info, h1).await
                 }
             }
         };
@@ -109,13 +112,13 @@ async fn speaks_h2(stream: &TcpStream, timeout: Duration) -> Option<bool> {
 async fn serve_h1<I>(
     io: TokioIo<I>,
     shared: &Arc<Shared>,
+    limits: &ListenerLimits,
     info: &Arc<ConnectionInfo>,
     watcher: Watcher,
 ) -> hyper::Result<()>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = &shared.limits;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -129,13 +132,13 @@ where
 async fn serve_h2<I>(
     io: TokioIo<I>,
     shared: &Arc<Shared>,
+    limits: &ListenerLimits,
     info: &Arc<ConnectionInfo>,
     watcher: Watcher,
 ) -> hyper::Result<()>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = &shared.limits;
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())

@@ -49,7 +49,6 @@ pub struct Listener {
 pub(crate) struct Shared {
     pub proxy: Arc<Proxy>,
     pub tls: Option<TlsAcceptor>,
-    pub limits: ListenerLimits,
     /// Set when shutdown starts: HTTP/1.1 responses then close their
     /// connection.
     pub draining: AtomicBool,
@@ -66,7 +65,6 @@ impl Listener {
         let shared = Arc::new(Shared {
             proxy,
             tls: self.tls.clone(),
-            limits: self.limits.clone(),
             draining: AtomicBool::new(false),
         });
         let h1 = GracefulShutdown::new();
@@ -156,10 +154,19 @@ impl Listener {
             scheme,
             listener: Arc::clone(&self.name),
         });
+        // The current generation's limits: a reload applies to new
+        // connections (max_connections excepted, fixed at start).
+        let limits = shared
+            .proxy
+            .generation()
+            .listeners
+            .get(&*self.name)
+            .map_or_else(|| self.limits.clone(), |route| route.limits.clone());
         let connection = Connection {
             stream,
             info,
             shared: Arc::clone(shared),
+            limits,
             permits,
         };
         tokio::spawn(connection.serve(h1.watcher(), h2.watcher()));
