@@ -54,6 +54,7 @@ pub mod body;
 pub mod config;
 pub mod demo;
 pub mod listener;
+pub mod log_throttle;
 pub mod plugin;
 pub mod prepare;
 pub mod proxy;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Problem};
 use crate::listener::{bind_reusable, Listener};
+use crate::log_throttle::ThrottledLog;
 use crate::plugin::PluginEngine;
 use crate::prepare::prepare;
 use crate::proxy::{Generation, Proxy};
@@ -96,6 +97,7 @@ impl RunningProxy {
                 limits: l.limits.clone(),
                 global_connections: Arc::clone(&connections),
                 shutdown_grace: config.limits.shutdown_grace,
+                full: ThrottledLog::new(),
             });
         }
         let admin_socket = match &config.admin {

@@ -88,3 +88,73 @@ servers = [{{ name = "web2", address = "{}" }}]
     let exit = tokio::task::spawn_blocking(move || proxy.wait()).await.unwrap();
     assert_eq!(exit, Some(0), "SIGTERM is a clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_drains_in_flight_requests_and_a_second_sigint_exits_at_once() {
+    let origin = Origin::start("web1", support::ANY_PORT.parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchyard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[global]\nshutdown_grace = \"30s\"\n[[listener]]\nname = \"web\"\nbind = \"127.0.0.1:0\"\ndefault_backend = \"www\"\n\
+             [backend.www]\nservers = [{{ name = \"web1\", address = \"{}\" }}]\n",
+            origin.address()
+        ),
+    )
+    .unwrap();
+    let mut proxy = ProxyProcess::start(&config);
+    let web = proxy.address_logged("listening listener=web");
+    let client = support::Client::new("");
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .send(
+                    http::Request::get(format!("http://{web}/delay/600"))
+                        .body(Default::default())
+                        .unwrap(),
+                )
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    proxy.signal("-INT");
+    // The in-flight request finishes on the draining process.
+    let reply = slow.await.unwrap().expect("the in-flight request completes");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        proxy.exits_within(Duration::from_secs(5)),
+        Some(Some(0)),
+        "drained, then exited"
+    );
+
+    let mut proxy = ProxyProcess::start(&config);
+    let web = proxy.address_logged("listening listener=web");
+    let stuck = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .send(
+                    http::Request::get(format!("http://{web}/delay/20000"))
+                        .body(Default::default())
+                        .unwrap(),
+                )
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    proxy.signal("-INT");
+    assert_eq!(
+        proxy.exits_within(Duration::from_millis(500)),
+        None,
+        "still draining the stuck request"
+    );
+    proxy.signal("-INT");
+    assert_eq!(
+        proxy.exits_within(Duration::from_secs(2)),
+        Some(Some(130)),
+        "a second SIGINT exits at once"
+    );
+    stuck.abort();
+}

@@ -153,3 +153,82 @@ passive_health = { failures = 2 }"#;
     );
     assert!(!healthy(&proxy, "hole"), "the silent server is marked down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_budget_keeps_retries_from_multiplying_an_outage() {
+    let closers = [
+        support::Closer::start().await,
+        support::Closer::start().await,
+        support::Closer::start().await,
+        support::Closer::start().await,
+    ];
+    let servers: Vec<(&str, SocketAddr)> = ["c1", "c2", "c3", "c4"]
+        .iter()
+        .copied()
+        .zip(closers.iter().map(|c| c.address))
+        .collect();
+    // Without a budget each request would be tried on all four servers.
+    let extra = r#"retries = 3
+passive_health = { failures = 0 }
+retry_budget = { ratio = 0.2, min_per_second = 0 }"#;
+    let (proxy, _dir) = proxy(&servers, extra).await;
+    let client = Client::new("");
+    let url = format!("http://{}/", proxy.local_addr("web").unwrap());
+    for _ in 0..100 {
+        let reply = client.get(&url).await;
+        assert!(matches!(reply.status.as_u16(), 502 | 503), "{}", reply.body);
+        assert!(reply.body.contains("request id "), "{}", reply.body);
+    }
+    let attempts: usize = closers.iter().map(|c| c.accepted.load(Ordering::SeqCst)).sum();
+    eprintln!("retry budget: 100 failing requests made {attempts} attempts (no budget: 400)");
+    assert!(attempts >= 100 && attempts <= 100 + 20 + 2, "attempts {attempts}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_server_down_the_fallback_answers() {
+    let sorry = Nginx::start("sorry", support::ANY_PORT.parse().unwrap()).await;
+    let dead: SocketAddr = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    };
+    let extra = format!(
+        r#"fallback_backend = "sorry"
+
+[backend.sorry]
+servers = [{{ name = "sorry", address = "{}" }}]
+
+[backend.www2]
+servers = [{{ name = "dead", address = "{dead}" }}]
+fallback_plugin = "maintenance"
+
+[[listener]]
+name = "second"
+bind = "127.0.0.1:0"
+default_backend = "www2"
+
+[plugin.maintenance]
+source = "{}/echo.wasm"
+"#,
+        sorry.address,
+        switchyard::plugin::builtin::GUEST_WASM_DIR
+    );
+    let (proxy, _dir) = proxy(&[("dead", dead)], &extra).await;
+    let client = Client::new("");
+    let reply = client
+        .get(&format!("http://{}/page", proxy.local_addr("web").unwrap()))
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.served_by()),
+        (200, "sorry"),
+        "fallback backend"
+    );
+    let reply = client
+        .get(&format!("http://{}/page", proxy.local_addr("second").unwrap()))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body.contains("path=/page"),
+        "the fallback plugin answered: {}",
+        reply.body
+    );
+}

@@ -27,6 +27,7 @@ pub use bind::bind_reusable;
 use connection::Connection;
 
 use crate::config::ListenerLimits;
+use crate::log_throttle::ThrottledLog;
 use crate::plugin::{ConnectionInfo, Scheme};
 use crate::proxy::Proxy;
 
@@ -43,6 +44,8 @@ pub struct Listener {
     /// Connections of every listener together.
     pub global_connections: Arc<Semaphore>,
     pub shutdown_grace: Duration,
+    /// Throttles the "limit reached" warning.
+    pub full: ThrottledLog,
 }
 
 /// Per-listener state every connection shares.
@@ -125,7 +128,9 @@ impl Listener {
             let permit = match Arc::clone(limit).try_acquire_owned() {
                 Ok(permit) => permit,
                 Err(_) => {
-                    tracing::warn!(listener = %self.name, "max_connections reached: new connections wait in the kernel's queue");
+                    if let Some(times) = self.full.tick() {
+                        tracing::warn!(listener = %self.name, times, "max_connections reached: new connections wait in the kernel's queue");
+                    }
                     Arc::clone(limit).acquire_owned().await.ok()?
                 }
             };

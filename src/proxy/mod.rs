@@ -36,6 +36,7 @@ pub use request_id::RequestId;
 
 use crate::body::{ClientBody, ProxyBody};
 use crate::config::{Fallback, ListenerLimits};
+use crate::log_throttle::ThrottledLog;
 use crate::plugin::{
     Action, ChainOutcome, ConnectionInfo, Decision, HeaderOp, RequestView, Response as PluginResponse, Verdict,
 };
@@ -212,12 +213,9 @@ fn fallback_answer(generation: &Generation, plugin: &str, view: &mut RequestView
 
 /// Logs overload at most once a second.
 fn warn_overloaded() {
-    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if LAST.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
-        tracing::warn!("max_in_flight reached: answering 503");
+    static LOG: ThrottledLog = ThrottledLog::new();
+    if let Some(refused) = LOG.tick() {
+        tracing::warn!(refused, "max_in_flight reached: answering 503");
     }
 }
 

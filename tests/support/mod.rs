@@ -603,6 +603,18 @@ impl ProxyProcess {
         self.child.wait().ok()?.code()
     }
 
+    /// The exit code, if the process exits within `limit`.
+    pub fn exits_within(&mut self, limit: Duration) -> Option<Option<i32>> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
     /// Resident memory of the process, in KiB.
     pub fn rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -619,5 +631,39 @@ impl ProxyProcess {
 impl Drop for ProxyProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
+    }
+}
+
+/// A server that accepts connections and closes them at once, counting
+/// them: every request to it fails after the connection was made.
+pub struct Closer {
+    pub address: SocketAddr,
+    pub accepted: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Closer {
+    pub async fn start() -> Closer {
+        let socket = tokio::net::TcpListener::bind(ANY_PORT).await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = socket.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Closer {
+            address,
+            accepted,
+            task,
+        }
+    }
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
