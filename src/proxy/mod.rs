@@ -1,15 +1,20 @@
 //! Request orchestration: the one place that knows plugins, backends and
 //! servers together. [`Proxy::handle`] reads like the life of a request:
 //!
-//! 1. pin the current [`Generation`];
+//! 1. give the request an id and a place under `max_in_flight`; pin the
+//!    current [`Generation`]; check the head ([`check_head`]) and a declared
+//!    body size;
 //! 2. run the listener's request hooks ([`RequestChain`]): continue, route
 //!    or respond, with header edits;
 //! 3. a direct response (or a fail-closed plugin) is answered here;
 //! 4. otherwise the head is prepared for the server (plugin edits,
-//!    hop-by-hop headers removed, `X-Forwarded-For`, `Host`) and
-//!    [`forward`](forward::forward) balances, connects, sends and retries;
+//!    hop-by-hop headers removed, `X-Forwarded-For`, `Host`,
+//!    `x-request-id`) and `forward.rs` balances, connects, sends and
+//!    retries (within the retry budget, feeding passive health), then tries
+//!    the backend's fallback backend;
 //! 5. the response's hop-by-hop headers are removed and the plugins'
-//!    response edits applied;
+//!    response edits applied; a fallback plugin answers when no server
+//!    could;
 //! 6. errors become responses in one place ([`ProxyError::into_response`]).
 //!
 //! [`RequestChain`]: crate::plugin::RequestChain
