@@ -98,6 +98,7 @@ fn candidates(sequence: u64) -> CandidateView {
             .iter()
             .enumerate()
             .map(|(i, name)| CandidateServer {
+                key: switchyard::upstream::server_key(name),
                 name: Arc::from(*name),
                 address: Arc::from(format!("127.0.0.1:900{}", i + 1)),
                 weight: 1,

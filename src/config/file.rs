@@ -134,6 +134,7 @@ pub struct PluginFile {
     pub timeout: Option<Spanned<String>>,
     pub memory_limit: Option<Spanned<String>>,
     pub max_calls_per_instance: Option<Spanned<u64>>,
+    pub state_max_entries: Option<Spanned<usize>>,
     /// Handed to the plugin as it is; the plugin checks it in `init`.
     pub config: Option<toml::Table>,
 }

@@ -244,6 +244,8 @@ pub struct PluginConfig {
     pub memory_limit: usize,
     /// An instance is replaced by a fresh one after this many calls.
     pub max_calls_per_instance: u64,
+    /// Entries the plugin's shared-state namespace may hold.
+    pub state_max_entries: usize,
     /// The plugin's own settings, handed over as they are.
     pub settings: toml::Table,
     /// Where `source` is written, for problems found while compiling.
@@ -260,6 +262,7 @@ impl PluginConfig {
             && self.timeout == other.timeout
             && self.memory_limit == other.memory_limit
             && self.max_calls_per_instance == other.max_calls_per_instance
+            && self.state_max_entries == other.state_max_entries
             && self.settings == other.settings
     }
 }

@@ -29,6 +29,7 @@ const CHECK_FALL: u32 = 3;
 const PLUGIN_TIMEOUT: Duration = Duration::from_millis(10);
 const PLUGIN_MEMORY: usize = 32 << 20;
 const PLUGIN_MAX_CALLS: u64 = 1_000_000;
+const PLUGIN_STATE_ENTRIES: usize = 100_000;
 const MAX_WEIGHT: u32 = 256;
 const MAX_CONNECTIONS: usize = 10_000;
 const MAX_IN_FLIGHT: usize = 10_000;
@@ -634,6 +635,11 @@ impl Checker<'_, '_> {
             timeout,
             memory_limit,
             max_calls_per_instance: max_calls_per_instance.max(1),
+            state_max_entries: self.at_least_one(
+                &p.state_max_entries,
+                &format!("{field}.state_max_entries"),
+                PLUGIN_STATE_ENTRIES,
+            ),
             settings: p.config.clone().unwrap_or_default(),
             at: Position { line, column },
         }
@@ -707,6 +713,7 @@ fn implicit_round_robin() -> PluginConfig {
         timeout: PLUGIN_TIMEOUT,
         memory_limit: PLUGIN_MEMORY,
         max_calls_per_instance: PLUGIN_MAX_CALLS,
+        state_max_entries: PLUGIN_STATE_ENTRIES,
         settings: toml::Table::new(),
         at: Position::default(),
     }

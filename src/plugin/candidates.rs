@@ -14,6 +14,8 @@ pub struct BackendHandle;
 /// One server offered to the balancer.
 #[derive(Debug, Clone)]
 pub struct CandidateServer {
+    /// The server's stable key (see `upstream::server_key`).
+    pub key: u64,
     pub name: Arc<str>,
     pub address: Arc<str>,
     pub weight: u32,
@@ -38,6 +40,7 @@ impl CandidateView {
         self.servers
             .iter()
             .map(|s| Candidate {
+                key: s.key,
                 weight: s.weight,
                 healthy: s.healthy,
                 in_flight: s.in_flight,

@@ -14,6 +14,7 @@ use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
 use super::error::PluginError;
+use super::shared_state::SharedStates;
 
 /// How often the epoch advances: the resolution of plugin deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -51,6 +52,8 @@ const COMPILED_CACHE_LIMIT: usize = 16;
 /// Owns the Wasm engine. Create one per process and share it.
 pub struct PluginEngine {
     engine: Engine,
+    /// Every plugin's shared state, by plugin name; outlives versions.
+    shared: SharedStates,
     compiled: Mutex<CompiledCache>,
     ticker: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
@@ -79,6 +82,7 @@ impl PluginEngine {
         };
         Ok(Arc::new(PluginEngine {
             engine,
+            shared: SharedStates::default(),
             compiled: Mutex::new(CompiledCache::default()),
             ticker: Some(ticker),
             stop,
@@ -87,6 +91,10 @@ impl PluginEngine {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    pub fn shared_states(&self) -> &SharedStates {
+        &self.shared
     }
 
     /// Compiles a component, or returns the one compiled before from the

@@ -5,6 +5,8 @@
 //!   bounds every call, compiled components cached by content hash.
 //! - `version`: one loaded plugin version and its pool of live instances.
 //! - `instance`: one instance (`Store`), its calls, deadline and memory cap.
+//! - `shared_state`: the `shared` interface's counters and keys, one
+//!   namespace per plugin, shared by all its instances and versions.
 //! - `state`: the host side of the imports: logging, configuration, and the
 //!   `request` and `candidates` resources backed by [`RequestView`] and
 //!   [`CandidateView`].
@@ -25,6 +27,7 @@ mod instance;
 mod request_view;
 mod set;
 mod settings;
+mod shared_state;
 mod state;
 mod version;
 
@@ -39,4 +42,5 @@ pub use instance::PluginInstance;
 pub use request_view::{ConnectionInfo, RequestView};
 pub use set::PluginSet;
 pub use settings::PluginSettings;
+pub use shared_state::{Namespace, SharedStates};
 pub use version::{Interest, PluginVersion};

@@ -7,10 +7,13 @@ use wasmtime::component::Resource;
 use wasmtime::{ResourceLimiter, Result};
 
 use super::bindings::switchyard::plugin::host::{self, Level};
+use super::bindings::switchyard::plugin::shared;
 use super::bindings::switchyard::plugin::types::{self, HostBackend, HostRequest, Scheme};
 use super::candidates::{BackendHandle, CandidateServer, CandidateView};
 use super::request_view::{RequestHandle, RequestView};
 use super::settings::PluginSettings;
+use super::shared_state::Namespace;
+use std::time::Duration;
 
 /// Who a plugin is: shared by every instance of one version.
 #[derive(Debug)]
@@ -19,6 +22,8 @@ pub struct PluginIdentity {
     /// Short content hash of the component, for log lines.
     pub version: String,
     pub settings: PluginSettings,
+    /// The plugin's namespace of shared counters and keys.
+    pub shared: Arc<Namespace>,
 }
 
 /// The data of one instance's `Store`.
@@ -200,6 +205,33 @@ impl host::Host for PluginState {
 }
 
 impl types::Host for PluginState {}
+
+impl shared::Host for PluginState {
+    fn counter_add(&mut self, name: String, delta: i64, ttl_ms: u64) -> Result<i64> {
+        Ok(self
+            .identity
+            .shared
+            .counter_add(&name, delta, Duration::from_millis(ttl_ms)))
+    }
+
+    fn counter_get(&mut self, name: String) -> Result<i64> {
+        Ok(self.identity.shared.counter_get(&name))
+    }
+
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>> {
+        Ok(self.identity.shared.get(&key))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> Result<()> {
+        self.identity.shared.set(&key, value, Duration::from_millis(ttl_ms));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) -> Result<()> {
+        self.identity.shared.delete(&key);
+        Ok(())
+    }
+}
 
 impl HostRequest for PluginState {
     fn method(&mut self, _: Resource<RequestHandle>) -> Result<String> {

@@ -96,6 +96,7 @@ impl PluginVersion {
             name: config.name.clone(),
             version: hash.short(),
             settings: PluginSettings::new(&config.settings),
+            shared: engine.shared_states().namespace(&config.name, config.state_max_entries),
         });
         let mut version = PluginVersion {
             config: config.clone(),

@@ -241,6 +241,7 @@ fn pick(
         }
         indices.push(i);
         servers.push(CandidateServer {
+            key: server.key,
             name: Arc::clone(&server.name),
             address: Arc::clone(&server.address_text),
             weight: server.weight(),

@@ -12,6 +12,8 @@ use crate::config::{BackendConfig, ServerConfig};
 #[derive(Debug)]
 pub struct Server {
     pub name: Arc<str>,
+    /// The stable key balancers see (FNV-1a of the name).
+    pub key: u64,
     pub address: SocketAddr,
     /// `address` as text, made once for the balancer's candidates.
     pub address_text: Arc<str>,
@@ -27,10 +29,20 @@ pub struct Server {
     pub pool: ConnectionPool,
 }
 
+/// A server's stable key: FNV-1a (64-bit) of its configured name, as the
+/// WIT contract documents, so guests in any language can compute it too and
+/// it survives reloads and restarts.
+pub fn server_key(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 impl Server {
     pub fn new(config: &ServerConfig, backend: &BackendConfig) -> Server {
         Server {
             name: Arc::from(config.name.as_str()),
+            key: server_key(&config.name),
             address: config.address,
             address_text: Arc::from(config.address.to_string()),
             weight: AtomicU32::new(config.weight),

@@ -1,16 +1,20 @@
-//! `path-router`: routes by path prefix, the longest prefix winning, with
-//! the table taken from the plugin's configuration:
+//! `path-router`: routes by host and by path prefix, from tables in the
+//! plugin's configuration.
 //!
 //! ```toml
-//! [plugin.path-router]
-//! source = "examples/plugins/path-router/target/wasm32-wasip2/release/path_router.wasm"
-//! config = { routes = { "/api/" = "api-backend", "/static/" = "static-backend" } }
+//! [plugin.router]
+//! source = "examples/plugins/target/wasm32-wasip2/release/path_router.wasm"
+//! config = { hosts = { "api.example.com" = "api" }, routes = { "/static/" = "static", "/api/" = "api" } }
 //! ```
 //!
-//! The prefixes are declared as the plugin's interest, so the host calls it
-//! only for matching paths; any other request goes on to the next plugin
-//! (and, at the end of the chain, to the listener's default backend). Each routed
-//! response carries `x-routed-by: path-router` so the effect is visible.
+//! A host match (the request's authority without its port, compared
+//! case-insensitively) wins; otherwise the longest matching path prefix.
+//! A request that matches neither goes on to the next plugin (and, at the
+//! end of the chain, to the listener's default backend). Routed responses
+//! carry `x-routed-by: path-router`.
+//!
+//! Without a host table the prefixes are declared as the plugin's
+//! interest, so the host calls it only for matching paths.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "request-plugin" });
 
@@ -20,55 +24,84 @@ use std::cell::RefCell;
 use switchyard::plugin::host::{config_entries, log, Level};
 use switchyard::plugin::types::{Header, HeaderOp, Request};
 
-thread_local! {
+#[derive(Default)]
+struct Table {
+    /// (host, backend), hosts in lower case.
+    hosts: Vec<(String, String)>,
     /// (prefix, backend), longest prefix first.
-    static ROUTES: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+    prefixes: Vec<(String, String)>,
+}
+
+thread_local! {
+    static TABLE: RefCell<Table> = RefCell::new(Table::default());
 }
 
 struct PathRouter;
 
 impl lifecycle::Guest for PathRouter {
     fn init() -> Result<(), String> {
-        let mut routes = Vec::new();
+        let mut table = Table::default();
         for (key, backend) in config_entries() {
-            let Some(prefix) = key.strip_prefix("routes.") else {
+            if let Some(prefix) = key.strip_prefix("routes.") {
+                if !prefix.starts_with('/') {
+                    return Err(format!("routes.{prefix}: a prefix must start with '/'"));
+                }
+                table.prefixes.push((prefix.to_string(), backend));
+            } else if let Some(host) = key.strip_prefix("hosts.") {
+                table.hosts.push((host.to_ascii_lowercase(), backend));
+            } else {
                 return Err(format!(
-                    "{key}: unknown setting; write routes = {{ \"/prefix/\" = \"backend\" }}"
+                    "{key}: unknown setting; write hosts = {{ \"name\" = \"backend\" }} and routes = {{ \"/prefix/\" = \"backend\" }}"
                 ));
-            };
-            if !prefix.starts_with('/') {
-                return Err(format!("routes.{prefix}: a prefix must start with '/'"));
             }
-            routes.push((prefix.to_string(), backend));
         }
-        if routes.is_empty() {
-            return Err("routes: at least one prefix is needed".into());
+        if table.prefixes.is_empty() && table.hosts.is_empty() {
+            return Err("routes, hosts: at least one route is needed".into());
         }
-        routes.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
-        log(Level::Info, &format!("{} routes loaded", routes.len()));
-        ROUTES.with(|r| *r.borrow_mut() = routes);
+        table
+            .prefixes
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        log(
+            Level::Info,
+            &format!("{} host and {} path routes", table.hosts.len(), table.prefixes.len()),
+        );
+        TABLE.with(|t| *t.borrow_mut() = table);
         Ok(())
     }
 }
 
 impl request_hook::Guest for PathRouter {
-    /// The host calls this plugin only for paths under one of the prefixes;
-    /// every other request skips it without entering Wasm.
     fn declare_interest() -> Interest {
-        Interest {
-            schemes: Vec::new(),
-            path_prefixes: ROUTES.with(|r| r.borrow().iter().map(|(prefix, _)| prefix.clone()).collect()),
-        }
+        TABLE.with(|t| {
+            let t = t.borrow();
+            let path_prefixes = if t.hosts.is_empty() {
+                t.prefixes.iter().map(|(prefix, _)| prefix.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            Interest {
+                schemes: Vec::new(),
+                path_prefixes,
+            }
+        })
     }
 
     fn on_request(req: &Request) -> Decision {
-        let path = req.path();
-        let backend = ROUTES.with(|routes| {
-            routes
-                .borrow()
-                .iter()
-                .find(|(prefix, _)| path.starts_with(prefix.as_str()))
-                .map(|(_, backend)| backend.clone())
+        let backend = TABLE.with(|t| {
+            let t = t.borrow();
+            let by_host = if t.hosts.is_empty() {
+                None
+            } else {
+                let host = req.authority().map(|a| host_of(&a).to_ascii_lowercase());
+                host.and_then(|h| t.hosts.iter().find(|(name, _)| *name == h).map(|(_, b)| b.clone()))
+            };
+            by_host.or_else(|| {
+                let path = req.path();
+                t.prefixes
+                    .iter()
+                    .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+                    .map(|(_, backend)| backend.clone())
+            })
         });
         match backend {
             Some(backend) => Decision {
@@ -85,6 +118,14 @@ impl request_hook::Guest for PathRouter {
                 response_headers: Vec::new(),
             },
         }
+    }
+}
+
+/// `name:port` → `name`; `[v6]:port` → `[v6]`.
+fn host_of(authority: &str) -> &str {
+    match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => &authority[..i],
+        _ => authority,
     }
 }
 
