@@ -3,6 +3,9 @@
 //! - `bindings`: the WIT contract (`wit/plugin.wit`) as Rust types.
 //! - `engine`: one wasmtime `Engine` per process, the epoch ticker that
 //!   bounds every call, compiled components cached by content hash.
+//! - `disk_cache`: compiled components on disk, checked before use.
+//! - `wasi`: the few WASI interfaces plugins get (clocks, random, an empty
+//!   environment); every other import traps.
 //! - `version`: one loaded plugin version and its pool of live instances.
 //! - `instance`: one instance (`Store`), its calls, deadline and memory cap.
 //! - `shared_state`: the `shared` interface's counters and keys, one
@@ -21,6 +24,7 @@ pub mod bindings;
 pub mod builtin;
 mod candidates;
 mod chain;
+mod disk_cache;
 mod engine;
 mod error;
 mod instance;
@@ -30,12 +34,14 @@ mod settings;
 mod shared_state;
 mod state;
 mod version;
+mod wasi;
 
 pub use bindings::exports::switchyard::plugin::balancer::Choice;
 pub use bindings::exports::switchyard::plugin::request_hook::{Action, Decision, Response};
 pub use bindings::switchyard::plugin::types::{Header, HeaderOp, Scheme};
 pub use candidates::{CandidateServer, CandidateView};
 pub use chain::{ChainOutcome, RequestChain, Verdict};
+pub use disk_cache::{CacheError, CacheSetting, DiskCache};
 pub use engine::{ContentHash, PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use instance::PluginInstance;

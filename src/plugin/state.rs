@@ -13,6 +13,7 @@ use super::candidates::{BackendHandle, CandidateServer, CandidateView};
 use super::request_view::{RequestHandle, RequestView};
 use super::settings::PluginSettings;
 use super::shared_state::Namespace;
+use super::wasi::PluginWasi;
 use std::time::Duration;
 
 /// Who a plugin is: shared by every instance of one version.
@@ -37,12 +38,15 @@ pub struct PluginState {
     pub candidates: CandidateView,
     pub memory: MemoryLimiter,
     pub cpu: CpuBudget,
+    /// The few WASI interfaces plugins may use (see `wasi.rs`).
+    pub wasi: PluginWasi,
 }
 
 impl PluginState {
     pub fn new(identity: Arc<PluginIdentity>, memory_limit: usize, cpu: CpuBudget) -> PluginState {
         PluginState {
             cpu,
+            wasi: PluginWasi::new(),
             identity,
             request: RequestView::placeholder(),
             candidates: CandidateView::default(),
@@ -205,6 +209,12 @@ impl host::Host for PluginState {
 }
 
 impl types::Host for PluginState {}
+
+impl wasmtime_wasi::WasiView for PluginState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        self.wasi.view()
+    }
+}
 
 impl shared::Host for PluginState {
     fn counter_add(&mut self, name: String, delta: i64, ttl_ms: u64) -> Result<i64> {

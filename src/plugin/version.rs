@@ -82,11 +82,11 @@ impl PluginVersion {
         let mut linker: Linker<PluginState> = Linker::new(engine.engine());
         Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(PluginError::Link)?;
-        // Toolchains' standard libraries import WASI (stdio, environment,
-        // clocks...). Plugins get none of it: every such import traps.
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(PluginError::Link)?;
+        // Toolchains' runtimes import WASI: plugins get clocks, randomness
+        // and an empty environment; every other import (files, sockets,
+        // stdio, poll) traps.
+        super::wasi::add_to_linker(&mut linker).map_err(PluginError::Link)?;
+        super::wasi::stub_other_imports(&mut linker, &component).map_err(PluginError::Link)?;
         let pre = linker.instantiate_pre(&component).map_err(PluginError::Link)?;
         let exports = ExportIndices::resolve(&pre);
         if exports.request_hook.is_none() && exports.balancer.is_none() {
