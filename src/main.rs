@@ -104,7 +104,7 @@ fn check(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let engine = match PluginEngine::new() {
+    let engine = match PluginEngine::with_cache(&config.plugin_cache) {
         Ok(engine) => engine,
         Err(error) => {
             eprintln!("switchyard: {error}");
@@ -135,7 +135,7 @@ fn check(path: &std::path::Path) -> ExitCode {
 fn run(config: Config) -> anyhow::Result<ExitCode> {
     let runtime = runtime(config.workers)?;
     runtime.block_on(async {
-        let engine = PluginEngine::new()?;
+        let engine = PluginEngine::with_cache(&config.plugin_cache)?;
         let proxy = RunningProxy::start(config, engine).await?;
         serve_until_signal(proxy).await
     })

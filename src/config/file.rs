@@ -20,6 +20,8 @@ pub struct GlobalFile {
     pub max_in_flight: Option<Spanned<usize>>,
     /// How long shutdown waits for open connections.
     pub shutdown_grace: Option<Spanned<String>>,
+    /// Where compiled plugins are cached, or "off".
+    pub plugin_cache: Option<Spanned<String>>,
 }
 
 /// `[admin]`: the admin endpoint.

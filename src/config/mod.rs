@@ -34,6 +34,8 @@ pub struct Config {
     pub watch: bool,
     /// The admin endpoint, off unless configured.
     pub admin: Option<AdminConfig>,
+    /// Where compiled plugins are kept on disk (read at start-up only).
+    pub plugin_cache: crate::plugin::CacheSetting,
     pub limits: GlobalLimits,
     pub listeners: Vec<ListenerConfig>,
     pub backends: Vec<BackendConfig>,

@@ -171,6 +171,7 @@ impl Checker<'_, '_> {
             workers,
             watch: doc.global.watch.unwrap_or(true),
             admin,
+            plugin_cache: self.plugin_cache(&doc.global.plugin_cache),
             limits,
             listeners,
             backends,
@@ -232,6 +233,21 @@ impl Checker<'_, '_> {
             }
         }
         out
+    }
+
+    fn plugin_cache(&mut self, setting: &Option<Spanned<String>>) -> crate::plugin::CacheSetting {
+        use crate::plugin::CacheSetting;
+        match setting.as_ref().map(|s| s.get_ref().as_str()) {
+            None => CacheSetting::Default,
+            Some("off") => CacheSetting::Off,
+            Some(dir) => {
+                let ok = !dir.is_empty();
+                if let Some(s) = setting {
+                    self.check(ok, s, "global.plugin_cache", "must be a directory or \"off\"");
+                }
+                CacheSetting::Dir(self.base.join(dir))
+            }
+        }
     }
 
     fn global_limits(&mut self, g: &GlobalFile) -> GlobalLimits {

@@ -1,7 +1,8 @@
 //! The Wasm engine shared by every plugin: one `Engine` with epoch
-//! interruption, the thread that advances the epoch, and a cache of compiled
-//! components keyed by content hash (reloading an unchanged or previously
-//! seen version costs nothing).
+//! interruption, the thread that advances the epoch, and caches of compiled
+//! components keyed by content hash: in memory (reloading an unchanged or
+//! recent version costs nothing) and on disk (a restart does not compile
+//! again; see `disk_cache.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
+use super::disk_cache::{CacheSetting, DiskCache};
 use super::error::PluginError;
 use super::shared_state::SharedStates;
 
@@ -55,17 +57,32 @@ pub struct PluginEngine {
     /// Every plugin's shared state, by plugin name; outlives versions.
     shared: SharedStates,
     compiled: Mutex<CompiledCache>,
+    disk: Option<DiskCache>,
     ticker: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
 }
 
 impl PluginEngine {
+    /// An engine with the default on-disk cache (see [`CacheSetting`]).
     pub fn new() -> Result<Arc<PluginEngine>, PluginError> {
+        PluginEngine::with_cache(&CacheSetting::Default)
+    }
+
+    /// An engine keeping compiled components where `cache` says. A cache
+    /// directory that cannot be used is logged and done without.
+    pub fn with_cache(cache: &CacheSetting) -> Result<Arc<PluginEngine>, PluginError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
         config.parallel_compilation(true);
         let engine = Engine::new(&config).map_err(PluginError::engine)?;
+        let disk = cache.resolve().and_then(|dir| match DiskCache::open(&dir, &engine) {
+            Ok(disk) => Some(disk),
+            Err(e) => {
+                tracing::warn!(error = %e, "compiled plugins will not be cached on disk");
+                None
+            }
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
@@ -84,6 +101,7 @@ impl PluginEngine {
             engine,
             shared: SharedStates::default(),
             compiled: Mutex::new(CompiledCache::default()),
+            disk,
             ticker: Some(ticker),
             stop,
         }))
@@ -97,15 +115,35 @@ impl PluginEngine {
         &self.shared
     }
 
+    /// The on-disk cache in use, if any.
+    pub fn disk_cache(&self) -> Option<&DiskCache> {
+        self.disk.as_ref()
+    }
+
     /// Compiles a component, or returns the one compiled before from the
-    /// same bytes. Slow (tens of milliseconds): never call it on the request
-    /// path.
+    /// same bytes (in memory, else on disk). Slow (tens of milliseconds for
+    /// Rust or C, seconds for Python or JavaScript): never call it on the
+    /// request path.
     pub fn compile(&self, bytes: &[u8]) -> Result<(ContentHash, Component), PluginError> {
         let hash = ContentHash::of(bytes);
         if let Some(found) = self.cached(hash) {
             return Ok((hash, found));
         }
-        let component = Component::new(&self.engine, bytes).map_err(PluginError::Compile)?;
+        let started = std::time::Instant::now();
+        let component = match self.disk.as_ref().and_then(|d| d.load(&self.engine, hash)) {
+            Some(component) => {
+                tracing::debug!(version = %hash.short(), elapsed = ?started.elapsed(), "compiled plugin loaded from the disk cache");
+                component
+            }
+            None => {
+                let component = Component::new(&self.engine, bytes).map_err(PluginError::Compile)?;
+                tracing::info!(version = %hash.short(), bytes = bytes.len(), elapsed = ?started.elapsed(), "plugin compiled");
+                if let Some(disk) = &self.disk {
+                    disk.store(hash, &component);
+                }
+                component
+            }
+        };
         if let Ok(mut cache) = self.compiled.lock() {
             cache.insert(hash, component.clone());
         }
