@@ -1,0 +1,264 @@
+//! The example plugins written in C, Python and JavaScript, each built by
+//! its own `build.sh` with the public toolchain (clang + wasi-libc +
+//! wit-bindgen + wasm-tools; componentize-py; componentize-js), loaded by a
+//! running proxy and driven through real sockets.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use support::Lab;
+
+/// Runs `examples/plugins/DIR/build.sh` once per test run, writing the
+/// component to the test target directory; its path.
+fn build(dir: &str, output: &str, built: &'static OnceLock<PathBuf>) -> String {
+    built
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/plugins")
+                .join(dir)
+                .join("build.sh");
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(output);
+            let result = Command::new("bash")
+                .arg(&script)
+                .env("OUT", &out)
+                .output()
+                .expect("bash runs");
+            assert!(
+                result.status.success(),
+                "{} fails:\n{}\n{}",
+                script.display(),
+                String::from_utf8_lossy(&result.stdout),
+                String::from_utf8_lossy(&result.stderr)
+            );
+            out
+        })
+        .display()
+        .to_string()
+}
+
+fn acl_c() -> String {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    build("acl-c", "acl.wasm", &BUILT)
+}
+
+fn security_headers_py() -> String {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    build("security-headers-py", "security_headers.wasm", &BUILT)
+}
+
+fn maintenance_js() -> String {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    build("maintenance-js", "maintenance.wasm", &BUILT)
+}
+
+/// `GET path` over a connection made from the loopback address `source`:
+/// the status and the whole response.
+async fn get_from(source: &str, proxy: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(proxy).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("the proxy answers")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_acl_allows_and_denies_by_cidr() {
+    let template = format!(
+        r#"
+[[listener]]
+name = "guarded"
+bind = "127.0.0.1:0"
+plugins = ["acl"]
+default_backend = "www"
+
+[[listener]]
+name = "closed"
+bind = "127.0.0.1:0"
+plugins = ["acl-closed"]
+default_backend = "www"
+
+[backend.www]
+servers = [{{ name = "web1", address = "{{web1}}" }}]
+
+[plugin.acl]
+source = "{acl}"
+config = {{ allow = ["127.0.0.0/8", "::1/128"], deny = ["127.0.0.2/32", "127.0.0.64/26"] }}
+
+[plugin.acl-closed]
+source = "{acl}"
+config = {{ allow = ["10.0.0.0/8"], status = 451 }}
+"#,
+        acl = acl_c()
+    );
+    let lab = Lab::start(&template).await;
+    let guarded = lab.addr("guarded");
+    for (source, expected) in [
+        ("127.0.0.1", 200),
+        ("127.0.0.3", 200),
+        ("127.0.0.63", 200),
+        ("127.0.0.128", 200),
+        ("127.0.0.2", 403),
+        ("127.0.0.64", 403),
+        ("127.0.0.100", 403),
+        ("127.0.0.127", 403),
+    ] {
+        let (status, text) = get_from(source, guarded, "/acl").await;
+        assert_eq!(status, expected, "{source}: {text}");
+        if expected == 403 {
+            assert!(text.ends_with("forbidden\n"), "{text}");
+            assert!(text.to_ascii_lowercase().contains("content-type: text/plain"), "{text}");
+        }
+    }
+    assert_eq!(
+        lab.web1.as_ref().unwrap().hits(),
+        4,
+        "denied requests never reach the server"
+    );
+    // Outside every allowed range: the default is deny, with the status
+    // the configuration chose.
+    let (status, _) = get_from("127.0.0.1", lab.addr("closed"), "/").await;
+    assert_eq!(status, 451);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_security_headers_are_added() {
+    let template = format!(
+        r#"
+[[listener]]
+name = "web"
+bind = "127.0.0.1:0"
+plugins = ["security-headers"]
+default_backend = "www"
+
+[[listener]]
+name = "secure"
+bind = "127.0.0.1:0"
+tls = {{ cert = "{{combined}}" }}
+plugins = ["security-headers"]
+default_backend = "www"
+
+[backend.www]
+servers = [{{ name = "web1", address = "{{web1}}" }}]
+
+[plugin.security-headers]
+source = "{}"
+memory_limit = "128MiB"
+timeout = "200ms"
+config = {{ hsts_max_age = 600, frame_options = "sameorigin" }}
+"#,
+        security_headers_py()
+    );
+    let lab = Lab::start(&template).await;
+    let client = lab.client();
+    for (listener, hsts) in [("web", None), ("secure", Some("max-age=600; includeSubDomains"))] {
+        for _ in 0..20 {
+            let reply = client
+                .get_with(&lab.url(listener, "/page"), &[("x-client-ip", "203.0.113.9")])
+                .await;
+            assert_eq!(reply.status, 200);
+            assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+            assert_eq!(reply.header("x-frame-options"), Some("SAMEORIGIN"));
+            assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
+            assert_eq!(reply.header("strict-transport-security"), hsts, "{listener}");
+            assert_eq!(
+                reply.received("x-client-ip"),
+                vec!["127.0.0.1"],
+                "set by the plugin, replacing the client's"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_maintenance_mode_and_ab_routing() {
+    let template = format!(
+        r#"
+[[listener]]
+name = "down"
+bind = "127.0.0.1:0"
+plugins = ["maintenance"]
+default_backend = "a"
+
+[[listener]]
+name = "ab"
+bind = "127.0.0.1:0"
+plugins = ["ab"]
+default_backend = "a"
+
+[backend.a]
+servers = [{{ name = "web1", address = "{{web1}}" }}]
+
+[backend.b]
+servers = [{{ name = "web2", address = "{{web2}}" }}]
+
+[plugin.maintenance]
+source = "{js}"
+memory_limit = "256MiB"
+timeout = "200ms"
+config = {{ maintenance = true, retry_after = 120, allow_paths = ["/status", "/.well-known/acme-challenge/"] }}
+
+[plugin.ab]
+source = "{js}"
+memory_limit = "256MiB"
+timeout = "200ms"
+config = {{ ab_backend_a = "a", ab_backend_b = "b", ab_percent_b = 25 }}
+"#,
+        js = maintenance_js()
+    );
+    let lab = Lab::start(&template).await;
+    let client = lab.client();
+
+    let page = client.get(&lab.url("down", "/shop")).await;
+    assert_eq!(page.status, 503);
+    assert_eq!(page.header("retry-after"), Some("120"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert!(page.body.contains("maintenance"), "{}", page.body);
+    assert_eq!(client.get(&lab.url("down", "/status/ping")).await.status, 200);
+    assert_eq!(
+        client
+            .get(&lab.url("down", "/.well-known/acme-challenge/token"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(lab.web1.as_ref().unwrap().hits(), 2, "only allowed paths pass");
+
+    // New clients: about 25 % to b, each told its variant in a cookie.
+    let url = lab.url("ab", "/");
+    let mut to_b = 0;
+    for _ in 0..1_000 {
+        let reply = client.get(&url).await;
+        let variant = if reply.served_by() == "web2" { "b" } else { "a" };
+        to_b += usize::from(variant == "b");
+        assert_eq!(
+            reply.header("set-cookie"),
+            Some(format!("ab={variant}; Path=/; Max-Age=86400").as_str())
+        );
+        assert_eq!(reply.received("x-ab-variant"), vec![variant.to_string()]);
+    }
+    eprintln!("A/B: {to_b} of 1,000 new clients to b");
+    assert!((190..=310).contains(&to_b), "25 % +- 6 %: {to_b}");
+    // A returning client keeps its variant, whatever header it sends.
+    for _ in 0..50 {
+        let reply = client
+            .get_with(&url, &[("cookie", "theme=dark; ab=b"), ("x-ab-variant", "a")])
+            .await;
+        assert_eq!(reply.served_by(), "web2");
+        assert_eq!(reply.header("set-cookie"), None);
+        assert_eq!(reply.received("x-ab-variant"), vec!["b"]);
+    }
+}
