@@ -22,6 +22,7 @@ fn config() -> PluginConfig {
         memory_limit: 16 << 20,
         max_calls_per_instance: 1_000,
         state_max_entries: 1_000,
+        state_remote: None,
         settings: toml::Table::new(),
         at: Position::default(),
     }

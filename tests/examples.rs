@@ -5,49 +5,13 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::{Client, Lab};
 use switchyard::demo::Origin;
 
-/// Builds the Rust examples once per test run; their components' folder.
-fn examples() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/Cargo.toml");
-        // Share the guests' target directory: wit-bindgen compiles once.
-        let target_dir = Path::new(switchyard::plugin::builtin::GUEST_WASM_DIR)
-            .ancestors()
-            .nth(2)
-            .expect("guest target dir")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the example plugins build");
-        target_dir.join("wasm32-wasip2/release")
-    })
-}
-
 fn component(name: &str) -> String {
-    examples().join(format!("{name}.wasm")).display().to_string()
+    support::rust_example(name)
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfi
         memory_limit,
         max_calls_per_instance: 1_000,
         state_max_entries: 1_000,
+        state_remote: None,
         settings: toml::from_str(settings).unwrap(),
         at: Position::default(),
     }

@@ -137,6 +137,10 @@ pub struct PluginFile {
     pub memory_limit: Option<Spanned<String>>,
     pub max_calls_per_instance: Option<Spanned<u64>>,
     pub state_max_entries: Option<Spanned<usize>>,
+    /// `redis://host:port/db`: share the state with other proxies.
+    pub state_redis: Option<Spanned<String>>,
+    /// How often the state is synchronised with Redis.
+    pub state_sync: Option<Spanned<String>>,
     /// Handed to the plugin as it is; the plugin checks it in `init`.
     pub config: Option<toml::Table>,
 }

@@ -248,6 +248,8 @@ pub struct PluginConfig {
     pub max_calls_per_instance: u64,
     /// Entries the plugin's shared-state namespace may hold.
     pub state_max_entries: usize,
+    /// `state_redis` / `state_sync`: the shared state mirrored in Redis.
+    pub state_remote: Option<crate::plugin::RemoteConfig>,
     /// The plugin's own settings, handed over as they are.
     pub settings: toml::Table,
     /// Where `source` is written, for problems found while compiling.
@@ -265,6 +267,7 @@ impl PluginConfig {
             && self.memory_limit == other.memory_limit
             && self.max_calls_per_instance == other.max_calls_per_instance
             && self.state_max_entries == other.state_max_entries
+            && self.state_remote == other.state_remote
             && self.settings == other.settings
     }
 }

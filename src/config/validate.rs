@@ -30,6 +30,7 @@ const PLUGIN_TIMEOUT: Duration = Duration::from_millis(10);
 const PLUGIN_MEMORY: usize = 32 << 20;
 const PLUGIN_MAX_CALLS: u64 = 1_000_000;
 const PLUGIN_STATE_ENTRIES: usize = 100_000;
+const PLUGIN_STATE_SYNC: Duration = Duration::from_millis(20);
 const MAX_WEIGHT: u32 = 256;
 const MAX_CONNECTIONS: usize = 10_000;
 const MAX_IN_FLIGHT: usize = 10_000;
@@ -233,6 +234,28 @@ impl Checker<'_, '_> {
             }
         }
         out
+    }
+
+    fn state_remote(&mut self, p: &PluginFile, field: &str) -> Option<crate::plugin::RemoteConfig> {
+        let sync_interval = self.duration(&p.state_sync, &format!("{field}.state_sync"), PLUGIN_STATE_SYNC);
+        if let Some(s) = &p.state_sync {
+            let sane = sync_interval >= Duration::from_millis(1) && sync_interval <= Duration::from_secs(10);
+            self.check(sane, s, &format!("{field}.state_sync"), "must be from 1ms to 10s");
+        }
+        let url = p.state_redis.as_ref()?;
+        let valid = redis::Client::open(url.get_ref().as_str());
+        if let Err(e) = &valid {
+            self.check(
+                false,
+                url,
+                &format!("{field}.state_redis"),
+                format!("not a Redis URL: {e}"),
+            );
+        }
+        valid.ok().map(|_| crate::plugin::RemoteConfig {
+            url: url.get_ref().clone(),
+            sync_interval,
+        })
     }
 
     fn plugin_cache(&mut self, setting: &Option<Spanned<String>>) -> crate::plugin::CacheSetting {
@@ -643,6 +666,7 @@ impl Checker<'_, '_> {
                 "must be at least 1",
             );
         }
+        let state_remote = self.state_remote(p, &field);
         let (line, column) = self.line_column(p.source.span().start);
         PluginConfig {
             name: name.get_ref().clone(),
@@ -656,6 +680,7 @@ impl Checker<'_, '_> {
                 &format!("{field}.state_max_entries"),
                 PLUGIN_STATE_ENTRIES,
             ),
+            state_remote,
             settings: p.config.clone().unwrap_or_default(),
             at: Position { line, column },
         }
@@ -730,6 +755,7 @@ fn implicit_round_robin() -> PluginConfig {
         memory_limit: PLUGIN_MEMORY,
         max_calls_per_instance: PLUGIN_MAX_CALLS,
         state_max_entries: PLUGIN_STATE_ENTRIES,
+        state_remote: None,
         settings: toml::Table::new(),
         at: Position::default(),
     }

@@ -10,6 +10,8 @@
 //! - `instance`: one instance (`Store`), its calls, deadline and memory cap.
 //! - `shared_state`: the `shared` interface's counters and keys, one
 //!   namespace per plugin, shared by all its instances and versions.
+//! - `remote_state`: a namespace mirrored in Redis, synchronised in the
+//!   background, for several proxies that count together.
 //! - `state`: the host side of the imports: logging, configuration, and the
 //!   `request` and `candidates` resources backed by [`RequestView`] and
 //!   [`CandidateView`].
@@ -28,6 +30,7 @@ mod disk_cache;
 mod engine;
 mod error;
 mod instance;
+mod remote_state;
 mod request_view;
 mod set;
 mod settings;
@@ -45,6 +48,7 @@ pub use disk_cache::{CacheError, CacheSetting, DiskCache};
 pub use engine::{ContentHash, PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use instance::PluginInstance;
+pub use remote_state::{RemoteConfig, StateUnavailable};
 pub use request_view::{ConnectionInfo, RequestView};
 pub use set::PluginSet;
 pub use settings::PluginSettings;

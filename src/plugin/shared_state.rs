@@ -8,6 +8,10 @@
 //! read as absent and are swept as a shard is used; a namespace is capped
 //! in entries and in key and value sizes, so a plugin cannot take the
 //! proxy's memory.
+//!
+//! With `state_redis` configured, a namespace is also mirrored in Redis by
+//! a background thread (see `remote_state.rs`), and its operations fail
+//! while Redis does not answer.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -16,7 +20,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
+
 use crate::log_throttle::ThrottledLog;
+
+use super::remote_state::{Remote, RemoteConfig, StateUnavailable};
 
 const SHARDS: usize = 16;
 /// Longest key or counter name, in bytes.
@@ -33,17 +41,18 @@ pub struct SharedStates {
 }
 
 impl SharedStates {
-    /// The namespace of `plugin`, created on first use; `max_entries` is
-    /// updated to the latest configuration's value.
-    pub fn namespace(&self, plugin: &str, max_entries: usize) -> Arc<Namespace> {
-        let Ok(mut namespaces) = self.namespaces.lock() else {
-            return Arc::new(Namespace::new(plugin, max_entries));
-        };
-        let namespace = namespaces
-            .entry(plugin.to_string())
-            .or_insert_with(|| Arc::new(Namespace::new(plugin, max_entries)));
+    /// The namespace of `plugin`, created on first use; `max_entries` and
+    /// the Redis link are updated to the latest configuration's.
+    pub fn namespace(&self, plugin: &str, max_entries: usize, remote: Option<&RemoteConfig>) -> Arc<Namespace> {
+        let mut namespaces = self.namespaces.lock().unwrap_or_else(|p| p.into_inner());
+        let namespace = Arc::clone(
+            namespaces
+                .entry(plugin.to_string())
+                .or_insert_with(|| Arc::new(Namespace::new(plugin, max_entries))),
+        );
         namespace.max_entries.store(max_entries, Ordering::Relaxed);
-        Arc::clone(namespace)
+        namespace.link(remote);
+        namespace
     }
 }
 
@@ -75,6 +84,7 @@ pub struct Namespace {
     count: AtomicUsize,
     max_entries: AtomicUsize,
     full: ThrottledLog,
+    remote: ArcSwapOption<Remote>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -94,6 +104,32 @@ impl Namespace {
             count: AtomicUsize::new(0),
             max_entries: AtomicUsize::new(max_entries),
             full: ThrottledLog::new(),
+            remote: ArcSwapOption::empty(),
+        }
+    }
+
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// Starts, changes or ends the mirroring in Redis.
+    fn link(self: &Arc<Self>, config: Option<&RemoteConfig>) {
+        let current = self.remote.load_full();
+        if current.as_ref().map(|r| r.config()) == config {
+            return;
+        }
+        if let Some(old) = current {
+            old.stop();
+        }
+        let new = config.map(|c| Remote::start(c.clone(), &self.plugin, Arc::downgrade(self)));
+        self.remote.store(new);
+    }
+
+    /// The Redis link, if any, when it may be used.
+    fn remote(&self) -> Result<Option<Arc<Remote>>, StateUnavailable> {
+        match self.remote.load_full() {
+            Some(remote) => remote.check().map(|()| Some(remote)),
+            None => Ok(None),
         }
     }
 
@@ -106,10 +142,19 @@ impl Namespace {
         self.len() == 0
     }
 
-    pub fn counter_add(&self, name: &str, delta: i64, ttl: Duration) -> i64 {
+    pub fn counter_add(&self, name: &str, delta: i64, ttl: Duration) -> Result<i64, StateUnavailable> {
         if name.len() > MAX_KEY {
-            return 0;
+            return Ok(0);
         }
+        let remote = self.remote()?;
+        let value = self.local_counter_add(name, delta, ttl);
+        if let Some(remote) = remote {
+            remote.added(name, delta, ttl);
+        }
+        Ok(value)
+    }
+
+    fn local_counter_add(&self, name: &str, delta: i64, ttl: Duration) -> i64 {
         self.with_shard(name, |shard, now| {
             if let Some(entry) = shard.entries.get_mut(name).filter(|e| e.live(now)) {
                 if let Value::Counter(value) = &mut entry.value {
@@ -129,30 +174,60 @@ impl Namespace {
         })
     }
 
-    pub fn counter_get(&self, name: &str) -> i64 {
-        self.with_shard(name, |shard, now| match shard.entries.get(name) {
+    pub fn counter_get(&self, name: &str) -> Result<i64, StateUnavailable> {
+        if let Some(remote) = self.remote()? {
+            remote.read_counter(name);
+        }
+        Ok(self.with_shard(name, |shard, now| match shard.entries.get(name) {
             Some(Entry {
                 value: Value::Counter(value),
                 expires,
             }) if expires.is_none_or(|at| at > now) => *value,
             _ => 0,
-        })
+        }))
     }
 
-    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.with_shard(key, |shard, now| match shard.entries.get(key) {
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StateUnavailable> {
+        let remote = self.remote()?;
+        let found = self.with_shard(key, |shard, now| match shard.entries.get(key) {
             Some(Entry {
                 value: Value::Bytes(bytes),
                 expires,
             }) if expires.is_none_or(|at| at > now) => Some(bytes.clone()),
             _ => None,
-        })
+        });
+        if let (None, Some(remote)) = (&found, remote) {
+            remote.missed_key(key);
+        }
+        Ok(found)
     }
 
-    pub fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) {
+    pub fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StateUnavailable> {
         if key.len() > MAX_KEY || value.len() > MAX_VALUE {
-            return;
+            return Ok(());
         }
+        let remote = self.remote()?;
+        if let Some(remote) = remote {
+            remote.wrote(key, Some((value.clone(), ttl)));
+        }
+        self.apply_key(key, value, ttl);
+        Ok(())
+    }
+
+    pub fn delete(&self, key: &str) -> Result<(), StateUnavailable> {
+        if let Some(remote) = self.remote()? {
+            remote.wrote(key, None);
+        }
+        self.with_shard(key, |shard, _| {
+            if shard.entries.remove(key).is_some() {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+        });
+        Ok(())
+    }
+
+    /// Stores a key locally (from a plugin, or fetched from Redis).
+    pub(super) fn apply_key(&self, key: &str, value: Vec<u8>, ttl: Duration) {
         self.with_shard(key, |shard, now| {
             let entry = Entry {
                 value: Value::Bytes(value),
@@ -162,11 +237,19 @@ impl Namespace {
         });
     }
 
-    pub fn delete(&self, key: &str) {
-        self.with_shard(key, |shard, _| {
-            if shard.entries.remove(key).is_some() {
-                self.count.fetch_sub(1, Ordering::Relaxed);
+    /// Sets a counter to the total Redis knows; a new local counter gets
+    /// `ttl`, an existing one keeps its expiry.
+    pub(super) fn apply_counter(&self, name: &str, total: i64, ttl: Duration) {
+        self.with_shard(name, |shard, now| {
+            if let Some(entry) = shard.entries.get_mut(name).filter(|e| e.live(now)) {
+                entry.value = Value::Counter(total);
+                return;
             }
+            let entry = Entry {
+                value: Value::Counter(total),
+                expires: expiry(now, ttl),
+            };
+            self.insert(shard, name, entry);
         });
     }
 
@@ -219,32 +302,36 @@ mod tests {
     #[test]
     fn counters_keys_expiry_and_the_cap() {
         let states = SharedStates::default();
-        let ns = states.namespace("limiter", 3);
-        assert_eq!(ns.counter_add("a", 2, Duration::ZERO), 2);
-        assert_eq!(ns.counter_add("a", 3, Duration::ZERO), 5);
-        assert_eq!(ns.counter_get("a"), 5);
-        ns.set("k", b"v".to_vec(), Duration::from_millis(20));
-        assert_eq!(ns.get("k"), Some(b"v".to_vec()));
-        assert_eq!(ns.counter_get("k"), 0, "a value is not a counter");
-        ns.set("full", b"1".to_vec(), Duration::ZERO);
-        ns.set("dropped", b"1".to_vec(), Duration::ZERO);
-        assert_eq!(ns.get("dropped"), None, "past the cap");
+        let ns = states.namespace("limiter", 3, None);
+        assert_eq!(ns.counter_add("a", 2, Duration::ZERO).unwrap(), 2);
+        assert_eq!(ns.counter_add("a", 3, Duration::ZERO).unwrap(), 5);
+        assert_eq!(ns.counter_get("a").unwrap(), 5);
+        ns.set("k", b"v".to_vec(), Duration::from_millis(20)).unwrap();
+        assert_eq!(ns.get("k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(ns.counter_get("k").unwrap(), 0, "a value is not a counter");
+        ns.set("full", b"1".to_vec(), Duration::ZERO).unwrap();
+        ns.set("dropped", b"1".to_vec(), Duration::ZERO).unwrap();
+        assert_eq!(ns.get("dropped").unwrap(), None, "past the cap");
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(ns.get("k"), None, "expired");
-        ns.delete("a");
-        assert_eq!(ns.counter_get("a"), 0);
+        assert_eq!(ns.get("k").unwrap(), None, "expired");
+        ns.delete("a").unwrap();
+        assert_eq!(ns.counter_get("a").unwrap(), 0);
         // The same name gets the same namespace; another name another one.
-        assert_eq!(states.namespace("limiter", 3).counter_get("full"), 0);
-        assert!(Arc::ptr_eq(&ns, &states.namespace("limiter", 3)));
-        assert!(!Arc::ptr_eq(&ns, &states.namespace("other", 3)));
+        assert_eq!(states.namespace("limiter", 3, None).counter_get("full").unwrap(), 0);
+        assert!(Arc::ptr_eq(&ns, &states.namespace("limiter", 3, None)));
+        assert!(!Arc::ptr_eq(&ns, &states.namespace("other", 3, None)));
     }
 
     #[test]
     fn counter_windows_restart_after_their_ttl() {
-        let ns = SharedStates::default().namespace("p", 100);
-        assert_eq!(ns.counter_add("w", 1, Duration::from_millis(20)), 1);
-        assert_eq!(ns.counter_add("w", 1, Duration::from_millis(20)), 2);
+        let ns = SharedStates::default().namespace("p", 100, None);
+        assert_eq!(ns.counter_add("w", 1, Duration::from_millis(20)).unwrap(), 1);
+        assert_eq!(ns.counter_add("w", 1, Duration::from_millis(20)).unwrap(), 2);
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(ns.counter_add("w", 1, Duration::from_millis(20)), 1, "a new window");
+        assert_eq!(
+            ns.counter_add("w", 1, Duration::from_millis(20)).unwrap(),
+            1,
+            "a new window"
+        );
     }
 }

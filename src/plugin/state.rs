@@ -217,29 +217,29 @@ impl wasmtime_wasi::WasiView for PluginState {
 }
 
 impl shared::Host for PluginState {
+    // While a Redis-backed namespace cannot reach Redis these fail: the
+    // call traps and the plugin's `on_error` policy decides the request.
     fn counter_add(&mut self, name: String, delta: i64, ttl_ms: u64) -> Result<i64> {
         Ok(self
             .identity
             .shared
-            .counter_add(&name, delta, Duration::from_millis(ttl_ms)))
+            .counter_add(&name, delta, Duration::from_millis(ttl_ms))?)
     }
 
     fn counter_get(&mut self, name: String) -> Result<i64> {
-        Ok(self.identity.shared.counter_get(&name))
+        Ok(self.identity.shared.counter_get(&name)?)
     }
 
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>> {
-        Ok(self.identity.shared.get(&key))
+        Ok(self.identity.shared.get(&key)?)
     }
 
     fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: u64) -> Result<()> {
-        self.identity.shared.set(&key, value, Duration::from_millis(ttl_ms));
-        Ok(())
+        Ok(self.identity.shared.set(&key, value, Duration::from_millis(ttl_ms))?)
     }
 
     fn delete(&mut self, key: String) -> Result<()> {
-        self.identity.shared.delete(&key);
-        Ok(())
+        Ok(self.identity.shared.delete(&key)?)
     }
 }
 

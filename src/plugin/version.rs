@@ -96,7 +96,11 @@ impl PluginVersion {
             name: config.name.clone(),
             version: hash.short(),
             settings: PluginSettings::new(&config.settings),
-            shared: engine.shared_states().namespace(&config.name, config.state_max_entries),
+            shared: engine.shared_states().namespace(
+                &config.name,
+                config.state_max_entries,
+                config.state_remote.as_ref(),
+            ),
         });
         let mut version = PluginVersion {
             config: config.clone(),
