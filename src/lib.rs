@@ -59,16 +59,19 @@
 //! Beside requests: one health checker task per server, one thread that
 //! advances the Wasm epoch so every plugin call meets its deadline.
 
+pub mod access_log;
 pub mod admin;
 pub mod body;
 pub mod config;
 pub mod demo;
 pub mod listener;
 pub mod log_throttle;
+pub mod metrics;
 pub mod plugin;
 pub mod prepare;
 pub mod proxy;
 pub mod reload;
 pub mod running;
+pub mod scaffold;
 pub mod tls;
 pub mod upstream;

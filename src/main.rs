@@ -1,4 +1,5 @@
-//! The `switchyard` command: `demo`, `run` and `check`. This is the binary's
+//! The `switchyard` command: `demo`, `run`, `check`, `status` and
+//! `plugin new`. This is the binary's
 //! edge, where errors become messages and exit codes.
 //!
 //! Exit codes: 0 success; 1 the proxy failed at run time (e.g. a port could
@@ -18,6 +19,7 @@ use switchyard::demo::{Demo, DemoPorts};
 use switchyard::plugin::PluginEngine;
 use switchyard::prepare::prepare;
 use switchyard::running::{RunningProxy, StartError};
+use switchyard::scaffold::{self, Language};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -56,6 +58,11 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Plugin projects.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Print a running proxy's status from its admin endpoint: generation,
     /// each plugin's version and last error, certificates, last reload.
     Status {
@@ -65,24 +72,58 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a plugin project: source, build.sh, a config to try it and an
+    /// end-to-end test.sh, for the language's public toolchain.
+    New {
+        /// The language of the plugin.
+        #[arg(long, value_enum)]
+        lang: Language,
+        /// The plugin's name: lower case, digits and dashes (my-router).
+        name: String,
+        /// Where to create it (default: ./NAME); must be empty or absent.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `run` reads its configuration first: it may set the log level.
+    let loaded = match &cli.command {
+        Command::Run { config } => Some(Config::load(config)),
+        _ => None,
+    };
+    let configured = loaded
+        .as_ref()
+        .and_then(|l| l.as_ref().ok())
+        .and_then(|c| c.log_level.clone());
+    let filter = EnvFilter::try_from_default_env()
+        .ok()
+        .or_else(|| configured.and_then(|level| EnvFilter::try_new(level).ok()))
+        .unwrap_or_else(|| EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
         Command::Check { config } => return check(&config),
-        Command::Run { config } => match Config::load(&config) {
-            Ok(config) => run(config),
-            Err(error) => {
+        Command::Run { .. } => match loaded {
+            Some(Ok(config)) => run(config),
+            Some(Err(error)) => {
                 eprintln!("{error}");
                 return ExitCode::from(2);
             }
+            // Loaded above for every `run`.
+            None => return ExitCode::FAILURE,
         },
         Command::Demo { http, https } => demo(DemoPorts { http, https }),
         Command::Status { admin } => status(admin),
+        Command::Plugin {
+            command: PluginCommand::New { lang, name, dir },
+        } => return new_plugin(lang, &name, dir),
     };
     match result {
         Ok(code) => code,
@@ -92,6 +133,26 @@ fn main() -> ExitCode {
                 Some(StartError::Problems(_)) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,
             }
+        }
+    }
+}
+
+fn new_plugin(lang: Language, name: &str, dir: Option<PathBuf>) -> ExitCode {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    match scaffold::new_plugin(lang, name, &dir) {
+        Ok(files) => {
+            for file in files {
+                println!("created {}", file.display());
+            }
+            println!(
+                "next: cd {} && ./build.sh && ./test.sh   (README.md says what to install)",
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("switchyard: {error}");
+            ExitCode::from(2)
         }
     }
 }

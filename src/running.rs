@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use crate::access_log::AccessLog;
 use crate::config::{Config, Problem};
 use crate::listener::{bind_reusable, Listener};
 use crate::log_throttle::ThrottledLog;
@@ -67,7 +68,13 @@ impl RunningProxy {
         let generation = Generation::build(1, Arc::clone(&config), prepared.plugins, None)
             .ok_or_else(|| StartError::Aborted("a backend's balancer plugin is missing".into()))?;
         let shutdown = CancellationToken::new();
-        let proxy = Arc::new(Proxy::new(generation));
+        let access_log = config
+            .access_log
+            .as_ref()
+            .map(AccessLog::start)
+            .transpose()
+            .map_err(|e| StartError::Aborted(e.to_string()))?;
+        let proxy = Arc::new(Proxy::new(generation).with_access_log(access_log));
         let mut bound = Vec::new();
         let mut certificates = Vec::new();
         let connections = Arc::new(Semaphore::new(
@@ -122,7 +129,13 @@ impl RunningProxy {
             Some(socket) => {
                 let address = local_addr("admin", &socket)?;
                 tracing::info!(%address, "admin endpoint listening");
-                tasks.spawn(crate::admin::serve(socket, Arc::clone(&reloader), shutdown.clone()));
+                let token = config.admin.as_ref().and_then(|a| a.token.clone());
+                tasks.spawn(crate::admin::serve(
+                    socket,
+                    Arc::clone(&reloader),
+                    token,
+                    shutdown.clone(),
+                ));
                 Some(address)
             }
             None => None,

@@ -6,54 +6,20 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::Lab;
 
-/// Runs `examples/plugins/DIR/build.sh` once per test run, writing the
-/// component to the test target directory; its path.
-fn build(dir: &str, output: &str, built: &'static OnceLock<PathBuf>) -> String {
-    built
-        .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("examples/plugins")
-                .join(dir)
-                .join("build.sh");
-            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(output);
-            let result = Command::new("bash")
-                .arg(&script)
-                .env("OUT", &out)
-                .output()
-                .expect("bash runs");
-            assert!(
-                result.status.success(),
-                "{} fails:\n{}\n{}",
-                script.display(),
-                String::from_utf8_lossy(&result.stdout),
-                String::from_utf8_lossy(&result.stderr)
-            );
-            out
-        })
-        .display()
-        .to_string()
-}
-
 fn acl_c() -> String {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build("acl-c", "acl.wasm", &BUILT)
+    support::script_example("acl-c", "acl.wasm")
 }
 
 fn security_headers_py() -> String {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build("security-headers-py", "security_headers.wasm", &BUILT)
+    support::script_example("security-headers-py", "security_headers.wasm")
 }
 
 fn maintenance_js() -> String {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build("maintenance-js", "maintenance.wasm", &BUILT)
+    support::script_example("maintenance-js", "maintenance.wasm")
 }
 
 /// `GET path` over a connection made from the loopback address `source`:

@@ -22,13 +22,30 @@ pub struct GlobalFile {
     pub shutdown_grace: Option<Spanned<String>>,
     /// Where compiled plugins are cached, or "off".
     pub plugin_cache: Option<Spanned<String>>,
+    /// A tracing filter: "info", "debug", "switchyard=debug,info".
+    pub log_level: Option<Spanned<String>>,
 }
 
 /// `[admin]`: the admin endpoint.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminFile {
-    pub bind: Spanned<String>,
+    /// Default 127.0.0.1:9901.
+    pub bind: Option<Spanned<String>>,
+    /// Bearer token every request must carry; required off loopback.
+    pub token: Option<Spanned<String>>,
+}
+
+/// `[access_log]`: one line per request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogFile {
+    /// "text" (default) or "json".
+    pub format: Option<Spanned<String>>,
+    /// A file (appended to), or "-" for standard output (default).
+    pub path: Option<Spanned<String>>,
+    /// Lines queued for the writer before new ones are dropped.
+    pub buffer: Option<Spanned<usize>>,
 }
 
 /// `[[listener]]`: an address the proxy accepts connections on.

@@ -34,6 +34,11 @@ pub struct Config {
     pub watch: bool,
     /// The admin endpoint, off unless configured.
     pub admin: Option<AdminConfig>,
+    /// `[access_log]`, off unless configured (read at start-up only).
+    pub access_log: Option<crate::access_log::AccessLogConfig>,
+    /// `[global] log_level`: a tracing filter (`RUST_LOG` wins; read at
+    /// start-up only).
+    pub log_level: Option<String>,
     /// Where compiled plugins are kept on disk (read at start-up only).
     pub plugin_cache: crate::plugin::CacheSetting,
     pub limits: GlobalLimits,
@@ -102,6 +107,8 @@ pub struct GlobalLimits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     pub bind: SocketAddr,
+    /// Required as `Authorization: Bearer TOKEN` when set.
+    pub token: Option<String>,
 }
 
 /// `[[listener]]`: where clients connect.
@@ -296,6 +303,6 @@ pub enum FailurePolicy {
     /// Answer with this 5xx status.
     Closed { status: http::StatusCode },
     /// Carry on as if the plugin had said `continue` (or, for a balancer,
-    /// as if it were absent: the first healthy server).
+    /// as if it were absent: the healthy servers in rotation).
     Open,
 }

@@ -49,6 +49,7 @@ const RETRY_MIN_PER_SECOND: u32 = 10;
 struct Document {
     global: GlobalFile,
     admin: Option<AdminFile>,
+    access_log: Option<AccessLogFile>,
     /// With their index in the file (a listener that failed to decode
     /// keeps its number).
     listeners: Vec<(usize, ListenerFile)>,
@@ -87,6 +88,7 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
                 }
             }
             "admin" => document.admin = decode::<AdminFile>(value, "admin", problems),
+            "access_log" => document.access_log = decode::<AccessLogFile>(value, "access_log", problems),
             "listener" => match value.into_inner() {
                 DeValue::Array(items) => {
                     for (i, item) in items.into_iter().enumerate() {
@@ -121,7 +123,7 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
             other => problems.at(
                 at,
                 other,
-                "unknown section; expected [global], [admin], [[listener]], [backend.NAME] or [plugin.NAME]",
+                "unknown section; expected [global], [admin], [access_log], [[listener]], [backend.NAME] or [plugin.NAME]",
             ),
         }
     }
@@ -155,6 +157,7 @@ impl Checker<'_, '_> {
                 .then_some(*w.get_ref())
         });
         let admin = doc.admin.as_ref().and_then(|a| self.admin(a));
+        let access_log = doc.access_log.as_ref().map(|a| self.access_log(a));
         let limits = self.global_limits(&doc.global);
         let listeners = self.listeners(&doc.listeners, &backend_names, &plugin_names);
         let backends = doc
@@ -172,7 +175,18 @@ impl Checker<'_, '_> {
             workers,
             watch: doc.global.watch.unwrap_or(true),
             admin,
+            access_log,
             plugin_cache: self.plugin_cache(&doc.global.plugin_cache),
+            log_level: doc.global.log_level.as_ref().map(|level| {
+                let valid = tracing_subscriber::EnvFilter::try_new(level.get_ref()).is_ok();
+                self.check(
+                    valid,
+                    level,
+                    "global.log_level",
+                    "must be a level or a filter (\"info\", \"debug\", \"switchyard=debug,info\")",
+                );
+                level.get_ref().clone()
+            }),
             limits,
             listeners,
             backends,
@@ -395,16 +409,57 @@ impl Checker<'_, '_> {
     }
 
     fn admin(&mut self, admin: &AdminFile) -> Option<AdminConfig> {
-        let bind = self.bind(&admin.bind, "admin.bind")?;
-        // Without authentication, the admin endpoint stays on loopback.
-        let loopback = bind.ip().is_loopback();
-        self.check(
-            loopback,
-            &admin.bind,
-            "admin.bind",
-            "must be a loopback address (e.g. \"127.0.0.1:9901\")",
-        )
-        .then_some(AdminConfig { bind })
+        let bind = admin
+            .bind
+            .as_ref()
+            .map_or(Some(SocketAddr::from(([127, 0, 0, 1], 9901))), |b| {
+                self.bind(b, "admin.bind")
+            })?;
+        let token = admin.token.as_ref().map(|t| t.get_ref().clone());
+        if let Some(t) = &admin.token {
+            self.check(
+                t.get_ref().len() >= 16,
+                t,
+                "admin.token",
+                "must be at least 16 characters (e.g. from `openssl rand -hex 16`)",
+            );
+        }
+        // Without a token, the admin endpoint stays on loopback.
+        if let (Some(b), None) = (&admin.bind, &token) {
+            let ok = self.check(
+                bind.ip().is_loopback(),
+                b,
+                "admin.bind",
+                "a non-loopback address needs a token (admin.token); without one use e.g. \"127.0.0.1:9901\"",
+            );
+            if !ok {
+                return None;
+            }
+        }
+        Some(AdminConfig { bind, token })
+    }
+
+    fn access_log(&mut self, log: &AccessLogFile) -> crate::access_log::AccessLogConfig {
+        use crate::access_log::{AccessLogConfig, AccessLogFormat};
+        let format = match log.format.as_ref().map(|f| f.get_ref().as_str()) {
+            None | Some("text") => AccessLogFormat::Text,
+            Some("json") => AccessLogFormat::Json,
+            Some(_) => {
+                if let Some(f) = &log.format {
+                    self.check(false, f, "access_log.format", "must be \"text\" or \"json\"");
+                }
+                AccessLogFormat::Text
+            }
+        };
+        let path = match log.path.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("-") => None,
+            Some(p) => Some(self.base.join(p)),
+        };
+        AccessLogConfig {
+            format,
+            path,
+            buffer: self.at_least_one(&log.buffer, "access_log.buffer", 8192),
+        }
     }
 
     fn bind(&mut self, bind: &Spanned<String>, field: &str) -> Option<SocketAddr> {

@@ -40,6 +40,8 @@ pub(super) struct Connection {
     pub limits: ListenerLimits,
     /// Held for the connection's life: its place under the limits.
     pub permits: Vec<OwnedSemaphorePermit>,
+    /// Counts the connection as open until it is dropped.
+    pub open: crate::metrics::OpenConnection,
 }
 
 impl Connection {
@@ -51,6 +53,7 @@ impl Connection {
             shared,
             limits,
             permits: _permits,
+            open: _open,
         } = self;
         let span = tracing::debug_span!("connection", client = %info.client, listener = %info.listener);
         let result = match &shared.tls {

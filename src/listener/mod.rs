@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     /// Set when shutdown starts: HTTP/1.1 responses then close their
     /// connection.
     pub draining: AtomicBool,
+    /// The listener's open-connections gauge.
+    pub open_connections: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Listener {
@@ -69,6 +71,7 @@ impl Listener {
             proxy,
             tls: self.tls.clone(),
             draining: AtomicBool::new(false),
+            open_connections: crate::metrics::ListenerMetrics::new(&self.name).open_connections,
         });
         let h1 = GracefulShutdown::new();
         let h2 = GracefulShutdown::new();
@@ -173,6 +176,7 @@ impl Listener {
             shared: Arc::clone(shared),
             limits,
             permits,
+            open: crate::metrics::OpenConnection::new(&shared.open_connections),
         };
         tokio::spawn(connection.serve(h1.watcher(), h2.watcher()));
     }

@@ -9,6 +9,7 @@
 //! or grew past half its memory limit: a leaking guest cannot leak forever.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_queue::ArrayQueue;
 use wasmtime::component::{InstancePre, Linker};
@@ -24,6 +25,7 @@ use super::request_view::RequestView;
 use super::settings::PluginSettings;
 use super::state::{PluginIdentity, PluginState};
 use crate::config::{FailurePolicy, PluginConfig};
+use crate::metrics::PluginMetrics;
 
 /// Idle instances kept per version: enough for every worker to keep one
 /// while others are being created.
@@ -43,6 +45,7 @@ pub struct PluginVersion {
     /// Which requests the request hook wants, asked once at load.
     interest: Interest,
     idle: ArrayQueue<PluginInstance>,
+    metrics: PluginMetrics,
 }
 
 /// A request hook's declared interest, matched natively before each call.
@@ -114,6 +117,7 @@ impl PluginVersion {
             max_calls: config.max_calls_per_instance,
             interest: Interest::default(),
             idle: ArrayQueue::new(POOL_CAPACITY),
+            metrics: PluginMetrics::new(&config.name, &hash.short()),
         };
         let mut first = version.start_instance()?;
         if version.has_request_hook() {
@@ -170,9 +174,13 @@ impl PluginVersion {
     }
 
     pub fn on_request(&self, view: &mut RequestView) -> Result<request_hook::Decision, CallFailure> {
-        let mut instance = self.checkout()?;
-        let result = instance.on_request(view, self.deadline_ticks);
-        self.checkin(instance, &result);
+        let started = Instant::now();
+        let result = self.checkout().and_then(|mut instance| {
+            let result = instance.on_request(view, self.deadline_ticks);
+            self.checkin(instance, &result);
+            result
+        });
+        self.count(started, &result);
         result
     }
 
@@ -181,10 +189,28 @@ impl PluginVersion {
         view: &mut RequestView,
         candidates: &mut CandidateView,
     ) -> Result<Option<balancer::Choice>, CallFailure> {
-        let mut instance = self.checkout()?;
-        let result = instance.pick(view, candidates, self.deadline_ticks);
-        self.checkin(instance, &result);
+        let started = Instant::now();
+        let result = self.checkout().and_then(|mut instance| {
+            let result = instance.pick(view, candidates, self.deadline_ticks);
+            self.checkin(instance, &result);
+            result
+        });
+        self.count(started, &result);
         result
+    }
+
+    /// Metrics of one call: count, duration, failure and the policy that
+    /// will decide the request.
+    fn count<T>(&self, started: Instant, result: &Result<T, CallFailure>) {
+        self.metrics.calls.inc();
+        self.metrics.duration.observe(started.elapsed().as_secs_f64());
+        if let Err(failure) = result {
+            let policy = match self.on_error {
+                FailurePolicy::Open => "fail-open",
+                FailurePolicy::Closed { .. } => "fail-closed",
+            };
+            self.metrics.failed(failure.kind(), policy);
+        }
     }
 
     /// A fresh instance that bypasses the pool and is dropped after use:

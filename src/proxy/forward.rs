@@ -70,9 +70,12 @@ async fn forward_to(
     backend.retry_budget.record_request();
     let attempts = backend.config.retries.saturating_add(1);
     for attempt in 0..attempts {
-        if attempt > 0 && !backend.retry_budget.try_retry() {
-            tracing::debug!(backend = %backend.name, "retry budget spent: no further attempt");
-            break;
+        if attempt > 0 {
+            if !backend.retry_budget.try_retry() {
+                tracing::debug!(backend = %backend.name, "retry budget spent: no further attempt");
+                break;
+            }
+            backend.retries.inc();
         }
         let Some((index, response_edits)) = pick(target, view, &tried, attempt)? else {
             break;
@@ -81,6 +84,7 @@ async fn forward_to(
         let server = Arc::clone(&backend.servers[index]);
         match exchange(target, &server, view, body, replayable).await {
             Ok(response) => {
+                server.metrics.responses[crate::metrics::class_index(response.status())].inc();
                 let outcome = if response.status().is_server_error() {
                     Outcome::ServerError
                 } else {
@@ -98,6 +102,13 @@ async fn forward_to(
                     return Err(ProxyError::BodyTooLarge { limit });
                 }
                 backend.observe(&server, Outcome::Failed);
+                if error.never_reached_server() {
+                    server.metrics.connect_errors.inc();
+                } else if error.is_timeout() {
+                    server.metrics.timeouts.inc();
+                } else {
+                    server.metrics.other_errors.inc();
+                }
                 let retry = error.never_reached_server() || (replayable && !error.is_timeout());
                 tracing::debug!(backend = %backend.name, server = %server.name, %error, retry, "upstream attempt failed");
                 if !retry {
@@ -244,8 +255,8 @@ fn pick(
             key: server.key,
             name: Arc::clone(&server.name),
             address: Arc::clone(&server.address_text),
-            weight: server.weight(),
-            healthy: server.is_healthy(),
+            weight: server.effective_weight(),
+            healthy: server.is_available(),
             in_flight: server.in_flight(),
         });
     }
@@ -272,7 +283,7 @@ fn pick(
             // balancer were plain round-robin.
             FailurePolicy::Open => {
                 let healthy: Vec<usize> = (0..candidates.servers.len())
-                    .filter(|&i| candidates.servers[i].healthy)
+                    .filter(|&i| candidates.servers[i].healthy && candidates.servers[i].weight > 0)
                     .collect();
                 if healthy.is_empty() {
                     return Ok(None);

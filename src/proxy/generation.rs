@@ -31,6 +31,7 @@ pub struct ListenerRoute {
     pub chain: RequestChain,
     pub default_backend: Option<BalancedBackend>,
     pub limits: ListenerLimits,
+    pub metrics: crate::metrics::ListenerMetrics,
 }
 
 impl Generation {
@@ -60,6 +61,7 @@ impl Generation {
                     chain: plugins.chain(&l.plugins),
                     default_backend: l.default_backend.as_ref().and_then(|b| backends.get(b).cloned()),
                     limits: l.limits.clone(),
+                    metrics: crate::metrics::ListenerMetrics::new(&l.name),
                 };
                 (l.name.clone(), route)
             })

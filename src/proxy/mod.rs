@@ -15,7 +15,8 @@
 //! 5. the response's hop-by-hop headers are removed and the plugins'
 //!    response edits applied; a fallback plugin answers when no server
 //!    could;
-//! 6. errors become responses in one place ([`ProxyError::into_response`]).
+//! 6. errors become responses in one place ([`ProxyError::into_response`]);
+//! 7. the request is counted (metrics) and logged (access log).
 //!
 //! [`RequestChain`]: crate::plugin::RequestChain
 
@@ -27,6 +28,7 @@ mod headers;
 mod request_id;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -39,9 +41,11 @@ pub use head_checks::{check_head, Refusal};
 pub use headers::{append_forwarded_for, apply_edits, strip_hop_by_hop};
 pub use request_id::RequestId;
 
+use crate::access_log::{AccessLog, Entry};
 use crate::body::{ClientBody, ProxyBody};
 use crate::config::{Fallback, ListenerLimits};
 use crate::log_throttle::ThrottledLog;
+use crate::metrics::{class_index, metrics};
 use crate::plugin::{
     Action, ChainOutcome, ConnectionInfo, Decision, HeaderOp, RequestView, Response as PluginResponse, Verdict,
 };
@@ -51,6 +55,32 @@ pub struct Proxy {
     current: ArcSwap<Generation>,
     /// Requests being handled; `max_in_flight` permits (fixed at start).
     in_flight: Semaphore,
+    access_log: Option<AccessLog>,
+}
+
+/// What became of a request, for the metrics and the access log.
+#[derive(Default)]
+struct Trace {
+    backend: Option<Arc<str>>,
+    server: Option<Arc<str>>,
+    plugin: Option<String>,
+}
+
+/// Counts a request in the in-flight gauge while it lives (also when the
+/// client goes away and the request's future is dropped).
+struct InFlightGauge;
+
+impl InFlightGauge {
+    fn new() -> InFlightGauge {
+        metrics().in_flight.inc();
+        InFlightGauge
+    }
+}
+
+impl Drop for InFlightGauge {
+    fn drop(&mut self) {
+        metrics().in_flight.dec();
+    }
 }
 
 /// Where the chain sent a request.
@@ -65,7 +95,14 @@ impl Proxy {
         Proxy {
             current: ArcSwap::from_pointee(generation),
             in_flight: Semaphore::new(permits),
+            access_log: None,
         }
+    }
+
+    /// Logs every request to `log`.
+    pub fn with_access_log(mut self, log: Option<AccessLog>) -> Proxy {
+        self.access_log = log;
+        self
     }
 
     /// The generation new requests start on.
@@ -83,7 +120,51 @@ impl Proxy {
     }
 
     pub async fn handle(&self, request: Request<Incoming>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let _gauge = InFlightGauge::new();
         let id = RequestId::next();
+        let logged = self.access_log.as_ref().map(|_| {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
+            (request.method().to_string(), target, request.version())
+        });
+        let mut trace = Trace::default();
+        let response = self.respond(request, Arc::clone(&conn), id, &mut trace).await;
+        let elapsed = started.elapsed();
+        if let Some(route) = self.current.load().listeners.get(&*conn.listener) {
+            route.metrics.requests[class_index(response.status())].inc();
+            route.metrics.duration.observe(elapsed.as_secs_f64());
+        }
+        if let (Some(log), Some((method, target, version))) = (&self.access_log, logged) {
+            let (time, duration_ms) = Entry::now(elapsed);
+            log.record(Entry {
+                time,
+                client: conn.client,
+                listener: Arc::clone(&conn.listener),
+                method,
+                target,
+                version: version_name(version),
+                status: response.status().as_u16(),
+                bytes: http_body::Body::size_hint(response.body()).exact(),
+                duration_ms,
+                backend: trace.backend,
+                server: trace.server,
+                plugin: trace.plugin,
+                request_id: id.to_string(),
+            });
+        }
+        response
+    }
+
+    async fn respond(
+        &self,
+        request: Request<Incoming>,
+        conn: Arc<ConnectionInfo>,
+        id: RequestId,
+        trace: &mut Trace,
+    ) -> Response<ProxyBody> {
         let Ok(_permit) = self.in_flight.try_acquire() else {
             warn_overloaded();
             return ProxyError::Overloaded.into_response(id);
@@ -102,6 +183,7 @@ impl Proxy {
             return error.into_response(id);
         }
         let mut outcome = route.chain.run(&mut view);
+        trace.plugin = outcome.decided_by.as_ref().map(|p| p.name().to_string());
         let target = match decide(&generation, route, &mut outcome, &view, id) {
             Decided::Answer(response) => return response,
             Decided::Forward(target) => target,
@@ -112,9 +194,11 @@ impl Proxy {
             _ => None,
         };
         let targets: Vec<&BalancedBackend> = std::iter::once(target).chain(fallback).collect();
+        trace.backend = Some(Arc::clone(&target.backend.name));
         let body = ClientBody::new(body, route.limits.max_body);
         match forward::forward(&targets, &mut view, body).await {
             Ok(forwarded) => {
+                trace.server = Some(Arc::clone(&forwarded.server.name));
                 tracing::debug!(%id, backend = %target.backend.name, server = %forwarded.server.name, status = forwarded.response.status().as_u16(), "forwarded");
                 let mut response = forwarded.response;
                 strip_hop_by_hop(response.headers_mut());
@@ -264,5 +348,16 @@ fn with_edits(mut response: Response<ProxyBody>, edits: &[HeaderOp]) -> Response
 fn log_bad_edits(bad: Vec<headers::BadHeaderEdit>) {
     for edit in bad {
         tracing::warn!(%edit, "header edit skipped");
+    }
+}
+
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
     }
 }

@@ -103,6 +103,9 @@ impl Reloader {
         };
         reloader.health.sync(&generation.backend_list(), &reloader.shutdown);
         reloader.record_published(&generation, None, "start");
+        for slot in &reloader.certificates {
+            reloader.install_certificate(slot, (*slot.store.current()).clone());
+        }
         reloader
     }
 
@@ -237,10 +240,22 @@ impl Reloader {
             slot.store.replace(key);
             tracing::info!(listener = %slot.listener, fingerprint = %&new[..12.min(new.len())], "certificate replaced for new handshakes");
         }
+        let leaf = slot.store.current().cert.first().and_then(|c| crate::tls::describe(c));
+        if let Some(leaf) = &leaf {
+            crate::metrics::metrics()
+                .certificate_expiry
+                .get_or_create(&crate::metrics::CertificateLabels {
+                    listener: slot.listener.clone(),
+                    subject: leaf.subject.clone(),
+                })
+                .set(leaf.not_after);
+        }
         self.with_status(|s| {
             let entry = CertificateStatus {
                 listener: slot.listener.clone(),
                 fingerprint: new.clone(),
+                subject: leaf.as_ref().map(|l| l.subject.clone()),
+                not_after: leaf.as_ref().map(|l| l.not_after),
                 last_error: None,
             };
             match s.certificates.iter_mut().find(|c| c.listener == slot.listener) {
@@ -313,6 +328,7 @@ impl Reloader {
     }
 
     fn record_published(&self, generation: &Generation, before: Option<&Generation>, cause: &str) {
+        crate::metrics::metrics().generation.set(generation.number as i64);
         self.with_status(|s| {
             let previous = std::mem::take(&mut s.plugins);
             s.generation = generation.number;

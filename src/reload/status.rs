@@ -45,6 +45,12 @@ pub struct CertificateStatus {
     pub listener: String,
     /// SHA-256 of the leaf certificate served now.
     pub fingerprint: String,
+    /// The leaf's subject (`CN=...`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// When the leaf expires, in seconds since the Unix epoch.
+    #[serde(default)]
+    pub not_after: Option<i64>,
     pub last_error: Option<String>,
 }
 

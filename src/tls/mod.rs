@@ -124,3 +124,20 @@ pub fn server_config(settings: &TlsConfig, store: Arc<CertificateStore>) -> Resu
     };
     Ok(config)
 }
+
+/// What the status page shows of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafInfo {
+    pub subject: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+/// The subject and expiry of a DER certificate, if it parses.
+pub fn describe(der: &[u8]) -> Option<LeafInfo> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(LeafInfo {
+        subject: certificate.subject().to_string(),
+        not_after: certificate.validity().not_after.timestamp(),
+    })
+}

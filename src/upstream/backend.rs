@@ -18,6 +18,8 @@ pub struct Backend {
     pub config: BackendConfig,
     sequence: AtomicU64,
     pub retry_budget: RetryBudget,
+    /// Further attempts after a failed one (a metric).
+    pub retries: prometheus_client::metrics::counter::Counter,
 }
 
 /// How a real request to a server went, for passive health.
@@ -64,6 +66,12 @@ impl Backend {
             config: config.clone(),
             sequence: AtomicU64::new(sequence),
             retry_budget: RetryBudget::new(&config.retry_budget),
+            retries: crate::metrics::metrics()
+                .retries
+                .get_or_create(&crate::metrics::BackendLabels {
+                    backend: config.name.clone(),
+                })
+                .clone(),
         }
     }
 

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::backend::Backend;
-use super::server::Server;
+use super::server::{AdminState, Server};
 use crate::config::HealthCheckConfig;
 
 /// The running checkers, one per server of every backend that has checks,
@@ -94,21 +94,29 @@ impl Checker {
                 passive_downs = self.server.passive_downs();
                 successes = 0;
             }
+            // Maintenance: checks pause until the server is back in service.
+            if self.server.admin_state() == AdminState::Maint {
+                continue;
+            }
             let started = Instant::now();
             let result = tokio::time::timeout(self.check.timeout, self.probe()).await;
             let result = result.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
+            let latency = started.elapsed();
             match result {
-                Ok(()) => {
+                Ok(status) => {
                     failures = 0;
                     successes = successes.saturating_add(1);
+                    self.server.record_check(true, status, latency, successes, failures);
                     if !self.server.is_healthy() && successes >= self.check.rise {
                         self.server.set_healthy(true);
-                        tracing::info!(backend = %self.backend, server = %self.server.name, latency = ?started.elapsed(), "server is up");
+                        tracing::info!(backend = %self.backend, server = %self.server.name, ?latency, "server is up");
                     }
                 }
                 Err(reason) => {
                     successes = 0;
                     failures = failures.saturating_add(1);
+                    self.server
+                        .record_check(false, reason.clone(), latency, successes, failures);
                     if self.server.is_healthy() && failures >= self.check.fall {
                         self.server.set_healthy(false);
                         tracing::warn!(backend = %self.backend, server = %self.server.name, %reason, "server is down");
@@ -120,8 +128,8 @@ impl Checker {
         }
     }
 
-    /// One check: connect, send, expect the status.
-    async fn probe(&self) -> Result<(), String> {
+    /// One check: connect, send, expect the status (`status NNN`).
+    async fn probe(&self) -> Result<String, String> {
         let address = self.server.address;
         let stream = TcpStream::connect(address).await.map_err(|e| format!("connect: {e}"))?;
         let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
@@ -145,7 +153,7 @@ impl Checker {
             None => status.is_success() || status.is_redirection(),
         };
         if healthy {
-            Ok(())
+            Ok(format!("status {}", status.as_u16()))
         } else {
             Err(format!("status {status}"))
         }

@@ -19,4 +19,4 @@ pub use error::UpstreamError;
 pub use health::{worst_case_detection, HealthCheckers};
 pub use pool::{Connection, ConnectionPool, Sender};
 pub use response::ResponseBody;
-pub use server::{server_key, InFlight, Server};
+pub use server::{server_key, AdminState, CheckRecord, InFlight, Server};

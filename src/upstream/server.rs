@@ -1,13 +1,65 @@
 //! A server as the proxy runs it: health (set by active checks and by
-//! passive observation of real requests), in-flight count, weight, and its
-//! connection pool.
+//! passive observation of real requests), the operator's state (ready,
+//! drain, maintenance), in-flight count, weight, its connection pool, and
+//! its metrics.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
 
 use super::pool::ConnectionPool;
 use crate::config::{BackendConfig, ServerConfig};
+use crate::metrics::ServerMetrics;
+
+/// What the operator set, as HAProxy's `set server ... state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminState {
+    /// Takes requests when healthy.
+    Ready,
+    /// Takes no new requests (balancers see weight 0); requests in flight
+    /// finish; health checks go on.
+    Drain,
+    /// Takes no requests at all (seen as down, weight 0); health checks
+    /// pause.
+    Maint,
+}
+
+impl AdminState {
+    fn from_u8(v: u8) -> AdminState {
+        match v {
+            1 => AdminState::Drain,
+            2 => AdminState::Maint,
+            _ => AdminState::Ready,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AdminState> {
+        match text {
+            "ready" => Some(AdminState::Ready),
+            "drain" => Some(AdminState::Drain),
+            "maint" | "maintenance" => Some(AdminState::Maint),
+            _ => None,
+        }
+    }
+}
+
+/// The last active health check, for the status page.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRecord {
+    pub ok: bool,
+    /// `status 200`, or why it failed.
+    pub detail: String,
+    pub latency_ms: f64,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// Consecutive successes and failures (rise and fall counters).
+    pub successes: u32,
+    pub failures: u32,
+}
 
 #[derive(Debug)]
 pub struct Server {
@@ -26,7 +78,10 @@ pub struct Server {
     /// Bumped each time passive health marks the server down, so the active
     /// checker knows to count `rise` successes from zero again.
     passive_downs: AtomicU64,
+    admin: AtomicU8,
+    last_check: Mutex<Option<CheckRecord>>,
     pub pool: ConnectionPool,
+    pub metrics: ServerMetrics,
 }
 
 /// A server's stable key: FNV-1a (64-bit) of its configured name, as the
@@ -50,12 +105,61 @@ impl Server {
             in_flight: AtomicU32::new(0),
             passive_failures: AtomicU32::new(0),
             passive_downs: AtomicU64::new(0),
+            admin: AtomicU8::new(AdminState::Ready as u8),
+            last_check: Mutex::new(None),
             pool: ConnectionPool::new(config.address, backend),
+            metrics: {
+                let metrics = ServerMetrics::new(&backend.name, &config.name);
+                metrics.up.set(1);
+                metrics
+            },
         }
     }
 
+    /// The configured weight.
     pub fn weight(&self) -> u32 {
         self.weight.load(Ordering::Relaxed)
+    }
+
+    /// The weight balancers see: 0 while draining or in maintenance.
+    pub fn effective_weight(&self) -> u32 {
+        match self.admin_state() {
+            AdminState::Ready => self.weight(),
+            AdminState::Drain | AdminState::Maint => 0,
+        }
+    }
+
+    /// Healthy and not in maintenance: what balancers see as `healthy`.
+    pub fn is_available(&self) -> bool {
+        self.is_healthy() && self.admin_state() != AdminState::Maint
+    }
+
+    pub fn admin_state(&self) -> AdminState {
+        AdminState::from_u8(self.admin.load(Ordering::Relaxed))
+    }
+
+    /// Sets the operator's state; returns the previous one.
+    pub fn set_admin_state(&self, state: AdminState) -> AdminState {
+        AdminState::from_u8(self.admin.swap(state as u8, Ordering::Relaxed))
+    }
+
+    pub fn record_check(&self, ok: bool, detail: String, latency: Duration, successes: u32, failures: u32) {
+        let at = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let record = CheckRecord {
+            ok,
+            detail,
+            latency_ms: latency.as_secs_f64() * 1000.0,
+            at,
+            successes,
+            failures,
+        };
+        *self.last_check.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
+    }
+
+    pub fn last_check(&self) -> Option<CheckRecord> {
+        self.last_check.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Takes the settings of a new configuration for the same server
@@ -70,7 +174,18 @@ impl Server {
     }
 
     pub fn set_healthy(&self, healthy: bool) {
-        self.healthy.store(healthy, Ordering::Relaxed);
+        if self.healthy.swap(healthy, Ordering::Relaxed) != healthy {
+            self.count_transition(healthy);
+        }
+    }
+
+    fn count_transition(&self, healthy: bool) {
+        self.metrics.up.set(i64::from(healthy));
+        if healthy {
+            self.metrics.went_up.inc();
+        } else {
+            self.metrics.went_down.inc();
+        }
     }
 
     /// A real request to this server went well.
@@ -89,6 +204,7 @@ impl Server {
         let failures = self.passive_failures.fetch_add(1, Ordering::Relaxed) + 1;
         if failures >= threshold && self.healthy.swap(false, Ordering::Relaxed) {
             self.passive_downs.fetch_add(1, Ordering::Relaxed);
+            self.count_transition(false);
             return true;
         }
         false
@@ -102,7 +218,7 @@ impl Server {
     /// Back up after a passive mark-down (no active checks to do it).
     pub fn passive_recover(&self) {
         self.passive_failures.store(0, Ordering::Relaxed);
-        self.healthy.store(true, Ordering::Relaxed);
+        self.set_healthy(true);
     }
 
     pub fn in_flight(&self) -> u32 {

@@ -20,6 +20,11 @@ use switchyard::demo::{AcmeResponder, Origin, SelfSigned};
 use switchyard::plugin::{builtin::GUEST_WASM_DIR, PluginEngine};
 use switchyard::running::RunningProxy;
 
+#[path = "examples.rs"]
+mod examples;
+#[allow(unused_imports)]
+pub use examples::{rust_example, script_example};
+
 /// One engine per test process, so each component is compiled once.
 pub fn engine() -> Arc<PluginEngine> {
     static ENGINE: OnceLock<Arc<PluginEngine>> = OnceLock::new();
@@ -666,41 +671,6 @@ impl Drop for Closer {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// The component of a Rust example plugin (`examples/plugins/`), built
-/// with cargo exactly as a plugin author would, once per test binary.
-pub fn rust_example(name: &str) -> String {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/Cargo.toml");
-        // Share the guests' target directory: wit-bindgen compiles once.
-        let target_dir = Path::new(GUEST_WASM_DIR)
-            .ancestors()
-            .nth(2)
-            .expect("guest target dir")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the example plugins build");
-        target_dir.join("wasm32-wasip2/release")
-    });
-    dir.join(format!("{name}.wasm")).display().to_string()
 }
 
 /// A real `redis-server` (Debian's) on a free loopback port, with no

@@ -1,0 +1,401 @@
+//! Prometheus metrics (prometheus-client, OpenMetrics text), served by the
+//! admin endpoint at `/metrics`.
+//!
+//! One registry per process. The request path never looks a metric up by
+//! its labels: listeners, servers and plugin versions take handles to
+//! their own series when they are built (a handle is a shared atomic), so
+//! counting a request is a few atomic adds.
+
+use std::sync::OnceLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// The status classes requests are counted by.
+pub const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// The index in [`CLASSES`] of a status code.
+pub fn class_index(status: http::StatusCode) -> usize {
+    (usize::from(status.as_u16() / 100)).clamp(1, 5) - 1
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    pub listener: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerClassLabels {
+    pub listener: String,
+    pub class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServerLabels {
+    pub backend: String,
+    pub server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServerClassLabels {
+    pub backend: String,
+    pub server: String,
+    pub class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamErrorLabels {
+    pub backend: String,
+    pub server: String,
+    /// `connect`, `timeout` or `other`.
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabels {
+    pub backend: String,
+    pub server: String,
+    /// `up` or `down`.
+    pub to: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginLabels {
+    pub plugin: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginFailureLabels {
+    pub plugin: String,
+    pub version: String,
+    /// `trap`, `timeout` or `out_of_memory`.
+    pub kind: &'static str,
+    /// The failure policy that decided the request: `fail-open` or
+    /// `fail-closed`.
+    pub policy: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CertificateLabels {
+    pub listener: String,
+    pub subject: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to ~3.3 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+fn plugin_histogram() -> Histogram {
+    // 1 µs to ~33 ms.
+    Histogram::new(exponential_buckets(0.000001, 2.0, 16))
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric of the process.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<ListenerClassLabels, Counter>,
+    pub request_duration: HistogramFamily<ListenerLabels>,
+    pub open_connections: Family<ListenerLabels, Gauge>,
+    pub in_flight: Gauge,
+    pub upstream_responses: Family<ServerClassLabels, Counter>,
+    pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    pub retries: Family<BackendLabels, Counter>,
+    pub server_up: Family<ServerLabels, Gauge>,
+    pub server_transitions: Family<TransitionLabels, Counter>,
+    pub plugin_calls: Family<PluginLabels, Counter>,
+    pub plugin_call_duration: HistogramFamily<PluginLabels>,
+    pub plugin_failures: Family<PluginFailureLabels, Counter>,
+    pub generation: Gauge,
+    pub certificate_expiry: Family<CertificateLabels, Gauge>,
+    pub access_log_lines: Counter,
+    pub access_log_dropped: Counter,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("switchyard");
+        let m = Metrics {
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(latency_histogram),
+            open_connections: Family::default(),
+            in_flight: Gauge::default(),
+            upstream_responses: Family::default(),
+            upstream_errors: Family::default(),
+            retries: Family::default(),
+            server_up: Family::default(),
+            server_transitions: Family::default(),
+            plugin_calls: Family::default(),
+            plugin_call_duration: Family::new_with_constructor(plugin_histogram),
+            plugin_failures: Family::default(),
+            generation: Gauge::default(),
+            certificate_expiry: Family::default(),
+            access_log_lines: Counter::default(),
+            access_log_dropped: Counter::default(),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "requests",
+            "Requests answered, by listener and status class",
+            m.requests.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Time from the request head to the response head",
+            m.request_duration.clone(),
+        );
+        r.register(
+            "open_connections",
+            "Client connections open",
+            m.open_connections.clone(),
+        );
+        r.register("in_flight_requests", "Requests being handled", m.in_flight.clone());
+        r.register(
+            "upstream_responses",
+            "Responses from servers, by backend, server and status class",
+            m.upstream_responses.clone(),
+        );
+        r.register(
+            "upstream_errors",
+            "Failed attempts to a server: connect, timeout or other",
+            m.upstream_errors.clone(),
+        );
+        r.register("retries", "Further attempts after a failed one", m.retries.clone());
+        r.register("server_up", "1 while a server is healthy, else 0", m.server_up.clone());
+        r.register(
+            "server_transitions",
+            "Health changes of a server, by the state entered",
+            m.server_transitions.clone(),
+        );
+        r.register("plugin_calls", "Calls into a plugin version", m.plugin_calls.clone());
+        r.register(
+            "plugin_call_duration_seconds",
+            "Wall time of a plugin call",
+            m.plugin_call_duration.clone(),
+        );
+        r.register(
+            "plugin_failures",
+            "Failed plugin calls, by kind and the policy that decided the request",
+            m.plugin_failures.clone(),
+        );
+        r.register(
+            "generation",
+            "The configuration generation serving",
+            m.generation.clone(),
+        );
+        r.register(
+            "certificate_expiry_timestamp_seconds",
+            "When the certificate served by a listener expires (Unix time)",
+            m.certificate_expiry.clone(),
+        );
+        r.register(
+            "access_log_lines",
+            "Access log lines written",
+            m.access_log_lines.clone(),
+        );
+        r.register(
+            "access_log_dropped",
+            "Access log lines dropped because the writer fell behind",
+            m.access_log_dropped.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::warn!(error = %e, "cannot encode the metrics");
+        }
+        text
+    }
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+/// A listener's handles: requests by class and the latency histogram.
+#[derive(Clone, Debug)]
+pub struct ListenerMetrics {
+    pub requests: [Counter; 5],
+    pub duration: Histogram,
+    pub open_connections: Gauge,
+}
+
+impl ListenerMetrics {
+    pub fn new(listener: &str) -> ListenerMetrics {
+        let m = metrics();
+        ListenerMetrics {
+            requests: CLASSES.map(|class| {
+                m.requests
+                    .get_or_create(&ListenerClassLabels {
+                        listener: listener.to_string(),
+                        class,
+                    })
+                    .clone()
+            }),
+            duration: m
+                .request_duration
+                .get_or_create(&ListenerLabels {
+                    listener: listener.to_string(),
+                })
+                .clone(),
+            open_connections: m
+                .open_connections
+                .get_or_create(&ListenerLabels {
+                    listener: listener.to_string(),
+                })
+                .clone(),
+        }
+    }
+}
+
+/// Counts a client connection as open for its life.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl OpenConnection {
+    pub fn new(gauge: &Gauge) -> OpenConnection {
+        gauge.inc();
+        OpenConnection(gauge.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// A server's handles.
+#[derive(Clone, Debug)]
+pub struct ServerMetrics {
+    pub responses: [Counter; 5],
+    pub connect_errors: Counter,
+    pub timeouts: Counter,
+    pub other_errors: Counter,
+    pub up: Gauge,
+    pub went_up: Counter,
+    pub went_down: Counter,
+}
+
+impl ServerMetrics {
+    pub fn new(backend: &str, server: &str) -> ServerMetrics {
+        let m = metrics();
+        let error = |kind| {
+            m.upstream_errors
+                .get_or_create(&UpstreamErrorLabels {
+                    backend: backend.to_string(),
+                    server: server.to_string(),
+                    kind,
+                })
+                .clone()
+        };
+        let transition = |to| {
+            m.server_transitions
+                .get_or_create(&TransitionLabels {
+                    backend: backend.to_string(),
+                    server: server.to_string(),
+                    to,
+                })
+                .clone()
+        };
+        ServerMetrics {
+            responses: CLASSES.map(|class| {
+                m.upstream_responses
+                    .get_or_create(&ServerClassLabels {
+                        backend: backend.to_string(),
+                        server: server.to_string(),
+                        class,
+                    })
+                    .clone()
+            }),
+            connect_errors: error("connect"),
+            timeouts: error("timeout"),
+            other_errors: error("other"),
+            up: m
+                .server_up
+                .get_or_create(&ServerLabels {
+                    backend: backend.to_string(),
+                    server: server.to_string(),
+                })
+                .clone(),
+            went_up: transition("up"),
+            went_down: transition("down"),
+        }
+    }
+}
+
+/// A plugin version's handles.
+#[derive(Clone, Debug)]
+pub struct PluginMetrics {
+    pub calls: Counter,
+    pub duration: Histogram,
+    plugin: String,
+    version: String,
+}
+
+impl PluginMetrics {
+    pub fn new(plugin: &str, version: &str) -> PluginMetrics {
+        let m = metrics();
+        let labels = PluginLabels {
+            plugin: plugin.to_string(),
+            version: version.to_string(),
+        };
+        PluginMetrics {
+            calls: m.plugin_calls.get_or_create(&labels).clone(),
+            duration: m.plugin_call_duration.get_or_create(&labels).clone(),
+            plugin: plugin.to_string(),
+            version: version.to_string(),
+        }
+    }
+
+    /// Counts a failed call (rare: looked up by labels).
+    pub fn failed(&self, kind: &'static str, policy: &'static str) {
+        metrics()
+            .plugin_failures
+            .get_or_create(&PluginFailureLabels {
+                plugin: self.plugin.clone(),
+                version: self.version.clone(),
+                kind,
+                policy,
+            })
+            .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_exposition() {
+        assert_eq!(class_index(http::StatusCode::OK), 1);
+        assert_eq!(class_index(http::StatusCode::CONTINUE), 0);
+        assert_eq!(class_index(http::StatusCode::SERVICE_UNAVAILABLE), 4);
+        let listener = ListenerMetrics::new("unit-test");
+        listener.requests[1].inc();
+        let text = metrics().encode();
+        assert!(
+            text.contains(r#"switchyard_requests_total{listener="unit-test",class="2xx"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE switchyard_request_duration_seconds histogram"));
+    }
+}

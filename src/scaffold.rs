@@ -1,0 +1,124 @@
+//! `switchyard plugin new`: a new plugin project from the templates in
+//! `templates/plugin/LANG/`, embedded in the binary. Each project builds
+//! with its language's public toolchain (`build.sh`), carries a
+//! configuration to try it (`switchyard.toml`) and an end-to-end test
+//! (`test.sh`: build, start the proxy and an origin, check two requests),
+//! plus a copy of the WIT contract it is built against.
+
+use std::path::{Path, PathBuf};
+
+/// The languages there is a template for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Language {
+    Rust,
+    C,
+    Python,
+    Js,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error("plugin name {0:?}: use lower-case letters, digits and dashes, starting with a letter (e.g. my-router)")]
+    BadName(String),
+    #[error("{0} already exists and is not empty")]
+    NotEmpty(PathBuf),
+    #[error("cannot write {0}: {1}")]
+    Write(PathBuf, #[source] std::io::Error),
+}
+
+/// One template file: its path in the project and its text.
+type Template = (&'static str, &'static str);
+
+macro_rules! templates {
+    ($lang:literal: $($file:literal),+ $(,)?) => {
+        &[$(($file, include_str!(concat!("../templates/plugin/", $lang, "/", $file)))),+]
+    };
+}
+
+const RUST: &[Template] =
+    templates!("rust": "Cargo.toml", "src/lib.rs", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
+const C: &[Template] = templates!("c": "plugin.c", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
+const PYTHON: &[Template] =
+    templates!("python": "app.py", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
+const JS: &[Template] = templates!("js": "app.js", "package.json", "package-lock.json", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
+const WIT: &str = include_str!("../wit/plugin.wit");
+
+impl Language {
+    fn templates(self) -> &'static [Template] {
+        match self {
+            Language::Rust => RUST,
+            Language::C => C,
+            Language::Python => PYTHON,
+            Language::Js => JS,
+        }
+    }
+}
+
+/// Writes a new plugin project named `name` into `dir`; the files written.
+pub fn new_plugin(language: Language, name: &str, dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-');
+    if !valid {
+        return Err(ScaffoldError::BadName(name.to_string()));
+    }
+    if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(ScaffoldError::NotEmpty(dir.to_path_buf()));
+    }
+    let snake = name.replace('-', "_");
+    let files = language
+        .templates()
+        .iter()
+        .map(|(path, text)| (*path, text.replace("{{name_snake}}", &snake).replace("{{name}}", name)))
+        .chain(std::iter::once(("wit/plugin.wit", WIT.to_string())));
+    let mut written = Vec::new();
+    for (path, text) in files {
+        let target = dir.join(path);
+        write(&target, &text, path.ends_with(".sh")).map_err(|e| ScaffoldError::Write(target.clone(), e))?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+fn write(path: &Path, text: &str, executable: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, text)?;
+    if executable {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_and_placeholders_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["My", "9lives", "a_b", "trailing-", ""] {
+            assert!(matches!(
+                new_plugin(Language::Rust, bad, dir.path()),
+                Err(ScaffoldError::BadName(_))
+            ));
+        }
+        let project = dir.path().join("my-router");
+        let files = new_plugin(Language::Rust, "my-router", &project).unwrap();
+        assert!(files.iter().any(|f| f.ends_with("wit/plugin.wit")));
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            assert!(!text.contains("{{"), "{} keeps a placeholder", file.display());
+        }
+        let cargo = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+        assert!(cargo.contains("my_router") || cargo.contains("my-router"));
+        assert!(matches!(
+            new_plugin(Language::Rust, "my-router", &project),
+            Err(ScaffoldError::NotEmpty(_))
+        ));
+    }
+}
