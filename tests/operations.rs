@@ -377,6 +377,11 @@ fn the_log_level_is_a_checked_filter() {
     let parse = |text: &str| switchyard::config::Config::parse(std::path::Path::new("t.toml"), text);
     let config = parse("[global]\nlog_level = \"switchyard=debug,info\"\n").unwrap();
     assert_eq!(config.log_level.as_deref(), Some("switchyard=debug,info"));
-    let error = parse("[global]\nlog_level = \"switchyard=[\"\n").unwrap_err().to_string();
-    assert!(error.contains("t.toml:2") && error.contains("global.log_level"), "{error}");
+    let error = parse("[global]\nlog_level = \"switchyard=[\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("t.toml:2") && error.contains("global.log_level"),
+        "{error}"
+    );
 }
