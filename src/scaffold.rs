@@ -2,8 +2,9 @@
 //! `templates/plugin/LANG/`, embedded in the binary. Each project builds
 //! with its language's public toolchain (`build.sh`), carries a
 //! configuration to try it (`switchyard.toml`) and an end-to-end test
-//! (`test.sh`: build, start the proxy and an origin, check two requests),
-//! plus a copy of the WIT contract it is built against.
+//! (`templates/plugin/test.sh`, shared by every language: build, start the
+//! proxy and an origin, check two requests), plus a copy of the WIT
+//! contract it is built against.
 
 use std::path::{Path, PathBuf};
 
@@ -36,11 +37,13 @@ macro_rules! templates {
 }
 
 const RUST: &[Template] =
-    templates!("rust": "Cargo.toml", "src/lib.rs", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
-const C: &[Template] = templates!("c": "plugin.c", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
-const PYTHON: &[Template] =
-    templates!("python": "app.py", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
-const JS: &[Template] = templates!("js": "app.js", "package.json", "package-lock.json", "build.sh", "switchyard.toml", "test.sh", "README.md", ".gitignore");
+    templates!("rust": "Cargo.toml", "src/lib.rs", "build.sh", "switchyard.toml", "README.md", ".gitignore");
+const C: &[Template] = templates!("c": "plugin.c", "build.sh", "switchyard.toml", "README.md", ".gitignore");
+const PYTHON: &[Template] = templates!("python": "app.py", "build.sh", "switchyard.toml", "README.md", ".gitignore");
+const JS: &[Template] = templates!("js": "app.js", "package.json", "package-lock.json", "build.sh", "switchyard.toml", "README.md", ".gitignore");
+/// The end-to-end test, the same for every language (it only builds,
+/// starts the proxy and an origin, and sends two requests).
+const TEST_SH: &str = include_str!("../templates/plugin/test.sh");
 const WIT: &str = include_str!("../wit/plugin.wit");
 
 impl Language {
@@ -71,6 +74,7 @@ pub fn new_plugin(language: Language, name: &str, dir: &Path) -> Result<Vec<Path
     let files = language
         .templates()
         .iter()
+        .chain(std::iter::once(&("test.sh", TEST_SH)))
         .map(|(path, text)| (*path, text.replace("{{name_snake}}", &snake).replace("{{name}}", name)))
         .chain(std::iter::once(("wit/plugin.wit", WIT.to_string())));
     let mut written = Vec::new();
