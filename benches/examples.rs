@@ -34,12 +34,12 @@ fn request() -> RequestView {
         .into_parts();
     RequestView {
         head,
-        conn: Arc::new(ConnectionInfo {
-            client: "192.0.2.10:51000".parse().unwrap(),
-            local: "127.0.0.1:443".parse().unwrap(),
-            scheme: Scheme::Https,
-            listener: Arc::from("web"),
-        }),
+        conn: Arc::new(ConnectionInfo::new(
+            "192.0.2.10:51000".parse().unwrap(),
+            "127.0.0.1:443".parse().unwrap(),
+            Scheme::Https,
+            Arc::from("web"),
+        )),
     }
 }
 

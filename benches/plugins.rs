@@ -80,12 +80,12 @@ fn request(scheme: Scheme) -> RequestView {
         .into_parts();
     RequestView {
         head,
-        conn: Arc::new(ConnectionInfo {
-            client: "192.0.2.10:51000".parse().unwrap(),
-            local: "127.0.0.1:443".parse().unwrap(),
+        conn: Arc::new(ConnectionInfo::new(
+            "192.0.2.10:51000".parse().unwrap(),
+            "127.0.0.1:443".parse().unwrap(),
             scheme,
-            listener: Arc::from("www-https"),
-        }),
+            Arc::from("www-https"),
+        )),
     }
 }
 

@@ -41,12 +41,12 @@ fn tag_of(plugin: &PluginVersion) -> String {
         .into_parts();
     let mut view = RequestView {
         head,
-        conn: Arc::new(ConnectionInfo {
-            client: "192.0.2.1:5555".parse().unwrap(),
-            local: "127.0.0.1:80".parse().unwrap(),
-            scheme: Scheme::Http,
-            listener: Arc::from("test"),
-        }),
+        conn: Arc::new(ConnectionInfo::new(
+            "192.0.2.1:5555".parse().unwrap(),
+            "127.0.0.1:80".parse().unwrap(),
+            Scheme::Http,
+            Arc::from("test"),
+        )),
     };
     let decision = plugin.on_request(&mut view).unwrap();
     decision

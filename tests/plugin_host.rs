@@ -34,12 +34,12 @@ fn view(path: &str, scheme: Scheme) -> RequestView {
         .into_parts();
     RequestView {
         head,
-        conn: Arc::new(ConnectionInfo {
-            client: "192.0.2.1:5555".parse().unwrap(),
-            local: "127.0.0.1:80".parse().unwrap(),
+        conn: Arc::new(ConnectionInfo::new(
+            "192.0.2.1:5555".parse().unwrap(),
+            "127.0.0.1:80".parse().unwrap(),
             scheme,
-            listener: Arc::from("test"),
-        }),
+            Arc::from("test"),
+        )),
     }
 }
 

@@ -156,12 +156,7 @@ impl Listener {
         let local = stream
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let info = Arc::new(ConnectionInfo {
-            client,
-            local,
-            scheme,
-            listener: Arc::clone(&self.name),
-        });
+        let info = Arc::new(ConnectionInfo::new(client, local, scheme, Arc::clone(&self.name)));
         // The current generation's limits: a reload applies to new
         // connections (max_connections excepted, fixed at start).
         let limits = shared

@@ -21,6 +21,23 @@ pub struct ConnectionInfo {
     pub scheme: Scheme,
     /// The listener's name from the configuration.
     pub listener: Arc<str>,
+    /// The client's IP as a header value, made once per connection for
+    /// `X-Forwarded-For`.
+    pub client_ip: http::HeaderValue,
+}
+
+impl ConnectionInfo {
+    pub fn new(client: SocketAddr, local: SocketAddr, scheme: Scheme, listener: Arc<str>) -> ConnectionInfo {
+        let client_ip = http::HeaderValue::from_str(&client.ip().to_string())
+            .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
+        ConnectionInfo {
+            client,
+            local,
+            scheme,
+            listener,
+            client_ip,
+        }
+    }
 }
 
 /// A request head plus its connection: everything a plugin can ask about.
@@ -60,12 +77,12 @@ impl RequestView {
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         RequestView {
             head,
-            conn: Arc::new(ConnectionInfo {
-                client: unspecified,
-                local: unspecified,
-                scheme: Scheme::Http,
-                listener: Arc::from(""),
-            }),
+            conn: Arc::new(ConnectionInfo::new(
+                unspecified,
+                unspecified,
+                Scheme::Http,
+                Arc::from(""),
+            )),
         }
     }
 }

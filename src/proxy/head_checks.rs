@@ -70,20 +70,31 @@ pub fn check_head(head: &Parts) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// `host[:port]` with a reg-name, IPv4 or bracketed IPv6 host.
+/// `host[:port]` with a reg-name, IPv4 or bracketed IPv6 host and a port
+/// of at most five digits (RFC 3986 allows it empty). A byte scan: this
+/// runs for every request.
 fn is_plain_authority(text: &str) -> bool {
-    let Ok(authority) = text.parse::<http::uri::Authority>() else {
-        return false;
-    };
-    if authority.as_str().contains('@') || authority.host().is_empty() {
-        return false;
-    }
-    let host = authority.host();
     let name_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
     let v6_ok = |b: u8| b.is_ascii_hexdigit() || matches!(b, b':' | b'.');
-    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => !v6.is_empty() && v6.bytes().all(v6_ok),
-        None => host.bytes().all(name_ok),
+    let port_ok = |p: &str| p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    match text.strip_prefix('[') {
+        Some(rest) => {
+            let Some((v6, after)) = rest.split_once(']') else {
+                return false;
+            };
+            let port = match after {
+                "" => "",
+                _ => match after.strip_prefix(':') {
+                    Some(port) => port,
+                    None => return false,
+                },
+            };
+            !v6.is_empty() && v6.bytes().all(v6_ok) && port_ok(port)
+        }
+        None => {
+            let (host, port) = text.rsplit_once(':').unwrap_or((text, ""));
+            !host.is_empty() && host.bytes().all(name_ok) && port_ok(port)
+        }
     }
 }
 
@@ -112,6 +123,13 @@ mod tests {
         assert!(!ok(http::Request::get("/").header("host", "user@shop.example")));
         assert!(!ok(http::Request::get("/").header("host", "shop example")));
         assert!(!ok(http::Request::get("/").header("host", "shop.example/path")));
+        assert!(!ok(http::Request::get("/").header("host", "shop.example:80:81")));
+        assert!(!ok(http::Request::get("/").header("host", "shop.example:http")));
+        assert!(!ok(http::Request::get("/").header("host", "[::1]x")));
+        assert!(!ok(http::Request::get("/").header("host", "[]:80")));
+        assert!(!ok(http::Request::get("/").header("host", ":80")));
+        assert!(ok(http::Request::get("/").header("host", "[::1]")));
+        assert!(ok(http::Request::get("/").header("host", "127.0.0.1:8080")));
         assert!(!ok(http::Request::builder()
             .method("CONNECT")
             .uri("shop.example:443")

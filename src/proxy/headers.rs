@@ -25,35 +25,50 @@ const NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH, 
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names (except the few in `NEVER_NOMINATED`). `Upgrade` goes too:
 /// upgrades are not proxied.
+///
+/// On the request path this runs for every request and response, and most
+/// heads carry no hop-by-hop header but `Connection`: one pass over the
+/// names finds what to remove, and nothing is hashed for absent names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+    let nominated: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .filter(|name| !NEVER_NOMINATED.contains(name))
+        .filter(|name| !NEVER_NOMINATED.contains(name) && !is_hop_by_hop(name))
         .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name) || nominated.contains(name))
+        .cloned()
+        .collect();
+    for name in doomed {
         headers.remove(name);
     }
-    headers.remove(header::UPGRADE);
 }
 
-/// Appends the client's address to `X-Forwarded-For`, keeping what earlier
-/// proxies wrote (one comma-separated header, as most servers expect).
-pub fn append_forwarded_for(headers: &mut HeaderMap, client: std::net::IpAddr) {
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::UPGRADE || HOP_BY_HOP.contains(name)
+}
+
+/// Appends the client's address (`client`, already a header value) to
+/// `X-Forwarded-For`, keeping what earlier proxies wrote (one
+/// comma-separated header, as most servers expect).
+pub fn append_forwarded_for(headers: &mut HeaderMap, client: &HeaderValue) {
     let name = HeaderName::from_static("x-forwarded-for");
-    let client = client.to_string();
-    let mut joined = String::new();
-    for value in headers.get_all(&name) {
-        if let Ok(v) = value.to_str() {
-            joined.push_str(v);
-            joined.push_str(", ");
-        }
+    let mut earlier = headers.get_all(&name).iter().peekable();
+    if earlier.peek().is_none() {
+        headers.insert(name, client.clone());
+        return;
     }
-    joined.push_str(&client);
-    if let Ok(value) = HeaderValue::from_str(&joined) {
+    let mut joined = Vec::new();
+    for value in earlier {
+        joined.extend_from_slice(value.as_bytes());
+        joined.extend_from_slice(b", ");
+    }
+    joined.extend_from_slice(client.as_bytes());
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
         headers.insert(name, value);
     }
 }
@@ -124,18 +139,22 @@ mod tests {
             ("content-length", "3"),
         ]);
         strip_hop_by_hop(&mut h);
-        let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["x-kept", "content-length"]);
+        let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-length", "x-kept"]);
+        let mut plain = map(&[("host", "a"), ("x-kept", "yes")]);
+        strip_hop_by_hop(&mut plain);
+        assert_eq!(plain.len(), 2);
     }
 
     #[test]
     fn forwarded_for_appends_to_what_is_there() {
         let mut h = map(&[("x-forwarded-for", "203.0.113.7"), ("x-forwarded-for", "10.0.0.1")]);
-        append_forwarded_for(&mut h, "127.0.0.1".parse().unwrap());
+        append_forwarded_for(&mut h, &HeaderValue::from_static("127.0.0.1"));
         assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
         assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.1, 127.0.0.1");
         let mut empty = HeaderMap::new();
-        append_forwarded_for(&mut empty, "::1".parse().unwrap());
+        append_forwarded_for(&mut empty, &HeaderValue::from_static("::1"));
         assert_eq!(empty["x-forwarded-for"], "::1");
     }
 

@@ -63,7 +63,7 @@ pub struct Proxy {
 struct Trace {
     backend: Option<Arc<str>>,
     server: Option<Arc<str>>,
-    plugin: Option<String>,
+    plugin: Option<Arc<crate::plugin::PluginVersion>>,
 }
 
 /// Counts a request in the in-flight gauge while it lives (also when the
@@ -131,9 +131,22 @@ impl Proxy {
             (request.method().to_string(), target, request.version())
         });
         let mut trace = Trace::default();
-        let response = self.respond(request, Arc::clone(&conn), id, &mut trace).await;
+        // The generation is pinned for the whole request.
+        let generation = self.current.load_full();
+        let route = generation.listeners.get(&*conn.listener);
+        let response = match route {
+            Some(route) => {
+                self.respond(&generation, route, request, Arc::clone(&conn), id, &mut trace)
+                    .await
+            }
+            None => error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this listener is being reconfigured",
+                id,
+            ),
+        };
         let elapsed = started.elapsed();
-        if let Some(route) = self.current.load().listeners.get(&*conn.listener) {
+        if let Some(route) = route {
             route.metrics.requests[class_index(response.status())].inc();
             route.metrics.duration.observe(elapsed.as_secs_f64());
         }
@@ -151,7 +164,7 @@ impl Proxy {
                 duration_ms,
                 backend: trace.backend,
                 server: trace.server,
-                plugin: trace.plugin,
+                plugin: trace.plugin.map(|p| p.name().to_string()),
                 request_id: id.to_string(),
             });
         }
@@ -160,6 +173,8 @@ impl Proxy {
 
     async fn respond(
         &self,
+        generation: &Generation,
+        route: &ListenerRoute,
         request: Request<Incoming>,
         conn: Arc<ConnectionInfo>,
         id: RequestId,
@@ -169,22 +184,14 @@ impl Proxy {
             warn_overloaded();
             return ProxyError::Overloaded.into_response(id);
         };
-        let generation = self.current.load_full();
         let (head, body) = request.into_parts();
         let mut view = RequestView { head, conn };
-        let Some(route) = generation.listeners.get(&*view.conn.listener) else {
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "this listener is being reconfigured",
-                id,
-            );
-        };
         if let Err(error) = admit(&view, &route.limits) {
             return error.into_response(id);
         }
         let mut outcome = route.chain.run(&mut view);
-        trace.plugin = outcome.decided_by.as_ref().map(|p| p.name().to_string());
-        let target = match decide(&generation, route, &mut outcome, &view, id) {
+        trace.plugin = outcome.decided_by.clone();
+        let target = match decide(generation, route, &mut outcome, &view, id) {
             Decided::Answer(response) => return response,
             Decided::Forward(target) => target,
         };
@@ -209,7 +216,7 @@ impl Proxy {
                 tracing::debug!(%id, %error, backend = %target.backend.name, "request failed");
                 let answer = match &target.backend.config.fallback {
                     Some(Fallback::Plugin(name)) if error.calls_for_fallback() => {
-                        fallback_answer(&generation, name, &mut view)
+                        fallback_answer(generation, name, &mut view)
                     }
                     _ => None,
                 };
@@ -319,9 +326,12 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: Request
         }
     }
     strip_hop_by_hop(&mut view.head.headers);
-    log_bad_edits(apply_edits(&mut view.head.headers, edits));
-    strip_hop_by_hop(&mut view.head.headers);
-    append_forwarded_for(&mut view.head.headers, view.conn.client.ip());
+    if !edits.is_empty() {
+        log_bad_edits(apply_edits(&mut view.head.headers, edits));
+        // A plugin cannot make a connection-level header reach the server.
+        strip_hop_by_hop(&mut view.head.headers);
+    }
+    append_forwarded_for(&mut view.head.headers, &view.conn.client_ip);
     view.head.headers.insert(REQUEST_ID, id.header_value());
 }
 

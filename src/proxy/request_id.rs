@@ -28,8 +28,13 @@ impl RequestId {
     }
 
     pub fn header_value(self) -> http::HeaderValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 16];
+        for (i, digit) in digits.iter_mut().enumerate() {
+            *digit = HEX[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
+        }
         // Sixteen hex digits are always a valid header value.
-        http::HeaderValue::from_str(&self.to_string()).unwrap_or_else(|_| http::HeaderValue::from_static("0"))
+        http::HeaderValue::from_bytes(&digits).unwrap_or_else(|_| http::HeaderValue::from_static("0"))
     }
 }
 
@@ -50,5 +55,8 @@ mod tests {
         assert!(ids
             .iter()
             .all(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+        let id = RequestId(0x0123_4567_89ab_cdef);
+        assert_eq!(id.header_value(), id.to_string().as_str());
+        assert_eq!(id.to_string(), "0123456789abcdef");
     }
 }
