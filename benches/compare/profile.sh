@@ -42,6 +42,7 @@ CERT="$RUN_DIR/tls/cert.pem"; KEY="$RUN_DIR/tls/key.pem"; PEM="$RUN_DIR/tls/comb
 WWW="$RUN_DIR/www"
 BACKEND_PIDS=() PROXY_PID="" CDIR=""
 
+log() { printf "%s %s\n" "$(date +%T)" "$*" >&2; }
 # The harness's helpers (render, launch, start_backends, make_cert, ...)
 # without its main: everything above `main` at the bottom of run.sh.
 eval "$(sed -n '/^# ---------------------------------------------------------------- helpers/,/^main$/p' run.sh | sed '$d')"
