@@ -59,7 +59,8 @@ fuzz_target!(|input: Input| {
         assert!(!headers.contains_key(name), "{name} survived");
     }
     let client = std::net::IpAddr::from(input.client);
-    append_forwarded_for(&mut headers, client);
+    let client_value = http::HeaderValue::from_str(&client.to_string()).unwrap();
+    append_forwarded_for(&mut headers, &client_value);
     let forwarded = headers.get("x-forwarded-for").map(|v| v.to_str().unwrap_or("").to_string());
     if let Some(forwarded) = forwarded {
         assert!(forwarded.ends_with(&client.to_string()), "{forwarded}");
