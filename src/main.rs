@@ -280,12 +280,21 @@ fn render_status(status: &switchyard::reload::SwapStatus) -> String {
     out
 }
 
+/// The async runtime. One worker runs on tokio's single-threaded
+/// scheduler (no work-stealing queues, no cross-thread wake-ups: fewer
+/// instructions per request, see docs/performance.md); more workers share
+/// tokio's multi-threaded one.
 fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    let mut builder = match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(workers) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(workers);
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     builder.enable_all();
-    if let Some(workers) = workers {
-        builder.worker_threads(workers);
-    }
     builder.build().context("cannot start the async runtime")
 }
 
