@@ -43,6 +43,7 @@ WWW="$RUN_DIR/www"
 BACKEND_PIDS=() PROXY_PID="" CDIR=""
 
 log() { printf "%s %s\n" "$(date +%T)" "$*" >&2; }
+die() { log "FATAL: $*"; cleanup; exit 1; }
 # The harness's helpers (render, launch, start_backends, make_cert, ...)
 # without its main: everything above `main` at the bottom of run.sh.
 eval "$(sed -n '/^# ---------------------------------------------------------------- helpers/,/^main$/p' run.sh | sed '$d')"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Counts the user-space instructions Switchyard executes per request, under
+# callgrind: the same origins and configuration as run.sh, a fixed number of
+# keep-alive requests (ab -k), instrumentation on only while they run.
+# Instruction counts are exact and repeatable, so they compare two builds on
+# a noisy shared machine where req/s cannot; they leave out the kernel and
+# cache effects, so confirm a gain with run.sh.
+#
+#   ./callgrind.sh [--workload http_ka|redirect] [--requests N] [--bin PATH]
+#                  [--out DIR]
+#
+# Prints instructions per request; DIR/callgrind.out (default
+# /tmp/switchyard-callgrind) opens with callgrind_annotate or kcachegrind.
+set -u -o pipefail
+cd "$(dirname "$0")"
+
+WORKLOAD=http_ka
+REQUESTS=5000
+OUT=/tmp/switchyard-callgrind
+SWITCHYARD_BIN=${SWITCHYARD_BIN:-../../target/release/switchyard}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workload) WORKLOAD=$2; shift ;;
+    --requests) REQUESTS=$2; shift ;;
+    --bin) SWITCHYARD_BIN=$2; shift ;;
+    --out) OUT=$2; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+SWITCHYARD_BIN=$(realpath "$SWITCHYARD_BIN")
+
+PROXY_CPU=0 CLIENT_CPU=1
+HTTP_PORT=28080 HTTPS_PORT=28443 REDIR_PORT=28081 BE1_PORT=29001 BE2_PORT=29002
+RUN_DIR=$OUT/run
+CERT="$RUN_DIR/tls/cert.pem"; KEY="$RUN_DIR/tls/key.pem"; PEM="$RUN_DIR/tls/combined.pem"
+WWW="$RUN_DIR/www"
+BACKEND_PIDS=() PROXY_PID="" CDIR=""
+log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FATAL: $*"; cleanup; exit 1; }
+# The harness's helpers (render, start_backends, make_cert, ...), as in
+# profile.sh.
+eval "$(sed -n '/^# ---------------------------------------------------------------- helpers/,/^main$/p' run.sh | sed '$d')"
+
+case "$WORKLOAD" in
+  http_ka)  URL="http://127.0.0.1:$HTTP_PORT/" ;;
+  redirect) URL="http://127.0.0.1:$REDIR_PORT/" ;;
+  *) die "unknown workload $WORKLOAD" ;;
+esac
+rm -rf "$OUT"; mkdir -p "$RUN_DIR"
+make_cert
+start_backends
+CDIR="$RUN_DIR/proxy"; mkdir -p "$CDIR"
+render configs/switchyard.toml > "$CDIR/switchyard.toml"
+RUST_LOG=warn taskset -c "$PROXY_CPU" valgrind --tool=callgrind --smc-check=all-non-file \
+  --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
+  "$SWITCHYARD_BIN" run -c "$CDIR/switchyard.toml" > "$CDIR/log" 2>&1 &
+PROXY_PID=$!
+wait_http "http://127.0.0.1:$HTTP_PORT/" 200 120 || die "switchyard did not start under valgrind: $(tail "$CDIR/log")"
+taskset -c "$CLIENT_CPU" ab -q -k -n 2000 -c 10 "$URL" > /dev/null 2>&1   # warm-up, not counted
+callgrind_control -i on "$PROXY_PID" > /dev/null
+taskset -c "$CLIENT_CPU" ab -q -k -n "$REQUESTS" -c 10 "$URL" > "$OUT/ab.txt" 2>&1
+callgrind_control -i off "$PROXY_PID" > /dev/null
+callgrind_control -d "$PROXY_PID" > /dev/null
+sleep 1
+cleanup
+failed=$(awk '/^Failed requests/{print $3}' "$OUT/ab.txt")
+[ "${failed:-1}" = 0 ] || die "ab reported failed requests: $(cat "$OUT/ab.txt")"
+DUMP=$(ls -S "$OUT"/callgrind.out* | head -1)
+total=$(callgrind_annotate "$DUMP" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",", "", $1); print $1; exit}')
+echo "$WORKLOAD: $((total / REQUESTS)) user-space instructions per request ($REQUESTS requests); profile: $DUMP"
