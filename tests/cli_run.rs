@@ -30,6 +30,9 @@ async fn sighup_reloads_status_reports_and_sigterm_stops() {
     let text = format!(
         r#"[global]
 watch = false
+# One worker: the single-threaded scheduler serves, reloads and stops (the
+# other test runs the multi-threaded one).
+workers = 1
 
 [admin]
 bind = "127.0.0.1:0"
