@@ -30,29 +30,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
-SWITCHYARD_BIN=$(realpath "$SWITCHYARD_BIN")
-
-PROXY_CPU=0 CLIENT_CPU=1
-HTTP_PORT=28080 HTTPS_PORT=28443 REDIR_PORT=28081 BE1_PORT=29001 BE2_PORT=29002
-RUN_DIR=$OUT/run
-CERT="$RUN_DIR/tls/cert.pem"; KEY="$RUN_DIR/tls/key.pem"; PEM="$RUN_DIR/tls/combined.pem"
-WWW="$RUN_DIR/www"
-BACKEND_PIDS=() PROXY_PID="" CDIR=""
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FATAL: $*"; cleanup; exit 1; }
-# The harness's helpers (render, start_backends, make_cert, ...), as in
-# profile.sh.
-eval "$(sed -n '/^# ---------------------------------------------------------------- helpers/,/^main$/p' run.sh | sed '$d')"
+source ./single.sh
 
 case "$WORKLOAD" in
   http_ka)  URL="http://127.0.0.1:$HTTP_PORT/" ;;
   redirect) URL="http://127.0.0.1:$REDIR_PORT/" ;;
   *) die "unknown workload $WORKLOAD" ;;
 esac
-rm -rf "$OUT"; mkdir -p "$RUN_DIR"
-make_cert
-start_backends
-CDIR="$RUN_DIR/proxy"; mkdir -p "$CDIR"
+start_origins
 render configs/switchyard.toml > "$CDIR/switchyard.toml"
 RUST_LOG=warn taskset -c "$PROXY_CPU" valgrind --tool=callgrind --smc-check=all-non-file \
   --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \

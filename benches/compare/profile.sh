@@ -33,26 +33,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 command -v perf >/dev/null || { echo "perf is needed (apt-get install linux-perf)" >&2; exit 1; }
-SWITCHYARD_BIN=$(realpath "$SWITCHYARD_BIN")
-
-PROXY_CPU=0 CLIENT_CPU=1 CONNS=50 H2_STREAMS=10
-HTTP_PORT=28080 HTTPS_PORT=28443 REDIR_PORT=28081 BE1_PORT=29001 BE2_PORT=29002
-RUN_DIR=$OUT/run
-CERT="$RUN_DIR/tls/cert.pem"; KEY="$RUN_DIR/tls/key.pem"; PEM="$RUN_DIR/tls/combined.pem"
-WWW="$RUN_DIR/www"
-BACKEND_PIDS=() PROXY_PID="" CDIR=""
-
-log() { printf "%s %s\n" "$(date +%T)" "$*" >&2; }
-die() { log "FATAL: $*"; cleanup; exit 1; }
-# The harness's helpers (render, launch, start_backends, make_cert, ...)
-# without its main: everything above `main` at the bottom of run.sh.
-eval "$(sed -n '/^# ---------------------------------------------------------------- helpers/,/^main$/p' run.sh | sed '$d')"
-source ./contenders.sh
-
-rm -rf "$OUT"; mkdir -p "$RUN_DIR"
-make_cert
-start_backends
-CDIR="$RUN_DIR/proxy"; mkdir -p "$CDIR"
+source ./single.sh
+start_origins
 contender_switchyard start
 wait_http "http://127.0.0.1:$HTTP_PORT/" 200 15 || die "switchyard did not start: $(tail "$CDIR/log")"
 case "$WORKLOAD" in

@@ -49,7 +49,7 @@ pub use engine::{ContentHash, PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use instance::PluginInstance;
 pub use remote_state::{RemoteConfig, StateUnavailable};
-pub use request_view::{ConnectionInfo, RequestView};
+pub use request_view::{version_name, ConnectionInfo, RequestView};
 pub use set::PluginSet;
 pub use settings::PluginSettings;
 pub use shared_state::{Namespace, SharedStates};

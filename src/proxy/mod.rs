@@ -158,7 +158,7 @@ impl Proxy {
                 listener: Arc::clone(&conn.listener),
                 method,
                 target,
-                version: version_name(version),
+                version: crate::plugin::version_name(version),
                 status: response.status().as_u16(),
                 bytes: http_body::Body::size_hint(response.body()).exact(),
                 duration_ms,
@@ -358,16 +358,5 @@ fn with_edits(mut response: Response<ProxyBody>, edits: &[HeaderOp]) -> Response
 fn log_bad_edits(bad: Vec<headers::BadHeaderEdit>) {
     for edit in bad {
         tracing::warn!(%edit, "header edit skipped");
-    }
-}
-
-fn version_name(version: http::Version) -> &'static str {
-    match version {
-        http::Version::HTTP_09 => "HTTP/0.9",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_11 => "HTTP/1.1",
-        http::Version::HTTP_2 => "HTTP/2",
-        http::Version::HTTP_3 => "HTTP/3",
-        _ => "HTTP/?",
     }
 }
