@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use switchyard::config::CacheSetting;
 use switchyard::config::Config;
 use switchyard::plugin::{
-    CacheSetting, CandidateServer, CandidateView, ConnectionInfo, PluginEngine, PluginSet, RequestView, Scheme,
+    CandidateServer, CandidateView, ConnectionInfo, PluginEngine, PluginSet, RequestView, Scheme,
 };
 
 fn request() -> RequestView {

@@ -13,25 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::config::{AccessLogConfig, AccessLogFormat};
 use crate::metrics::metrics;
-
-/// `[access_log]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessLogConfig {
-    pub format: AccessLogFormat,
-    /// `None`: standard output.
-    pub path: Option<PathBuf>,
-    /// Entries waiting for the writer before new ones are dropped.
-    pub buffer: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessLogFormat {
-    /// `TIME CLIENT LISTENER "METHOD TARGET VERSION" STATUS BYTES MS BACKEND SERVER PLUGIN ID`
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// One request, as logged.
 #[derive(Debug, Serialize)]
@@ -53,6 +36,9 @@ pub struct Entry {
     /// The plugin that routed, answered or refused the request.
     pub plugin: Option<String>,
     pub request_id: String,
+    /// Who failed the request, when the proxy answered with an error
+    /// (`client`, `plugin`, `upstream` or `proxy`).
+    pub blame: Option<&'static str>,
 }
 
 impl Entry {
@@ -66,7 +52,7 @@ impl Entry {
     fn text(&self) -> String {
         let or_dash = |v: Option<&str>| v.unwrap_or("-").to_string();
         format!(
-            "{} {} {} \"{} {} {}\" {} {} {:.3} {} {} {} {}\n",
+            "{} {} {} \"{} {} {}\" {} {} {:.3} {} {} {} {} {}\n",
             self.time,
             self.client,
             self.listener,
@@ -80,6 +66,7 @@ impl Entry {
             or_dash(self.server.as_deref()),
             or_dash(self.plugin.as_deref()),
             self.request_id,
+            or_dash(self.blame),
         )
     }
 }

@@ -1,5 +1,6 @@
-//! The one body type that flows through the proxy in both directions, so no
-//! request or response body is boxed.
+//! Request bodies on their way to a server: the client's body within the
+//! listener's `max_body`, or none. (The response body the client gets is
+//! `proxy::ProxyBody`.) Neither direction is boxed.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,30 +9,15 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::upstream::ResponseBody;
-
 /// Errors of a body in flight.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-pub enum ProxyBody {
+/// The body of a request sent to a server.
+pub enum RequestBody {
+    /// No body (a replayable request is sent without one).
     Empty,
-    /// A body the proxy made (plugin response, error page).
-    Full(Option<Bytes>),
-    /// A client's request body on its way to a server.
+    /// The client's body, streamed through.
     Client(ClientBody),
-    /// A server's response body on its way to the client.
-    Upstream(ResponseBody),
-}
-
-impl ProxyBody {
-    pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-        let bytes = bytes.into();
-        if bytes.is_empty() {
-            ProxyBody::Empty
-        } else {
-            ProxyBody::Full(Some(bytes))
-        }
-    }
 }
 
 /// A client's request body, cut off with [`BodyTooLarge`] past the
@@ -44,6 +30,7 @@ pub struct ClientBody {
 }
 
 impl ClientBody {
+    /// The body of `incoming`, cut off past `limit` bytes.
     pub fn new(incoming: Incoming, limit: Option<u64>) -> ClientBody {
         ClientBody {
             incoming,
@@ -52,6 +39,7 @@ impl ClientBody {
         }
     }
 
+    /// Whether the client sent no body at all.
     pub fn is_end_stream(&self) -> bool {
         self.incoming.is_end_stream()
     }
@@ -61,6 +49,7 @@ impl ClientBody {
 #[derive(Debug, thiserror::Error)]
 #[error("request body larger than {limit} bytes")]
 pub struct BodyTooLarge {
+    /// The listener's `max_body`.
     pub limit: u64,
 }
 
@@ -93,34 +82,28 @@ impl Body for ClientBody {
     }
 }
 
-impl Body for ProxyBody {
+impl Body for RequestBody {
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut *self {
-            ProxyBody::Empty => Poll::Ready(None),
-            ProxyBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            ProxyBody::Client(body) => Pin::new(body).poll_frame(cx),
-            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            RequestBody::Empty => Poll::Ready(None),
+            RequestBody::Client(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
-            ProxyBody::Empty => true,
-            ProxyBody::Full(bytes) => bytes.is_none(),
-            ProxyBody::Client(body) => body.is_end_stream(),
-            ProxyBody::Upstream(body) => body.is_end_stream(),
+            RequestBody::Empty => true,
+            RequestBody::Client(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            ProxyBody::Empty => SizeHint::with_exact(0),
-            ProxyBody::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            ProxyBody::Client(body) => body.size_hint(),
-            ProxyBody::Upstream(body) => body.size_hint(),
+            RequestBody::Empty => SizeHint::with_exact(0),
+            RequestBody::Client(body) => body.size_hint(),
         }
     }
 }

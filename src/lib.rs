@@ -4,65 +4,94 @@
 //! # Module map
 //!
 //! - [`config`]: a TOML file turned into validated domain types; every
-//!   problem reported at once with file, line and field.
+//!   problem reported at once with file, line and field. Owns every
+//!   settings type.
 //! - [`plugin`]: the wasmtime host. One engine, compiled components,
 //!   pooled long-lived instances with a deadline and a memory cap on every
-//!   call, the `request` resource plugins query, request chains.
+//!   call, the `request` resource plugins query, request chains and
+//!   balancers with their failure policy. The contract's generated types
+//!   stay inside it; the rest of the crate sees its own types
+//!   ([`plugin::Decision`], [`plugin::HeaderOp`], [`plugin::Scheme`]...).
 //! - [`proxy`]: request orchestration, the one module that knows plugins,
-//!   backends and servers together; header work; errors become responses in
-//!   one place.
+//!   backends and servers together; header work; fallbacks; errors become
+//!   responses in one place, with their [`proxy::Blame`].
 //! - [`upstream`]: backends, servers (health, in-flight counts), keep-alive
 //!   connection pools, active health checks. Knows servers, not plugins.
 //! - [`listener`], [`tls`]: accepting within connection limits, TLS
 //!   termination, HTTP/1.1 and HTTP/2 with the listener's limits, draining
 //!   on shutdown, `SO_REUSEPORT` for restarts.
-//! - [`body`]: the single body type of both directions.
+//! - [`body`]: request bodies on their way to a server.
 //! - [`prepare`], [`running`]: check everything a configuration needs, then
 //!   bind and serve.
 //! - [`reload`]: hot swap of plugins, configuration and certificates on file
 //!   change or SIGHUP, each published as a new generation.
-//! - [`admin`]: the admin endpoint (status as JSON, reload).
-//! - [`log_throttle`]: warnings a flood would repeat, once a second.
-//! - [`demo`]: the lab on loopback (origins, ACME stand-in, certificates).
+//! - [`admin`]: the admin endpoint (status page, JSON API, server drain) and
+//!   its client (`switchyard status`); [`metrics`], [`access_log`].
+//! - [`content_hash`], [`report`], [`log_throttle`]: the names of versions
+//!   and certificates, errors shown with their causes, warnings a flood
+//!   would repeat.
+//! - [`scaffold`]: `switchyard plugin new`; [`demo`]: the lab on loopback.
 //!
 //! # The life of a request
 //!
-//! 1. A [`listener`] accepts the connection (within `max_connections`),
-//!    terminates TLS (ALPN `h2` or `http/1.1`), reads heads within the
-//!    listener's time and size limits, and hands each request to
-//!    [`proxy::Proxy::handle`].
-//! 2. The request gets an id, a place under `max_in_flight` (else 503), and
-//!    pins the current [`proxy::Generation`] (configuration and plugins)
-//!    without a lock. Its head is checked (one `Host`, agreeing with the
-//!    target's authority; a declared body within `max_body`).
-//! 3. The listener's request hooks run in order ([`plugin::RequestChain`]):
-//!    each continues, routes to a backend or responds; header edits
-//!    accumulate. Routing or responding ends the chain; if all continue,
-//!    the listener's default backend is used.
-//! 4. A direct response is answered at once, with the response edits.
-//! 5. Otherwise the head is prepared for the server: plugin edits,
-//!    hop-by-hop headers removed, `X-Forwarded-For` appended, `Host` made
-//!    from `:authority` for HTTP/2 clients.
-//! 6. The backend's balancer plugin picks a server among candidates that
-//!    carry name, address, weight, health and in-flight count.
-//! 7. A pooled keep-alive connection (or a new one) carries the request.
-//!    A connection that cannot be made sends the request to another server
-//!    untouched; an idempotent request without a body that fails before any
-//!    response is replayed on another server; retries stop when the
-//!    backend's retry budget is spent; every outcome feeds the server's
-//!    passive health; when no server can be reached, the backend's fallback
-//!    (another backend, or a plugin's response) answers.
-//! 8. The response streams back with hop-by-hop headers removed and the
-//!    response edits applied; its connection returns to the pool when the
-//!    body has been read to the end.
+//! This is the one description of it: the README and [`proxy`] link here.
+//! Each phase names where it happens.
+//!
+//! ```text
+//!  accept (max_connections) ─► TLS (ALPN h2 | http/1.1) ─► HTTP/1.1 | HTTP/2        listener
+//!     span connection{client listener}; heads read within header_read_timeout,
+//!     max_header_bytes, max_headers (408-close / 431 / 400 from hyper)
+//!        │ every request in its own span request{id listener backend server plugin}
+//!        ▼
+//!  1 admit     a request id; a place under max_in_flight (else 503); pin the
+//!              current generation (lock-free); head checks (400); a declared
+//!              body over max_body (413)                          Proxy::handle, admit
+//!        ▼
+//!  2 hooks     the listener's request hooks, in order, each skipped unless its
+//!              interest matches: continue | route(B) | respond(R), header edits
+//!              accumulate; a failed call: fail-open skips it, fail-closed
+//!              refuses with its status                           plugin::RequestChain
+//!        ├── respond, refuse, unknown backend, no route ───────────────────► 6
+//!        ▼ route(B), or the listener's default backend when all continue
+//!  3 prepare   the head for the server: plugin edits, hop-by-hop headers
+//!              removed, X-Forwarded-For, Host from :authority, x-request-id
+//!                                                                prepare_upstream_head
+//!        ▼
+//!  4 balance   the backend's balancer picks among the servers not tried yet
+//!              (name, address, weight, health, in-flight, sequence); a failed
+//!              call: fail-closed refuses (► 6), fail-open asks the builtin
+//!              round-robin                                       plugin::Balancer
+//!        ▼
+//!  5 exchange  a pooled keep-alive connection (or a new one) carries the request
+//!              ├── no connection / handed back unsent ──► 4, body untouched
+//!              ├── failed before a response head, idempotent and bodiless ──► 4
+//!              │     (at most `retries` more, within the retry budget; every
+//!              │      outcome feeds passive health)              proxy/forward.rs
+//!              └── no server reached ──► fallback_backend F: 4 on F, once
+//!                                    └─► fallback_plugin P: its respond ──► 6
+//!                                                                proxy/fallback.rs
+//!        ▼
+//!  6 respond   hop-by-hop headers removed, response edits applied (the chain's,
+//!              then the balancer's); an error becomes its response in one place,
+//!              503 / 502 / 504 / 413 / 400 / the plugin's status, naming the
+//!              request id, its blame recorded                    Proxy::respond, fail
+//!        ▼
+//!  7 account   metrics (status class, duration, errors by blame), the access-log
+//!              line; the body streams back and its connection returns to the
+//!              pool when it has been read to the end             Proxy::handle, upstream
+//! ```
 //!
 //! Beside requests: one health checker task per server, one thread that
-//! advances the Wasm epoch so every plugin call meets its deadline.
+//! advances the Wasm epoch so every plugin call meets its deadline, one
+//! file watcher that hot-swaps plugins, configuration and certificates.
+
+#![warn(clippy::disallowed_methods)]
 
 pub mod access_log;
 pub mod admin;
 pub mod body;
 pub mod config;
+pub mod content_hash;
 pub mod demo;
 pub mod listener;
 pub mod log_throttle;
@@ -71,6 +100,7 @@ pub mod plugin;
 pub mod prepare;
 pub mod proxy;
 pub mod reload;
+pub mod report;
 pub mod running;
 pub mod scaffold;
 pub mod tls;

@@ -34,6 +34,17 @@ pub struct ListenerClassLabels {
     pub class: &'static str,
 }
 
+/// Who failed a request the proxy answered with an error, as
+/// `proxy::Blame` names them (in its order).
+pub const BLAMES: [&str; 4] = ["client", "plugin", "upstream", "proxy"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerBlameLabels {
+    pub listener: String,
+    /// `client`, `plugin`, `upstream` or `proxy`.
+    pub blame: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
     pub backend: String,
@@ -107,6 +118,7 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<ListenerClassLabels, Counter>,
+    pub request_errors: Family<ListenerBlameLabels, Counter>,
     pub request_duration: HistogramFamily<ListenerLabels>,
     pub open_connections: Family<ListenerLabels, Gauge>,
     pub in_flight: Gauge,
@@ -129,6 +141,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("switchyard");
         let m = Metrics {
             requests: Family::default(),
+            request_errors: Family::default(),
             request_duration: Family::new_with_constructor(latency_histogram),
             open_connections: Family::default(),
             in_flight: Gauge::default(),
@@ -151,6 +164,11 @@ impl Metrics {
             "requests",
             "Requests answered, by listener and status class",
             m.requests.clone(),
+        );
+        r.register(
+            "request_errors",
+            "Requests the proxy answered with an error, by listener and who failed (client, plugin, upstream, proxy)",
+            m.request_errors.clone(),
         );
         r.register(
             "request_duration_seconds",
@@ -234,6 +252,8 @@ pub fn metrics() -> &'static Metrics {
 #[derive(Clone, Debug)]
 pub struct ListenerMetrics {
     pub requests: [Counter; 5],
+    /// Errors by blame, in the order of [`BLAMES`].
+    pub errors: [Counter; 4],
     pub duration: Histogram,
     pub open_connections: Gauge,
 }
@@ -247,6 +267,14 @@ impl ListenerMetrics {
                     .get_or_create(&ListenerClassLabels {
                         listener: listener.to_string(),
                         class,
+                    })
+                    .clone()
+            }),
+            errors: BLAMES.map(|blame| {
+                m.request_errors
+                    .get_or_create(&ListenerBlameLabels {
+                        listener: listener.to_string(),
+                        blame,
                     })
                     .clone()
             }),

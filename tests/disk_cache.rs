@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard::config::CacheSetting;
 use switchyard::config::{FailurePolicy, PluginConfig, PluginSource, Position};
-use switchyard::plugin::{CacheSetting, ConnectionInfo, ContentHash, PluginEngine, PluginVersion, RequestView, Scheme};
+use switchyard::plugin::{ConnectionInfo, ContentHash, PluginEngine, PluginVersion, RequestView, Scheme};
 
 fn config() -> PluginConfig {
     PluginConfig {

@@ -6,6 +6,7 @@
 //! what is left to check by loading (certificates, plugin components) keeps
 //! its [`Position`] so `switchyard check` can point at it.
 
+pub(crate) mod defaults;
 mod error;
 mod file;
 mod units;
@@ -22,6 +23,10 @@ pub use units::{parse_duration, parse_size};
 /// the file declares no plugin of that name, `builtin:round-robin` is used.
 pub const DEFAULT_BALANCER: &str = "round-robin";
 
+/// The name the fail-open fallback balancer runs under (in logs and
+/// metrics): `builtin:round-robin`, apart from any plugin of the file.
+pub const FALLBACK_BALANCER: &str = "fail-open-round-robin";
+
 /// A whole, valid configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,12 +40,12 @@ pub struct Config {
     /// The admin endpoint, off unless configured.
     pub admin: Option<AdminConfig>,
     /// `[access_log]`, off unless configured (read at start-up only).
-    pub access_log: Option<crate::access_log::AccessLogConfig>,
+    pub access_log: Option<AccessLogConfig>,
     /// `[global] log_level`: a tracing filter (`RUST_LOG` wins; read at
     /// start-up only).
     pub log_level: Option<String>,
     /// Where compiled plugins are kept on disk (read at start-up only).
-    pub plugin_cache: crate::plugin::CacheSetting,
+    pub plugin_cache: CacheSetting,
     pub limits: GlobalLimits,
     pub listeners: Vec<ListenerConfig>,
     pub backends: Vec<BackendConfig>,
@@ -256,7 +261,7 @@ pub struct PluginConfig {
     /// Entries the plugin's shared-state namespace may hold.
     pub state_max_entries: usize,
     /// `state_redis` / `state_sync`: the shared state mirrored in Redis.
-    pub state_remote: Option<crate::plugin::RemoteConfig>,
+    pub state_remote: Option<RemoteConfig>,
     /// The plugin's own settings, handed over as they are.
     pub settings: toml::Table,
     /// Where `source` is written, for problems found while compiling.
@@ -264,6 +269,34 @@ pub struct PluginConfig {
 }
 
 impl PluginConfig {
+    /// A builtin plugin with every setting at its default.
+    pub fn builtin(name: &str) -> PluginConfig {
+        PluginConfig {
+            name: name.to_string(),
+            source: PluginSource::Builtin(name.to_string()),
+            on_error: FailurePolicy::Closed {
+                status: http::StatusCode::SERVICE_UNAVAILABLE,
+            },
+            timeout: defaults::PLUGIN_TIMEOUT,
+            memory_limit: defaults::PLUGIN_MEMORY,
+            max_calls_per_instance: defaults::PLUGIN_MAX_CALLS,
+            state_max_entries: defaults::PLUGIN_STATE_ENTRIES,
+            state_remote: None,
+            settings: toml::Table::new(),
+            at: Position::default(),
+        }
+    }
+
+    /// The builtin round-robin that stands in for a fail-open balancer
+    /// whose call failed (named apart from any plugin of the file).
+    pub fn fallback_balancer() -> PluginConfig {
+        PluginConfig {
+            name: FALLBACK_BALANCER.to_string(),
+            source: PluginSource::Builtin(DEFAULT_BALANCER.to_string()),
+            ..PluginConfig::builtin(DEFAULT_BALANCER)
+        }
+    }
+
     /// Whether a plugin loaded with `other` would behave the same as with
     /// this (everything but the position in the file).
     pub fn same_runtime(&self, other: &PluginConfig) -> bool {
@@ -279,6 +312,51 @@ impl PluginConfig {
     }
 }
 
+/// `state_redis` and `state_sync` of a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteConfig {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// How often the local namespace and Redis are synchronised.
+    pub sync_interval: Duration,
+}
+
+/// `[global] plugin_cache`: where compiled components are kept, if
+/// anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CacheSetting {
+    /// `$SWITCHYARD_CACHE_DIR`, else `$XDG_CACHE_HOME/switchyard`, else
+    /// `$HOME/.cache/switchyard`; off when none is set or the variable
+    /// says `off`.
+    #[default]
+    Default,
+    /// `"off"`.
+    Off,
+    /// A directory.
+    Dir(PathBuf),
+}
+
+/// `[access_log]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogConfig {
+    /// Text or JSON lines.
+    pub format: AccessLogFormat,
+    /// `None`: standard output.
+    pub path: Option<PathBuf>,
+    /// Entries waiting for the writer before new ones are dropped.
+    pub buffer: usize,
+}
+
+/// How access-log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// `TIME CLIENT LISTENER "METHOD TARGET VERSION" STATUS BYTES MS BACKEND SERVER PLUGIN ID BLAME`
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where a plugin's component comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginSource {
     /// Embedded in the binary: `builtin:NAME`.

@@ -17,35 +17,7 @@ use super::file::*;
 use super::units::{parse_duration, parse_size};
 use super::*;
 
-/// Defaults, named once.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-const RETRIES: u32 = 3;
-/// Above the concurrency one server usually sees: a smaller cap closes and
-/// reopens connections under load (HTTP/2 with 500 streams churned ~500
-/// connections in 10 s at 128). `idle_timeout` still retires idle ones.
-const MAX_IDLE_PER_SERVER: usize = 1024;
-const CHECK_INTERVAL: Duration = Duration::from_secs(2);
-const CHECK_RISE: u32 = 2;
-const CHECK_FALL: u32 = 3;
-const PLUGIN_TIMEOUT: Duration = Duration::from_millis(10);
-const PLUGIN_MEMORY: usize = 32 << 20;
-const PLUGIN_MAX_CALLS: u64 = 1_000_000;
-const PLUGIN_STATE_ENTRIES: usize = 100_000;
-const PLUGIN_STATE_SYNC: Duration = Duration::from_millis(20);
-const MAX_WEIGHT: u32 = 256;
-const MAX_CONNECTIONS: usize = 10_000;
-const MAX_IN_FLIGHT: usize = 10_000;
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_HEADER_BYTES: usize = 64 << 10;
-const MAX_HEADERS: usize = 100;
-const H2_MAX_STREAMS: u32 = 100;
-const PASSIVE_FAILURES: u32 = 3;
-const PASSIVE_COOLDOWN: Duration = Duration::from_secs(10);
-const RETRY_RATIO: f64 = 0.2;
-const RETRY_MIN_PER_SECOND: u32 = 10;
+use super::defaults::*;
 
 /// The sections as decoded, before cross-checks.
 #[derive(Default)]
@@ -171,7 +143,7 @@ impl Checker<'_, '_> {
         let mut plugins: Vec<PluginConfig> = doc.plugins.iter().map(|(n, p)| self.plugin(n, p)).collect();
         let uses_default_balancer = doc.backends.iter().any(|(_, b)| b.balancer.is_none());
         if uses_default_balancer && !plugin_names.contains(&DEFAULT_BALANCER) {
-            plugins.push(implicit_round_robin());
+            plugins.push(PluginConfig::builtin(DEFAULT_BALANCER));
         }
         Config {
             file: path.to_path_buf(),
@@ -253,7 +225,7 @@ impl Checker<'_, '_> {
         out
     }
 
-    fn state_remote(&mut self, p: &PluginFile, field: &str) -> Option<crate::plugin::RemoteConfig> {
+    fn state_remote(&mut self, p: &PluginFile, field: &str) -> Option<RemoteConfig> {
         let sync_interval = self.duration(&p.state_sync, &format!("{field}.state_sync"), PLUGIN_STATE_SYNC);
         if let Some(s) = &p.state_sync {
             let sane = sync_interval >= Duration::from_millis(1) && sync_interval <= Duration::from_secs(10);
@@ -269,14 +241,13 @@ impl Checker<'_, '_> {
                 format!("not a Redis URL: {e}"),
             );
         }
-        valid.ok().map(|_| crate::plugin::RemoteConfig {
+        valid.ok().map(|_| RemoteConfig {
             url: url.get_ref().clone(),
             sync_interval,
         })
     }
 
-    fn plugin_cache(&mut self, setting: &Option<Spanned<String>>) -> crate::plugin::CacheSetting {
-        use crate::plugin::CacheSetting;
+    fn plugin_cache(&mut self, setting: &Option<Spanned<String>>) -> CacheSetting {
         match setting.as_ref().map(|s| s.get_ref().as_str()) {
             None => CacheSetting::Default,
             Some("off") => CacheSetting::Off,
@@ -442,8 +413,7 @@ impl Checker<'_, '_> {
         Some(AdminConfig { bind, token })
     }
 
-    fn access_log(&mut self, log: &AccessLogFile) -> crate::access_log::AccessLogConfig {
-        use crate::access_log::{AccessLogConfig, AccessLogFormat};
+    fn access_log(&mut self, log: &AccessLogFile) -> AccessLogConfig {
         let format = match log.format.as_ref().map(|f| f.get_ref().as_str()) {
             None | Some("text") => AccessLogFormat::Text,
             Some("json") => AccessLogFormat::Json,
@@ -799,22 +769,5 @@ impl Checker<'_, '_> {
 
     fn line_column(&self, offset: usize) -> (usize, usize) {
         line_column(self.problems.text(), offset)
-    }
-}
-
-fn implicit_round_robin() -> PluginConfig {
-    PluginConfig {
-        name: DEFAULT_BALANCER.to_string(),
-        source: PluginSource::Builtin(DEFAULT_BALANCER.to_string()),
-        on_error: FailurePolicy::Closed {
-            status: http::StatusCode::SERVICE_UNAVAILABLE,
-        },
-        timeout: PLUGIN_TIMEOUT,
-        memory_limit: PLUGIN_MEMORY,
-        max_calls_per_instance: PLUGIN_MAX_CALLS,
-        state_max_entries: PLUGIN_STATE_ENTRIES,
-        state_remote: None,
-        settings: toml::Table::new(),
-        at: Position::default(),
     }
 }

@@ -24,10 +24,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+use tracing::Instrument;
+
 use super::Shared;
-use crate::body::ProxyBody;
 use crate::config::ListenerLimits;
 use crate::plugin::ConnectionInfo;
+use crate::proxy::ProxyBody;
+use crate::report::Report;
 
 /// Time allowed for a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,7 +48,14 @@ pub(super) struct Connection {
 }
 
 impl Connection {
+    /// Serves the connection to its end, in its own span:
+    /// `connection{client listener}` (each request's span is its child).
     pub async fn serve(self, h1: Watcher, h2: Watcher) {
+        let span = tracing::info_span!("connection", client = %self.info.client, listener = %self.info.listener);
+        self.serve_in_span(h1, h2).instrument(span).await;
+    }
+
+    async fn serve_in_span(self, h1: Watcher, h2: Watcher) {
         let _ = self.stream.set_nodelay(true);
         let Connection {
             stream,
@@ -55,7 +65,6 @@ impl Connection {
             permits: _permits,
             open: _open,
         } = self;
-        let span = tracing::debug_span!("connection", client = %info.client, listener = %info.listener);
         let result = match &shared.tls {
             None => match speaks_h2(&stream, limits.header_read_timeout).await {
                 Some(true) => serve_h2(TokioIo::new(stream), &shared, &limits, &info, h2).await,
@@ -66,11 +75,11 @@ impl Connection {
                 let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => stream,
                     Ok(Err(error)) => {
-                        tracing::debug!(parent: &span, %error, "TLS handshake failed");
+                        tracing::debug!(error = %Report(&error), "TLS handshake failed");
                         return;
                     }
                     Err(_) => {
-                        tracing::debug!(parent: &span, "TLS handshake timed out");
+                        tracing::debug!("TLS handshake timed out");
                         return;
                     }
                 };
@@ -83,7 +92,7 @@ impl Connection {
             }
         };
         if let Err(error) = result {
-            tracing::debug!(parent: &span, %error, "connection ended with an error");
+            tracing::debug!(error = %Report(&error), "connection ended with an error");
         }
     }
 }
@@ -155,7 +164,9 @@ where
     watcher.watch(connection).await
 }
 
-/// The proxy as a hyper service for one connection.
+/// The proxy as a hyper service for one connection. Each request runs in
+/// the connection's span (HTTP/2 streams are spawned as tasks of their own,
+/// so they are given it explicitly).
 fn service(
     shared: &Arc<Shared>,
     info: &Arc<ConnectionInfo>,
@@ -167,9 +178,10 @@ fn service(
 > + Send
        + 'static {
     let (shared, info) = (Arc::clone(shared), Arc::clone(info));
+    let span = tracing::Span::current();
     service_fn(move |request: http::Request<Incoming>| {
         let (shared, info) = (Arc::clone(&shared), Arc::clone(&info));
-        async move {
+        let request_future = async move {
             let version = request.version();
             let mut response = shared.proxy.handle(request, info).await;
             if shared.draining.load(Ordering::Relaxed) && version <= Version::HTTP_11 {
@@ -179,6 +191,7 @@ fn service(
                     .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
             Ok::<_, Infallible>(response)
-        }
+        };
+        request_future.instrument(span.clone())
     })
 }

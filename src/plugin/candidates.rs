@@ -5,46 +5,32 @@
 
 use std::sync::Arc;
 
-use super::bindings::exports::switchyard::plugin::balancer::Candidate;
-
-/// The type the WIT resource `backend` maps to (a borrowed handle; the data
-/// is the [`CandidateView`] swapped into the store for one pick).
-pub struct BackendHandle;
-
 /// One server offered to the balancer.
 #[derive(Debug, Clone)]
 pub struct CandidateServer {
     /// The server's stable key (see `upstream::server_key`).
     pub key: u64,
+    /// Its configured name.
     pub name: Arc<str>,
+    /// Its address, `ip:port`.
     pub address: Arc<str>,
+    /// The weight balancers see (0 while draining).
     pub weight: u32,
+    /// Up, and not in maintenance.
     pub healthy: bool,
+    /// Requests this proxy has in flight to it.
     pub in_flight: u32,
 }
 
 /// The backend being balanced and its candidates for one pick.
 #[derive(Debug, Clone, Default)]
 pub struct CandidateView {
+    /// The backend's name.
     pub backend: Arc<str>,
     /// The per-backend pick counter.
     pub sequence: u64,
     /// Connection failures so far for this request.
     pub attempt: u32,
+    /// Every server not tried yet for this request, in configuration order.
     pub servers: Vec<CandidateServer>,
-}
-
-impl CandidateView {
-    /// The eager part, as the guest receives it.
-    pub(crate) fn records(&self) -> Vec<Candidate> {
-        self.servers
-            .iter()
-            .map(|s| Candidate {
-                key: s.key,
-                weight: s.weight,
-                healthy: s.healthy,
-                in_flight: s.in_flight,
-            })
-            .collect()
-    }
 }

@@ -21,51 +21,45 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-use super::engine::ContentHash;
+use crate::config::CacheSetting;
+use crate::content_hash::ContentHash;
 
 /// Entries kept; the least recently written beyond it are deleted.
 const MAX_ENTRIES: usize = 64;
 const EXTENSION: &str = "cwasm";
 
-/// Where compiled components are kept, if anywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum CacheSetting {
-    /// `$SWITCHYARD_CACHE_DIR`, else `$XDG_CACHE_HOME/switchyard`, else
-    /// `$HOME/.cache/switchyard`; off when none is set or the variable
-    /// says `off`.
-    #[default]
-    Default,
-    Off,
-    Dir(PathBuf),
-}
-
-impl CacheSetting {
-    pub fn resolve(&self) -> Option<PathBuf> {
-        match self {
-            CacheSetting::Off => None,
-            CacheSetting::Dir(dir) => Some(dir.clone()),
-            CacheSetting::Default => {
-                if let Some(dir) = std::env::var_os("SWITCHYARD_CACHE_DIR") {
-                    return (!dir.is_empty() && dir != "off").then(|| PathBuf::from(dir));
-                }
-                let base = std::env::var_os("XDG_CACHE_HOME")
-                    .filter(|d| !d.is_empty())
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-                Some(base.join("switchyard"))
+/// The directory `setting` names: `$SWITCHYARD_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/switchyard`, else `$HOME/.cache/switchyard` by default;
+/// `None` when off (or the variable says `off`, or none is set).
+pub fn directory(setting: &CacheSetting) -> Option<PathBuf> {
+    match setting {
+        CacheSetting::Off => None,
+        CacheSetting::Dir(dir) => Some(dir.clone()),
+        CacheSetting::Default => {
+            if let Some(dir) = std::env::var_os("SWITCHYARD_CACHE_DIR") {
+                return (!dir.is_empty() && dir != "off").then(|| PathBuf::from(dir));
             }
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("switchyard"))
         }
     }
 }
 
+/// The cache directory cannot be used (compiled plugins are then not kept).
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("cannot use the plugin cache directory {0}: {1}")]
+    /// It cannot be created or read.
+    #[error("cannot use the plugin cache directory {}", .0.display())]
     Dir(PathBuf, #[source] io::Error),
-    #[error("refusing the plugin cache directory {0}: other users can write to it")]
+    /// Others may write to it: its artifacts could not be trusted.
+    #[error("refusing the plugin cache directory {}: other users can write to it", .0.display())]
     Unsafe(PathBuf),
 }
 
+/// Compiled components in one directory.
 pub struct DiskCache {
     dir: PathBuf,
     /// Hex key of the engine's compilation settings.
@@ -73,6 +67,7 @@ pub struct DiskCache {
 }
 
 impl DiskCache {
+    /// Opens (creating, mode 0700) the cache directory for `engine`.
     pub fn open(dir: &Path, engine: &Engine) -> Result<DiskCache, CacheError> {
         fs::DirBuilder::new()
             .recursive(true)
@@ -95,6 +90,7 @@ impl DiskCache {
         })
     }
 
+    /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -107,6 +103,8 @@ impl DiskCache {
     /// The component compiled before, if its entry is present and intact.
     pub fn load(&self, engine: &Engine, hash: ContentHash) -> Option<Component> {
         let path = self.entry(hash);
+        // Off the runtime: plugins are compiled and loaded in spawn_blocking.
+        #[allow(clippy::disallowed_methods)]
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
@@ -120,6 +118,8 @@ impl DiskCache {
             // serialized (same compatibility key in the name) and its
             // checksum matches, so it is not corrupt; the directory is
             // private to this user. wasmtime checks its header too.
+            // One of the two documented unsafe sites.
+            #[allow(unsafe_code)]
             Some(artifact) => match unsafe { Component::deserialize(engine, artifact) } {
                 Ok(component) => return Some(component),
                 Err(e) => {

@@ -10,41 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
-use super::disk_cache::{CacheSetting, DiskCache};
+use super::disk_cache::DiskCache;
 use super::error::PluginError;
 use super::shared_state::SharedStates;
+use crate::config::CacheSetting;
+use crate::content_hash::ContentHash;
 
 /// How often the epoch advances: the resolution of plugin deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
-
-/// The SHA-256 of a component's bytes: names a plugin version in logs and
-/// the admin API, and can be compared with `sha256sum plugin.wasm`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ContentHash(pub [u8; 32]);
-
-impl ContentHash {
-    pub fn of(bytes: &[u8]) -> ContentHash {
-        ContentHash(Sha256::digest(bytes).into())
-    }
-
-    /// The first 12 hex digits, enough to tell versions apart in a log line.
-    pub fn short(&self) -> String {
-        self.0[..6].iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-impl std::fmt::Display for ContentHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
 
 /// Compiled components kept for reuse (a rollback to a recent version
 /// compiles nothing); the oldest is forgotten first, so memory stays flat
@@ -75,11 +51,11 @@ impl PluginEngine {
         config.epoch_interruption(true);
         config.wasm_component_model(true);
         config.parallel_compilation(true);
-        let engine = Engine::new(&config).map_err(PluginError::engine)?;
-        let disk = cache.resolve().and_then(|dir| match DiskCache::open(&dir, &engine) {
+        let engine = Engine::new(&config).map_err(PluginError::Engine)?;
+        let disk = super::disk_cache::directory(cache).and_then(|dir| match DiskCache::open(&dir, &engine) {
             Ok(disk) => Some(disk),
             Err(e) => {
-                tracing::warn!(error = %e, "compiled plugins will not be cached on disk");
+                tracing::warn!(error = %crate::report::Report(&e), "compiled plugins will not be cached on disk");
                 None
             }
         });
@@ -95,7 +71,7 @@ impl PluginEngine {
                         engine.increment_epoch();
                     }
                 })
-                .map_err(|e| PluginError::engine(wasmtime::Error::new(e)))?
+                .map_err(|e| PluginError::Engine(wasmtime::Error::new(e)))?
         };
         Ok(Arc::new(PluginEngine {
             engine,
@@ -107,10 +83,12 @@ impl PluginEngine {
         }))
     }
 
+    /// The wasmtime engine every plugin is compiled for.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
+    /// Every plugin's shared-state namespace.
     pub fn shared_states(&self) -> &SharedStates {
         &self.shared
     }

@@ -1,51 +1,68 @@
 //! Plugin errors: [`PluginError`] for loading a plugin (reported at start,
 //! by `switchyard check` and on reload), [`CallFailure`] for one call that
 //! went wrong on the request path (the instance is discarded and the
-//! plugin's failure policy applies).
-
-use std::fmt;
+//! plugin's failure policy applies). Causes are kept as sources and left
+//! out of the messages: [`Report`](crate::report::Report) prints the chain.
 
 /// A plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
-    #[error("cannot start the Wasm engine: {0}")]
+    /// wasmtime refused its settings, or the epoch thread did not start.
+    #[error("cannot start the Wasm engine")]
     Engine(#[source] wasmtime::Error),
-    #[error("cannot read the component: {0}")]
+    /// The component file could not be read.
+    #[error("cannot read the component")]
     Read(#[source] std::io::Error),
+    /// `builtin:NAME` names no builtin.
     #[error("no builtin plugin \"{name}\"; builtins are: {known}")]
-    UnknownBuiltin { name: String, known: String },
-    #[error("not a valid Wasm component: {0:#}")]
+    UnknownBuiltin {
+        /// The name asked for.
+        name: String,
+        /// Every builtin, comma-separated.
+        known: String,
+    },
+    /// Not a component wasmtime can compile.
+    #[error("not a valid Wasm component")]
     Compile(#[source] wasmtime::Error),
-    #[error("the component does not fit the switchyard:plugin@0.1.0 contract: {0:#}")]
+    /// Its imports or exports do not fit the contract.
+    #[error("the component does not fit the switchyard:plugin@0.1.0 contract")]
     Link(#[source] wasmtime::Error),
+    /// It exports no hook the host could call.
     #[error("the component exports none of the hooks (request-hook, balancer) of switchyard:plugin@0.1.0")]
     NoHooks,
-    #[error("instantiating the component failed: {0}")]
-    Instantiate(CallFailure),
+    /// Instantiating it failed (a trap in a start function, memory).
+    #[error("instantiating the component failed")]
+    Instantiate(#[source] CallFailure),
+    /// Its `init` returned an error: the message is the plugin's.
     #[error("init rejected the configuration: {0}")]
     InitRejected(String),
-    #[error("init failed: {0}")]
-    InitFailed(CallFailure),
-}
-
-impl PluginError {
-    pub(crate) fn engine(e: wasmtime::Error) -> PluginError {
-        PluginError::Engine(e)
-    }
+    /// Its `init` trapped, ran too long or ran out of memory.
+    #[error("init failed")]
+    InitFailed(#[source] CallFailure),
 }
 
 /// Why one call into a plugin failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum CallFailure {
     /// The guest trapped (panic, `unreachable`, out-of-bounds access...).
-    Trap(String),
+    #[error("trapped")]
+    Trap(#[source] wasmtime::Error),
     /// The call ran past the plugin's deadline.
+    #[error("ran past its deadline")]
     Timeout,
     /// The guest tried to grow its memory beyond the plugin's limit.
-    OutOfMemory { limit: usize },
+    #[error("exceeded its memory limit of {limit} bytes")]
+    OutOfMemory {
+        /// The plugin's `memory_limit`.
+        limit: usize,
+    },
     /// The guest returned something the host cannot use (e.g. a balancer
     /// index past the candidate list).
+    #[error("returned an unusable answer: {0}")]
     BadAnswer(String),
+    /// No instance was idle and a new one could not be started.
+    #[error("no instance could be started")]
+    Start(#[source] Box<PluginError>),
 }
 
 impl CallFailure {
@@ -56,21 +73,7 @@ impl CallFailure {
             CallFailure::Timeout => "timeout",
             CallFailure::OutOfMemory { .. } => "out_of_memory",
             CallFailure::BadAnswer(_) => "bad_answer",
+            CallFailure::Start(_) => "start",
         }
     }
 }
-
-impl fmt::Display for CallFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallFailure::Trap(detail) => write!(f, "trapped: {detail}"),
-            CallFailure::Timeout => write!(f, "ran past its deadline"),
-            CallFailure::OutOfMemory { limit } => {
-                write!(f, "exceeded its memory limit of {limit} bytes")
-            }
-            CallFailure::BadAnswer(detail) => write!(f, "returned an unusable answer: {detail}"),
-        }
-    }
-}
-
-impl std::error::Error for CallFailure {}

@@ -9,20 +9,28 @@ use wasmtime::component::{InstancePre, Resource};
 use wasmtime::{Store, Trap};
 
 use super::bindings::exports::switchyard::plugin::{balancer, lifecycle, request_hook};
-use super::candidates::{BackendHandle, CandidateView};
+use super::bindings::{BackendHandle, RequestHandle};
+use super::candidates::CandidateView;
+use super::convert::candidate_records;
+use super::decision::{Choice, Decision, Interest};
 use super::error::{CallFailure, PluginError};
-use super::request_view::{RequestHandle, RequestView};
-use super::state::{CpuBudget, DeadlineExceeded, PluginIdentity, PluginState};
+use super::limits::{CpuBudget, DeadlineExceeded};
+use super::request_view::RequestView;
+use super::state::{PluginIdentity, PluginState};
 
 /// Which hooks a component exports, resolved once per version.
 #[derive(Clone)]
 pub struct ExportIndices {
+    /// `init`.
     pub lifecycle: Option<lifecycle::GuestIndices>,
+    /// `declare-interest` and `on-request`.
     pub request_hook: Option<request_hook::GuestIndices>,
+    /// `pick`.
     pub balancer: Option<balancer::GuestIndices>,
 }
 
 impl ExportIndices {
+    /// Looks each hook up in the component.
     pub fn resolve(pre: &InstancePre<PluginState>) -> ExportIndices {
         ExportIndices {
             lifecycle: lifecycle::GuestIndices::new(pre).ok(),
@@ -32,6 +40,7 @@ impl ExportIndices {
     }
 }
 
+/// One live instance of a plugin version.
 pub struct PluginInstance {
     store: Store<PluginState>,
     request_hook: Option<request_hook::Guest>,
@@ -58,7 +67,7 @@ impl PluginInstance {
         let instance = pre
             .instantiate(&mut store)
             .map_err(|e| PluginError::Instantiate(classify(&store, e)))?;
-        let load_failed = |e| PluginError::Instantiate(CallFailure::Trap(format!("{e:#}")));
+        let load_failed = |e| PluginError::Instantiate(CallFailure::Trap(e));
         let request_hook = match &exports.request_hook {
             Some(indices) => Some(indices.load(&mut store, &instance).map_err(load_failed)?),
             None => None,
@@ -86,28 +95,25 @@ impl PluginInstance {
     }
 
     /// Runs the request hook. `view` is lent to the guest for the call.
-    pub fn on_request(
-        &mut self,
-        view: &mut RequestView,
-        deadline_ticks: u64,
-    ) -> Result<request_hook::Decision, CallFailure> {
+    pub fn on_request(&mut self, view: &mut RequestView, deadline_ticks: u64) -> Result<Decision, CallFailure> {
         let Some(hook) = self.request_hook.clone() else {
             return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
         };
         self.lend(view, deadline_ticks);
         let result = hook.call_on_request(&mut self.store, Resource::<RequestHandle>::new_borrow(0));
         self.take_back(view);
-        result.map_err(|e| classify(&self.store, e))
+        result.map(Decision::from).map_err(|e| classify(&self.store, e))
     }
 
     /// Asks the request hook which requests it wants (once per version).
-    pub fn interest(&mut self, deadline_ticks: u64) -> Result<request_hook::Interest, CallFailure> {
+    pub fn interest(&mut self, deadline_ticks: u64) -> Result<Interest, CallFailure> {
         let Some(hook) = self.request_hook.clone() else {
             return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
         };
         self.store.data_mut().cpu.reset();
         self.store.set_epoch_deadline(deadline_ticks);
         hook.call_declare_interest(&mut self.store)
+            .map(Interest::from)
             .map_err(|e| classify(&self.store, e))
     }
 
@@ -118,11 +124,11 @@ impl PluginInstance {
         view: &mut RequestView,
         candidates: &mut CandidateView,
         deadline_ticks: u64,
-    ) -> Result<Option<balancer::Choice>, CallFailure> {
+    ) -> Result<Option<Choice>, CallFailure> {
         let Some(hook) = self.balancer.clone() else {
             return Err(CallFailure::BadAnswer("the plugin exports no balancer".into()));
         };
-        let records = candidates.records();
+        let records = candidate_records(candidates);
         let (sequence, attempt) = (candidates.sequence, candidates.attempt);
         self.lend(view, deadline_ticks);
         std::mem::swap(candidates, &mut self.store.data_mut().candidates);
@@ -142,7 +148,7 @@ impl PluginInstance {
                 "server index {} with {count} candidates",
                 choice.server
             ))),
-            answer => Ok(answer),
+            answer => Ok(answer.map(Choice::from)),
         }
     }
 
@@ -175,7 +181,6 @@ fn classify(store: &Store<PluginState>, error: wasmtime::Error) -> CallFailure {
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallFailure::Timeout,
-        Some(trap) => CallFailure::Trap(trap.to_string()),
-        None => CallFailure::Trap(format!("{error:#}")),
+        _ => CallFailure::Trap(error),
     }
 }

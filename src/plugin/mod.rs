@@ -1,6 +1,10 @@
 //! The plugin host: WebAssembly components that make every decision.
 //!
-//! - `bindings`: the WIT contract (`wit/plugin.wit`) as Rust types.
+//! - `decision`: the host's own types for what plugins decide (actions,
+//!   header edits, responses, picks, interests): all the rest of the crate
+//!   sees of the contract.
+//! - `bindings`: the WIT contract (`wit/plugin.wit`) as generated Rust
+//!   types, and `convert`: the one boundary between the two.
 //! - `engine`: one wasmtime `Engine` per process, the epoch ticker that
 //!   bounds every call, compiled components cached by content hash.
 //! - `disk_cache`: compiled components on disk, checked before use.
@@ -8,28 +12,36 @@
 //!   environment); every other import traps.
 //! - `version`: one loaded plugin version and its pool of live instances.
 //! - `instance`: one instance (`Store`), its calls, deadline and memory cap.
+//! - `state`: what a `Store` holds; `limits`: its memory cap and CPU
+//!   budget; `imports`: the host side of the contract's imports (log,
+//!   configuration, shared state, the `request` and `backend` resources).
 //! - `shared_state`: the `shared` interface's counters and keys, one
-//!   namespace per plugin, shared by all its instances and versions.
-//! - `remote_state`: a namespace mirrored in Redis, synchronised in the
-//!   background, for several proxies that count together.
-//! - `state`: the host side of the imports: logging, configuration, and the
-//!   `request` and `candidates` resources backed by [`RequestView`] and
-//!   [`CandidateView`].
-//! - `chain`: a listener's request hooks run in order into a [`ChainOutcome`].
+//!   namespace per plugin, shared by all its instances and versions;
+//!   `remote_state`: a namespace mirrored in Redis.
+//! - `policy`: what a failed call means for the request (fail-open or
+//!   fail-closed), applied by `chain` (a listener's request hooks, in
+//!   order) and `balancer` (a backend's balancer, with its fail-open
+//!   fallback).
 //! - `set`: every plugin of a configuration, loaded and checked.
 //! - `builtin`: the default plugins embedded in the binary.
 //!
 //! The host knows request heads and decisions, not connections, TLS or
 //! pools, so it can be tested and benchmarked without a socket.
 
-pub mod bindings;
+mod balancer;
+mod bindings;
 pub mod builtin;
 mod candidates;
 mod chain;
+mod convert;
+mod decision;
 mod disk_cache;
 mod engine;
 mod error;
+mod imports;
 mod instance;
+mod limits;
+mod policy;
 mod remote_state;
 mod request_view;
 mod set;
@@ -39,18 +51,19 @@ mod state;
 mod version;
 mod wasi;
 
-pub use bindings::exports::switchyard::plugin::balancer::Choice;
-pub use bindings::exports::switchyard::plugin::request_hook::{Action, Decision, Response};
-pub use bindings::switchyard::plugin::types::{Header, HeaderOp, Scheme};
+pub use balancer::{Balancer, Pick};
 pub use candidates::{CandidateServer, CandidateView};
 pub use chain::{ChainOutcome, RequestChain, Verdict};
-pub use disk_cache::{CacheError, CacheSetting, DiskCache};
-pub use engine::{ContentHash, PluginEngine, EPOCH_TICK};
+pub use decision::{Action, Choice, Decision, DirectResponse, Header, HeaderOp, Interest, Scheme};
+pub use disk_cache::{CacheError, DiskCache};
+pub use engine::{PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use instance::PluginInstance;
-pub use remote_state::{RemoteConfig, StateUnavailable};
+pub use remote_state::StateUnavailable;
 pub use request_view::{version_name, ConnectionInfo, RequestView};
 pub use set::PluginSet;
 pub use settings::PluginSettings;
 pub use shared_state::{Namespace, SharedStates};
-pub use version::{Interest, PluginVersion};
+pub use version::PluginVersion;
+
+pub use crate::content_hash::ContentHash;

@@ -28,23 +28,26 @@ use std::time::Duration;
 
 use crate::log_throttle::ThrottledLog;
 
-use super::shared_state::Namespace;
+use crate::config::RemoteConfig;
 
 /// How long to wait for Redis to accept a connection or answer a round.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 const IO_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// `state_redis` and `state_sync` of a plugin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteConfig {
-    pub url: String,
-    pub sync_interval: Duration,
+/// The local store that Redis's answers are written into: a plugin's
+/// namespace (`shared_state.rs`), which stays the source of every answer.
+pub trait Replica: Send + Sync {
+    /// A counter's total as Redis has it (plus what was added since).
+    fn apply_counter(&self, name: &str, total: i64, ttl: Duration);
+    /// A key fetched from Redis, with its remaining time to live.
+    fn apply_key(&self, key: &str, value: Vec<u8>, ttl: Duration);
 }
 
 /// The call that failed because Redis does not answer.
 #[derive(Debug, thiserror::Error)]
 #[error("shared state unavailable: Redis at {url} does not answer")]
 pub struct StateUnavailable {
+    /// The namespace's Redis.
     pub url: String,
 }
 
@@ -95,7 +98,7 @@ pub struct Remote {
 impl Remote {
     /// Starts the synchronising thread for `namespace`; it ends when the
     /// namespace is dropped or [`Remote::stop`] is called.
-    pub fn start(config: RemoteConfig, plugin: &str, namespace: Weak<Namespace>) -> Arc<Remote> {
+    pub fn start(config: RemoteConfig, plugin: &str, namespace: Weak<dyn Replica>) -> Arc<Remote> {
         let remote = Arc::new(Remote {
             prefix: format!("switchyard:{plugin}:"),
             config,
@@ -105,6 +108,7 @@ impl Remote {
         });
         let syncer = Syncer {
             remote: Arc::clone(&remote),
+            plugin: plugin.to_string(),
             namespace,
             connection: None,
             down_log: ThrottledLog::new(),
@@ -177,7 +181,8 @@ impl Remote {
 
 struct Syncer {
     remote: Arc<Remote>,
-    namespace: Weak<Namespace>,
+    plugin: String,
+    namespace: Weak<dyn Replica>,
     connection: Option<redis::Connection>,
     down_log: ThrottledLog,
 }
@@ -186,22 +191,24 @@ impl Syncer {
     fn run(mut self) {
         let remote = Arc::clone(&self.remote);
         while !remote.stop.load(Ordering::Relaxed) {
+            // A thread of its own, not a runtime worker.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(remote.config.sync_interval);
             let Some(namespace) = self.namespace.upgrade() else {
                 return;
             };
-            match self.round(&namespace) {
+            match self.round(&*namespace) {
                 Ok(()) => {
                     if !remote.up.swap(true, Ordering::Relaxed) {
-                        tracing::info!(plugin = %namespace.plugin(), url = %remote.config.url, "Redis answers again: shared state is back");
+                        tracing::info!(plugin = %self.plugin, url = %remote.config.url, "Redis answers again: shared state is back");
                     }
                 }
                 Err(e) => {
                     self.connection = None;
                     if remote.up.swap(false, Ordering::Relaxed) {
-                        tracing::warn!(plugin = %namespace.plugin(), url = %remote.config.url, error = %e, "Redis does not answer: shared-state calls fail until it does");
+                        tracing::warn!(plugin = %self.plugin, url = %remote.config.url, error = %e, "Redis does not answer: shared-state calls fail until it does");
                     } else if let Some(repeats) = self.down_log.tick() {
-                        tracing::warn!(plugin = %namespace.plugin(), url = %remote.config.url, error = %e, repeats, "Redis still does not answer");
+                        tracing::warn!(plugin = %self.plugin, url = %remote.config.url, error = %e, repeats, "Redis still does not answer");
                     }
                 }
             }
@@ -223,7 +230,7 @@ impl Syncer {
     }
 
     /// One pipelined round trip: send what changed, read back totals.
-    fn round(&mut self, namespace: &Namespace) -> redis::RedisResult<()> {
+    fn round(&mut self, namespace: &dyn Replica) -> redis::RedisResult<()> {
         let remote = Arc::clone(&self.remote);
         let taken = remote.with_pending(std::mem::take);
         if taken.is_empty() && remote.up.load(Ordering::Relaxed) {
@@ -294,7 +301,7 @@ impl Syncer {
 
     /// Replaces local values with Redis's totals, in the order the
     /// replies were asked for.
-    fn apply(&self, namespace: &Namespace, taken: &Pending, replies: Vec<redis::Value>) {
+    fn apply(&self, namespace: &dyn Replica, taken: &Pending, replies: Vec<redis::Value>) {
         let mut replies = replies.into_iter();
         for (name, (_, ttl)) in &taken.counters {
             if let Some(Ok(total)) = replies.next().map(redis::from_redis_value::<i64>) {

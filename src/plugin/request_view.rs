@@ -5,19 +5,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::bindings::switchyard::plugin::types::Scheme;
-
-/// The type the WIT resource `request` maps to. The guest only ever holds a
-/// borrowed handle during one call; the data lives in [`RequestView`], which
-/// the host moves into the store for the call.
-pub struct RequestHandle;
+use super::decision::{Interest, Scheme};
 
 /// Facts about the connection a request arrived on, shared by every request
 /// of that connection.
 #[derive(Debug)]
 pub struct ConnectionInfo {
+    /// The client's address.
     pub client: SocketAddr,
+    /// The local address it connected to.
     pub local: SocketAddr,
+    /// `https` on a TLS listener.
     pub scheme: Scheme,
     /// The listener's name from the configuration.
     pub listener: Arc<str>,
@@ -27,6 +25,7 @@ pub struct ConnectionInfo {
 }
 
 impl ConnectionInfo {
+    /// The facts of a connection accepted on `listener`.
     pub fn new(client: SocketAddr, local: SocketAddr, scheme: Scheme, listener: Arc<str>) -> ConnectionInfo {
         let client_ip = http::HeaderValue::from_str(&client.ip().to_string())
             .unwrap_or_else(|_| http::HeaderValue::from_static("unknown"));
@@ -43,7 +42,9 @@ impl ConnectionInfo {
 /// A request head plus its connection: everything a plugin can ask about.
 #[derive(Debug)]
 pub struct RequestView {
+    /// The head as received (edited for the server once the chain ran).
     pub head: http::request::Parts,
+    /// The connection it arrived on.
     pub conn: Arc<ConnectionInfo>,
 }
 
@@ -57,8 +58,14 @@ impl RequestView {
         self.head.headers.get(http::header::HOST).and_then(|h| h.to_str().ok())
     }
 
+    /// `HTTP/1.1` and the like.
     pub fn version_name(&self) -> &'static str {
         version_name(self.head.version)
+    }
+
+    /// Whether a plugin with `interest` wants to see this request.
+    pub fn wanted_by(&self, interest: &Interest) -> bool {
+        interest.matches(self.conn.scheme, self.head.uri.path())
     }
 }
 

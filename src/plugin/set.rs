@@ -4,16 +4,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::balancer::Balancer;
 use super::builtin;
 use super::chain::RequestChain;
-use super::engine::{ContentHash, PluginEngine};
+use super::engine::PluginEngine;
 use super::error::PluginError;
 use super::version::PluginVersion;
-use crate::config::{Config, PluginConfig, PluginSource, Problem};
+use crate::config::{Config, FailurePolicy, PluginConfig, PluginSource, Problem};
+use crate::content_hash::ContentHash;
+use crate::report::Report;
 
+/// Every plugin of a configuration, by name.
 #[derive(Clone, Default)]
 pub struct PluginSet {
     by_name: HashMap<String, Arc<PluginVersion>>,
+    /// The builtin round-robin that takes over from a fail-open balancer
+    /// whose call failed; loaded only when some balancer is fail-open.
+    fallback_balancer: Option<Arc<PluginVersion>>,
 }
 
 impl PluginSet {
@@ -53,11 +60,28 @@ impl PluginSet {
                 Err(e) => problems.push(config.problem_at(
                     plugin.at,
                     format!("plugin.{}", plugin.name),
-                    format!("{} ({})", e, plugin.source),
+                    format!("{} ({})", Report(&e), plugin.source),
                 )),
             }
         }
-        let set = PluginSet { by_name };
+        let fallback_balancer = match fallback_needed(config, &by_name) {
+            false => None,
+            true => match load_fallback_balancer(engine, previous) {
+                Ok(fallback) => Some(fallback),
+                Err(e) => {
+                    problems.push(config.problem_at(
+                        Default::default(),
+                        "",
+                        format!("the fail-open fallback balancer did not load: {}", Report(&e)),
+                    ));
+                    None
+                }
+            },
+        };
+        let set = PluginSet {
+            by_name,
+            fallback_balancer,
+        };
         set.check_usage(config, &mut problems);
         if problems.is_empty() {
             Ok(set)
@@ -66,8 +90,20 @@ impl PluginSet {
         }
     }
 
+    /// The plugin of this name.
     pub fn get(&self, name: &str) -> Option<&Arc<PluginVersion>> {
         self.by_name.get(name)
+    }
+
+    /// The balancer plugin of this name, with its failure policy applied
+    /// (`None` when it is not loaded; `load` has reported it).
+    pub fn balancer(&self, name: &str) -> Option<Balancer> {
+        let plugin = Arc::clone(self.get(name)?);
+        let fallback = match plugin.on_error() {
+            FailurePolicy::Open => self.fallback_balancer.clone(),
+            FailurePolicy::Closed { .. } => None,
+        };
+        Some(Balancer::new(plugin, fallback))
     }
 
     /// The request chain of the named plugins (unknown names are skipped;
@@ -110,7 +146,32 @@ impl PluginSet {
     }
 }
 
-/// The component named by a plugin's `source`.
+/// Whether a backend's balancer is fail-open, so the fallback is needed.
+fn fallback_needed(config: &Config, loaded: &HashMap<String, Arc<PluginVersion>>) -> bool {
+    config.backends.iter().any(|b| {
+        loaded
+            .get(&b.balancer)
+            .is_some_and(|p| p.on_error() == FailurePolicy::Open)
+    })
+}
+
+/// The builtin round-robin as the fail-open fallback (kept from `previous`
+/// when it has one: it never changes while the binary runs).
+fn load_fallback_balancer(
+    engine: &PluginEngine,
+    previous: Option<&PluginSet>,
+) -> Result<Arc<PluginVersion>, PluginError> {
+    if let Some(kept) = previous.and_then(|p| p.fallback_balancer.as_ref()) {
+        return Ok(Arc::clone(kept));
+    }
+    let config = PluginConfig::fallback_balancer();
+    let bytes = component_bytes(&config)?;
+    PluginVersion::load(engine, &config, &bytes).map(Arc::new)
+}
+
+/// The component named by a plugin's `source`. Reads the file: call it off
+/// the runtime (plugins load in spawn_blocking).
+#[allow(clippy::disallowed_methods)]
 fn component_bytes(plugin: &PluginConfig) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
     Ok(match &plugin.source {
         PluginSource::Builtin(name) => builtin::builtin(name)

@@ -24,7 +24,8 @@ use arc_swap::ArcSwapOption;
 
 use crate::log_throttle::ThrottledLog;
 
-use super::remote_state::{Remote, RemoteConfig, StateUnavailable};
+use super::remote_state::{Remote, Replica, StateUnavailable};
+use crate::config::RemoteConfig;
 
 const SHARDS: usize = 16;
 /// Longest key or counter name, in bytes.
@@ -121,7 +122,10 @@ impl Namespace {
         if let Some(old) = current {
             old.stop();
         }
-        let new = config.map(|c| Remote::start(c.clone(), &self.plugin, Arc::downgrade(self)));
+        let new = config.map(|c| {
+            let replica: std::sync::Weak<dyn Replica> = Arc::downgrade(self) as std::sync::Weak<dyn Replica>;
+            Remote::start(c.clone(), &self.plugin, replica)
+        });
         self.remote.store(new);
     }
 
@@ -288,6 +292,16 @@ impl Namespace {
             self.count.fetch_sub(before - shard.entries.len(), Ordering::Relaxed);
         }
         operation(&mut shard, now)
+    }
+}
+
+impl Replica for Namespace {
+    fn apply_counter(&self, name: &str, total: i64, ttl: Duration) {
+        Namespace::apply_counter(self, name, total, ttl);
+    }
+
+    fn apply_key(&self, key: &str, value: Vec<u8>, ttl: Duration) {
+        Namespace::apply_key(self, key, value, ttl);
     }
 }
 

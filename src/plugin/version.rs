@@ -14,18 +14,20 @@ use std::time::Instant;
 use crossbeam_queue::ArrayQueue;
 use wasmtime::component::{InstancePre, Linker};
 
-use super::bindings::exports::switchyard::plugin::{balancer, request_hook};
-use super::bindings::switchyard::plugin::types::Scheme;
 use super::bindings::Plugin;
 use super::candidates::CandidateView;
-use super::engine::{ContentHash, PluginEngine};
+use super::decision::{Choice, Decision, Interest};
+use super::engine::PluginEngine;
 use super::error::{CallFailure, PluginError};
 use super::instance::{ExportIndices, PluginInstance};
+use super::policy::policy_name;
 use super::request_view::RequestView;
 use super::settings::PluginSettings;
 use super::state::{PluginIdentity, PluginState};
 use crate::config::{FailurePolicy, PluginConfig};
+use crate::content_hash::ContentHash;
 use crate::metrics::PluginMetrics;
+use crate::report::Report;
 
 /// Idle instances kept per version: enough for every worker to keep one
 /// while others are being created.
@@ -35,6 +37,7 @@ const POOL_CAPACITY: usize = 64;
 /// for `plugin_call_duration_seconds`.
 pub const TIMED_EVERY: u64 = 16;
 
+/// One loaded version of a plugin (see the module doc).
 pub struct PluginVersion {
     /// The configuration it was loaded with.
     config: PluginConfig,
@@ -50,25 +53,6 @@ pub struct PluginVersion {
     interest: Interest,
     idle: ArrayQueue<PluginInstance>,
     metrics: PluginMetrics,
-}
-
-/// A request hook's declared interest, matched natively before each call.
-#[derive(Debug, Clone, Default)]
-pub struct Interest {
-    /// Empty: every scheme.
-    pub schemes: Vec<Scheme>,
-    /// Empty: every path.
-    pub path_prefixes: Vec<String>,
-}
-
-impl Interest {
-    pub fn matches(&self, view: &RequestView) -> bool {
-        let scheme_ok = self.schemes.is_empty() || self.schemes.contains(&view.conn.scheme);
-        scheme_ok && {
-            let path = view.head.uri.path();
-            self.path_prefixes.is_empty() || self.path_prefixes.iter().any(|p| path.starts_with(p.as_str()))
-        }
-    }
 }
 
 impl std::fmt::Debug for PluginVersion {
@@ -125,26 +109,25 @@ impl PluginVersion {
         };
         let mut first = version.start_instance()?;
         if version.has_request_hook() {
-            let declared = first
+            version.interest = first
                 .interest(version.deadline_ticks)
                 .map_err(PluginError::InitFailed)?;
-            version.interest = Interest {
-                schemes: declared.schemes,
-                path_prefixes: declared.path_prefixes,
-            };
         }
         let _ = version.idle.push(first);
         Ok(version)
     }
 
+    /// The plugin's name in the configuration.
     pub fn name(&self) -> &str {
         &self.identity.name
     }
 
+    /// The component's SHA-256.
     pub fn hash(&self) -> ContentHash {
         self.hash
     }
 
+    /// The settings it was loaded with.
     pub fn config(&self) -> &PluginConfig {
         &self.config
     }
@@ -155,14 +138,17 @@ impl PluginVersion {
         self.hash == hash && self.config.same_runtime(config)
     }
 
+    /// What a failed call does to the request.
     pub fn on_error(&self) -> FailurePolicy {
         self.on_error
     }
 
+    /// Whether it exports `request-hook`.
     pub fn has_request_hook(&self) -> bool {
         self.exports.request_hook.is_some()
     }
 
+    /// Whether it exports `balancer`.
     pub fn has_balancer(&self) -> bool {
         self.exports.balancer.is_some()
     }
@@ -177,15 +163,13 @@ impl PluginVersion {
         &self.interest
     }
 
-    pub fn on_request(&self, view: &mut RequestView) -> Result<request_hook::Decision, CallFailure> {
+    /// Calls the request hook on a pooled instance.
+    pub fn on_request(&self, view: &mut RequestView) -> Result<Decision, CallFailure> {
         self.call(|instance, ticks| instance.on_request(view, ticks))
     }
 
-    pub fn pick(
-        &self,
-        view: &mut RequestView,
-        candidates: &mut CandidateView,
-    ) -> Result<Option<balancer::Choice>, CallFailure> {
+    /// Calls the balancer on a pooled instance.
+    pub fn pick(&self, view: &mut RequestView, candidates: &mut CandidateView) -> Result<Option<Choice>, CallFailure> {
         self.call(|instance, ticks| instance.pick(view, candidates, ticks))
     }
 
@@ -215,11 +199,7 @@ impl PluginVersion {
             self.metrics.duration.observe(started.elapsed().as_secs_f64());
         }
         if let Err(failure) = result {
-            let policy = match self.on_error {
-                FailurePolicy::Open => "fail-open",
-                FailurePolicy::Closed { .. } => "fail-closed",
-            };
-            self.metrics.failed(failure.kind(), policy);
+            self.metrics.failed(failure.kind(), policy_name(self.on_error));
         }
     }
 
@@ -236,6 +216,7 @@ impl PluginVersion {
         )
     }
 
+    /// Epoch ticks each call may run.
     pub fn deadline_ticks(&self) -> u64 {
         self.deadline_ticks
     }
@@ -245,10 +226,10 @@ impl PluginVersion {
             return Ok(instance);
         }
         self.start_instance().map_err(|e| {
-            tracing::warn!(plugin = %self.identity.name, version = %self.identity.version, error = %e, "could not start a plugin instance");
+            tracing::warn!(plugin = %self.identity.name, version = %self.identity.version, error = %Report(&e), "could not start a plugin instance");
             match e {
                 PluginError::InitFailed(failure) | PluginError::Instantiate(failure) => failure,
-                other => CallFailure::Trap(other.to_string()),
+                other => CallFailure::Start(Box::new(other)),
             }
         })
     }
@@ -260,7 +241,8 @@ impl PluginVersion {
                     plugin = %self.identity.name,
                     version = %self.identity.version,
                     failure = failure.kind(),
-                    "plugin call failed: {failure}; instance discarded"
+                    "plugin call failed: {}; instance discarded",
+                    Report(failure)
                 );
             }
             Ok(_) if instance.calls >= self.max_calls || instance.memory_size() > self.memory_limit / 2 => {

@@ -14,7 +14,6 @@
 //! wasmtime's own `define_unknown_imports_as_traps` would shadow those with
 //! traps under the exact imported version, so the stubbing is done here.
 
-use super::state::PluginState;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable, ResourceType};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
@@ -22,7 +21,13 @@ use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::p2::bindings::{cli, clocks, random};
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::random::{WasiRandom, WasiRandomCtx};
-use wasmtime_wasi::{WasiCtx, WasiCtxView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// A store that holds a [`PluginWasi`]: what the linked interfaces need.
+pub trait WasiHost: WasiView + 'static {
+    /// The store's WASI context and resource table.
+    fn plugin_wasi(&mut self) -> &mut PluginWasi;
+}
 
 /// A plugin's WASI context: nothing inherited from the proxy.
 pub struct PluginWasi {
@@ -31,6 +36,7 @@ pub struct PluginWasi {
 }
 
 impl PluginWasi {
+    /// An empty context: no variables, no arguments, no files.
     pub fn new() -> PluginWasi {
         PluginWasi {
             ctx: WasiCtx::builder().build(),
@@ -42,6 +48,7 @@ impl PluginWasi {
         self.ctx.random()
     }
 
+    /// The context as wasmtime-wasi reads it.
     pub fn view(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.ctx,
@@ -57,13 +64,12 @@ impl Default for PluginWasi {
 }
 
 /// Links the allowed WASI interfaces.
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    type T = PluginState;
+pub fn add_to_linker<T: WasiHost>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     clocks::wall_clock::add_to_linker::<T, WasiClocks>(linker, T::clocks)?;
     clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(linker, T::clocks)?;
-    random::random::add_to_linker::<T, WasiRandom>(linker, |t| t.wasi.random())?;
-    random::insecure::add_to_linker::<T, WasiRandom>(linker, |t| t.wasi.random())?;
-    random::insecure_seed::add_to_linker::<T, WasiRandom>(linker, |t| t.wasi.random())?;
+    random::random::add_to_linker::<T, WasiRandom>(linker, |t| t.plugin_wasi().random())?;
+    random::insecure::add_to_linker::<T, WasiRandom>(linker, |t| t.plugin_wasi().random())?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(linker, |t| t.plugin_wasi().random())?;
     cli::environment::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     cli::exit::add_to_linker::<T, WasiCli>(linker, T::cli)?;
     Ok(())
@@ -98,7 +104,7 @@ fn is_linked(import: &str) -> bool {
 /// Defines every other import of `component` as a function that traps
 /// when called (resources as opaque host types), so a component whose
 /// runtime merely *imports* stdio or files still loads.
-pub fn stub_other_imports(linker: &mut Linker<PluginState>, component: &Component) -> wasmtime::Result<()> {
+pub fn stub_other_imports<T: WasiHost>(linker: &mut Linker<T>, component: &Component) -> wasmtime::Result<()> {
     let engine = component.engine().clone();
     for (name, item) in component.component_type().imports(&engine) {
         if is_linked(name) {
@@ -122,7 +128,7 @@ pub fn stub_other_imports(linker: &mut Linker<PluginState>, component: &Componen
                             target.resource(export, ResourceType::host::<DynPollable>(), |mut store, rep| {
                                 store
                                     .data_mut()
-                                    .wasi
+                                    .plugin_wasi()
                                     .table
                                     .delete(Resource::<DynPollable>::new_own(rep))?;
                                 Ok(())

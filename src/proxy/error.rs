@@ -1,39 +1,118 @@
-//! Why the proxy could not produce a server's response, and the one place
-//! such errors become HTTP responses ([`ProxyError::into_response`]).
+//! Why the proxy could not produce a server's response, who is to blame,
+//! and the one place such errors become HTTP responses
+//! ([`ProxyError::into_response`]).
 
 use http::{Response, StatusCode};
 
 use super::request_id::RequestId;
-use crate::body::ProxyBody;
+use super::response_body::ProxyBody;
+use crate::plugin::CallFailure;
 use crate::upstream::UpstreamError;
 
 /// The header that carries the request id to the server and back in
 /// error pages.
 pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
+/// Who failed a request: recorded in the access log (`blame`) and the
+/// metrics (`switchyard_request_errors_total{blame}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Blame {
+    /// The client sent something the proxy refuses (400, 413).
+    Client,
+    /// A plugin failed (fail-closed), or decided something impossible.
+    Plugin,
+    /// No server could be reached, or the one reached failed.
+    Upstream,
+    /// The proxy itself: overloaded, or configured with no route.
+    Proxy,
+}
+
+impl Blame {
+    /// Every kind, in the order metrics index them.
+    pub const ALL: [Blame; 4] = [Blame::Client, Blame::Plugin, Blame::Upstream, Blame::Proxy];
+
+    /// `client`, `plugin`, `upstream` or `proxy`.
+    pub fn as_str(self) -> &'static str {
+        crate::metrics::BLAMES[self.index()]
+    }
+
+    /// Its index in [`Blame::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A request the proxy could not forward or answer as asked.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// Every plugin continued and the listener has no default backend.
     #[error("no plugin routed the request and listener \"{listener}\" has no default_backend")]
-    NoRoute { listener: String },
+    NoRoute {
+        /// The listener's name.
+        listener: String,
+    },
+    /// A plugin routed to a backend the configuration does not have.
     #[error("plugin \"{plugin}\" routed to backend \"{backend}\", which does not exist")]
-    UnknownBackend { plugin: String, backend: String },
+    UnknownBackend {
+        /// The plugin that routed.
+        plugin: String,
+        /// The backend it named.
+        backend: String,
+    },
+    /// A request hook failed and is fail-closed.
     #[error("plugin \"{plugin}\" failed and is fail-closed")]
-    PluginFailed { plugin: String, status: StatusCode },
+    PluginFailed {
+        /// The plugin.
+        plugin: String,
+        /// Its `error_status`.
+        status: StatusCode,
+        /// Why its call failed.
+        #[source]
+        failure: CallFailure,
+    },
+    /// No server of the backend is available.
     #[error("no server of backend \"{backend}\" is available")]
-    NoServer { backend: String },
-    #[error("the balancer of backend \"{backend}\" failed and is fail-closed")]
-    BalancerFailed { backend: String, status: StatusCode },
+    NoServer {
+        /// The backend.
+        backend: String,
+    },
+    /// The backend's balancer failed and is fail-closed.
+    #[error("the balancer \"{plugin}\" of backend \"{backend}\" failed and is fail-closed")]
+    BalancerFailed {
+        /// The backend.
+        backend: String,
+        /// Its balancer plugin.
+        plugin: String,
+        /// The plugin's `error_status`.
+        status: StatusCode,
+        /// Why its call failed.
+        #[source]
+        failure: CallFailure,
+    },
+    /// The request body is over the listener's `max_body`.
     #[error("the request body is larger than {limit} bytes")]
-    BodyTooLarge { limit: u64 },
+    BodyTooLarge {
+        /// The listener's `max_body`.
+        limit: u64,
+    },
+    /// The head could be read two ways, or is malformed.
     #[error("{reason}")]
-    BadRequest { status: StatusCode, reason: &'static str },
+    BadRequest {
+        /// 400 and the like.
+        status: StatusCode,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `max_in_flight` requests are being handled.
     #[error("too many requests in flight")]
     Overloaded,
+    /// The server could not be reached, failed, or was too slow.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
 
 impl ProxyError {
+    /// The status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute { .. } | ProxyError::NoServer { .. } | ProxyError::Overloaded => {
@@ -48,6 +127,18 @@ impl ProxyError {
             ProxyError::Upstream(e) if e.never_reached_server() => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Upstream(e) if e.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// Who failed.
+    pub fn blame(&self) -> Blame {
+        match self {
+            ProxyError::BodyTooLarge { .. } | ProxyError::BadRequest { .. } => Blame::Client,
+            ProxyError::UnknownBackend { .. } | ProxyError::PluginFailed { .. } | ProxyError::BalancerFailed { .. } => {
+                Blame::Plugin
+            }
+            ProxyError::NoServer { .. } | ProxyError::Upstream(_) => Blame::Upstream,
+            ProxyError::NoRoute { .. } | ProxyError::Overloaded => Blame::Proxy,
         }
     }
 

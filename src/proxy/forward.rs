@@ -9,7 +9,8 @@
 //!   without a body: it is replayed on another server.
 //!
 //! At most `retries` further servers are tried; each retry asks the
-//! balancer again with the servers already tried left out.
+//! balancer again with the servers already tried left out. When no server
+//! can be reached, `fallback.rs` decides what answers.
 
 use std::sync::Arc;
 
@@ -17,10 +18,11 @@ use http::{Method, Request, Response, Version};
 
 use super::error::ProxyError;
 use super::generation::BalancedBackend;
-use crate::body::{BodyTooLarge, ClientBody, ProxyBody};
-use crate::config::FailurePolicy;
-use crate::plugin::{CandidateServer, CandidateView, HeaderOp, RequestView};
-use crate::upstream::{Outcome, ResponseBody, Server, UpstreamError};
+use super::response_body::ProxyBody;
+use crate::body::{BodyTooLarge, RequestBody};
+use crate::plugin::{CandidateServer, CandidateView, HeaderOp, Pick, RequestView};
+use crate::report::Report;
+use crate::upstream::{Outcome, Server, UpstreamBody, UpstreamError};
 
 /// Times one attempt may move its unsent request to another connection of
 /// the same server after finding a pooled one closed.
@@ -28,40 +30,22 @@ const MAX_RESENDS: u32 = 2;
 
 /// A server's response, ready for the client.
 pub struct Forwarded {
+    /// The response, its body streaming from the server.
     pub response: Response<ProxyBody>,
     /// Edits the balancer asked for (e.g. a sticky-session cookie).
     pub response_edits: Vec<HeaderOp>,
+    /// The backend whose server answered.
+    pub backend: Arc<str>,
+    /// The server that answered.
     pub server: Arc<Server>,
-}
-
-/// Sends the request (whose head is already edited for the server) to the
-/// first of `targets` that can take it: the next target (a fallback
-/// backend) is tried only when no server of the previous one could be
-/// reached, so the body is still untouched.
-pub async fn forward(
-    targets: &[&BalancedBackend],
-    view: &mut RequestView,
-    body: ClientBody,
-) -> Result<Forwarded, ProxyError> {
-    let replayable = is_idempotent(&view.head.method) && body.is_end_stream();
-    let mut body = Some(ProxyBody::Client(body));
-    let mut error = ProxyError::NoServer { backend: String::new() };
-    for target in targets {
-        match forward_to(target, view, &mut body, replayable).await {
-            Ok(forwarded) => return Ok(forwarded),
-            Err(e) if e.calls_for_fallback() => error = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(error)
 }
 
 /// Tries the servers of one backend, retrying where safe and while the
 /// backend's retry budget lasts; every outcome feeds passive health.
-async fn forward_to(
+pub async fn forward_to(
     target: &BalancedBackend,
     view: &mut RequestView,
-    body: &mut Option<ProxyBody>,
+    body: &mut Option<RequestBody>,
     replayable: bool,
 ) -> Result<Forwarded, ProxyError> {
     let backend = &target.backend;
@@ -94,6 +78,7 @@ async fn forward_to(
                 return Ok(Forwarded {
                     response,
                     response_edits,
+                    backend: Arc::clone(&backend.name),
                     server,
                 });
             }
@@ -110,7 +95,7 @@ async fn forward_to(
                     server.metrics.other_errors.inc();
                 }
                 let retry = error.never_reached_server() || (replayable && !error.is_timeout());
-                tracing::debug!(backend = %backend.name, server = %server.name, %error, retry, "upstream attempt failed");
+                tracing::debug!(backend = %backend.name, server = %server.name, error = %Report(&error), retry, "upstream attempt failed");
                 if !retry {
                     return Err(error.into());
                 }
@@ -120,7 +105,7 @@ async fn forward_to(
     }
     Err(match last_error {
         Some(error) => {
-            tracing::warn!(backend = %backend.name, %error, tried = tried.len(), "no server could answer");
+            tracing::warn!(backend = %backend.name, error = %Report(&error), tried = tried.len(), "no server could answer");
             error.into()
         }
         None => ProxyError::NoServer {
@@ -146,7 +131,7 @@ async fn exchange(
     target: &BalancedBackend,
     server: &Arc<Server>,
     view: &mut RequestView,
-    body: &mut Option<ProxyBody>,
+    body: &mut Option<RequestBody>,
     replayable: bool,
 ) -> Result<Response<ProxyBody>, UpstreamError> {
     let address = server.address;
@@ -168,7 +153,7 @@ async fn exchange(
             }
             Ok(Ok(response)) => {
                 let (parts, incoming) = response.into_parts();
-                let body = ResponseBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
+                let body = UpstreamBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
                 return Ok(Response::from_parts(parts, ProxyBody::Upstream(body)));
             }
             Ok(Err(failed)) => failed,
@@ -203,13 +188,13 @@ async fn exchange(
 
 /// The request as the server gets it: origin-form target, HTTP/1.1. A
 /// replayable request (idempotent, no body) keeps its head for a retry.
-fn upstream_request(view: &mut RequestView, body: &mut Option<ProxyBody>, replayable: bool) -> Request<ProxyBody> {
+fn upstream_request(view: &mut RequestView, body: &mut Option<RequestBody>, replayable: bool) -> Request<RequestBody> {
     let (headers, body) = if replayable {
-        (view.head.headers.clone(), ProxyBody::Empty)
+        (view.head.headers.clone(), RequestBody::Empty)
     } else {
         (
             std::mem::take(&mut view.head.headers),
-            body.take().unwrap_or(ProxyBody::Empty),
+            body.take().unwrap_or(RequestBody::Empty),
         )
     };
     let mut request = Request::new(body);
@@ -225,7 +210,7 @@ fn upstream_request(view: &mut RequestView, body: &mut Option<ProxyBody>, replay
 }
 
 /// Puts back an unsent request's head and body so another server can get it.
-fn restore(view: &mut RequestView, body: &mut Option<ProxyBody>, unsent: Request<ProxyBody>) {
+fn restore(view: &mut RequestView, body: &mut Option<RequestBody>, unsent: Request<RequestBody>) {
     let (parts, unsent_body) = unsent.into_parts();
     if !parts.headers.is_empty() {
         view.head.headers = parts.headers;
@@ -270,32 +255,19 @@ fn pick(
         servers,
     };
     match target.balancer.pick(view, &mut candidates) {
-        Ok(Some(choice)) => Ok(indices
-            .get(choice.server as usize)
-            .map(|&i| (i, choice.response_headers))),
-        Ok(None) => Ok(None),
-        Err(_) => match target.balancer.on_error() {
-            FailurePolicy::Closed { status } => Err(ProxyError::BalancerFailed {
-                backend: backend.name.to_string(),
-                status,
-            }),
-            // Fail-open: take the healthy servers in turn, as if the
-            // balancer were plain round-robin.
-            FailurePolicy::Open => {
-                let healthy: Vec<usize> = (0..candidates.servers.len())
-                    .filter(|&i| candidates.servers[i].healthy && candidates.servers[i].weight > 0)
-                    .collect();
-                if healthy.is_empty() {
-                    return Ok(None);
-                }
-                let turn = healthy[(candidates.sequence % healthy.len() as u64) as usize];
-                Ok(Some((indices[turn], Vec::new())))
-            }
-        },
+        Pick::Server { index, response_edits } => Ok(indices.get(index).map(|&i| (i, response_edits))),
+        Pick::NoServer => Ok(None),
+        Pick::Refused { status, failure } => Err(ProxyError::BalancerFailed {
+            backend: backend.name.to_string(),
+            plugin: target.balancer.plugin().name().to_string(),
+            status,
+            failure,
+        }),
     }
 }
 
-fn is_idempotent(method: &Method) -> bool {
+/// Whether a request without a body may be sent again after a failure.
+pub fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE

@@ -6,14 +6,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, ListenerLimits};
-use crate::plugin::{PluginSet, PluginVersion, RequestChain};
+use crate::plugin::{Balancer, PluginSet, RequestChain};
 use crate::upstream::Backend;
 
+/// One configuration and everything built from it.
 pub struct Generation {
     /// Increases by one with every published configuration.
     pub number: u64,
+    /// The configuration.
     pub config: Arc<Config>,
+    /// Its plugins, loaded.
     pub plugins: PluginSet,
+    /// Its backends with their balancers, by name.
     pub backends: HashMap<String, BalancedBackend>,
     /// Per listener name.
     pub listeners: HashMap<String, ListenerRoute>,
@@ -22,15 +26,21 @@ pub struct Generation {
 /// A backend and the balancer plugin that picks its servers.
 #[derive(Clone)]
 pub struct BalancedBackend {
+    /// The backend and its servers.
     pub backend: Arc<Backend>,
-    pub balancer: Arc<PluginVersion>,
+    /// Its balancer plugin, failure policy applied.
+    pub balancer: Balancer,
 }
 
 /// What a listener does with a request.
 pub struct ListenerRoute {
+    /// Its request hooks.
     pub chain: RequestChain,
+    /// Where requests go when every hook continues.
     pub default_backend: Option<BalancedBackend>,
+    /// What it accepts from clients.
     pub limits: ListenerLimits,
+    /// Its metric handles.
     pub metrics: crate::metrics::ListenerMetrics,
 }
 
@@ -48,7 +58,7 @@ impl Generation {
     ) -> Option<Generation> {
         let mut backends = HashMap::new();
         for b in &config.backends {
-            let balancer = Arc::clone(plugins.get(&b.balancer)?);
+            let balancer = plugins.balancer(&b.balancer)?;
             let before = previous.and_then(|p| p.backends.get(&b.name)).map(|bb| &*bb.backend);
             let backend = Arc::new(Backend::reusing(b, before));
             backends.insert(b.name.clone(), BalancedBackend { backend, balancer });
@@ -75,6 +85,7 @@ impl Generation {
         })
     }
 
+    /// Its backends, in configuration order.
     pub fn backend_list(&self) -> Vec<Arc<Backend>> {
         self.config
             .backends

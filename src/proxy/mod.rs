@@ -1,31 +1,23 @@
 //! Request orchestration: the one place that knows plugins, backends and
-//! servers together. [`Proxy::handle`] reads like the life of a request:
+//! servers together. [`Proxy::handle`] follows the phase chart of the life
+//! of a request in the [crate documentation](crate#the-life-of-a-request),
+//! one named function per phase: [`admit`], the chain
+//! ([`RequestChain::run`]), [`decide`], [`prepare_upstream_head`], then
+//! `forward.rs` (balance and exchange, with retries) and `fallback.rs`
+//! (when no server could be reached), [`respond`](Proxy::respond) and the
+//! accounting in [`Proxy::handle`]. Errors become responses in one place,
+//! [`Proxy::fail`].
 //!
-//! 1. give the request an id and a place under `max_in_flight`; pin the
-//!    current [`Generation`]; check the head ([`check_head`]) and a declared
-//!    body size;
-//! 2. run the listener's request hooks ([`RequestChain`]): continue, route
-//!    or respond, with header edits;
-//! 3. a direct response (or a fail-closed plugin) is answered here;
-//! 4. otherwise the head is prepared for the server (plugin edits,
-//!    hop-by-hop headers removed, `X-Forwarded-For`, `Host`,
-//!    `x-request-id`) and `forward.rs` balances, connects, sends and
-//!    retries (within the retry budget, feeding passive health), then tries
-//!    the backend's fallback backend;
-//! 5. the response's hop-by-hop headers are removed and the plugins'
-//!    response edits applied; a fallback plugin answers when no server
-//!    could;
-//! 6. errors become responses in one place ([`ProxyError::into_response`]);
-//! 7. the request is counted (metrics) and logged (access log).
-//!
-//! [`RequestChain`]: crate::plugin::RequestChain
+//! [`RequestChain::run`]: crate::plugin::RequestChain::run
 
 mod error;
+mod fallback;
 mod forward;
 mod generation;
 mod head_checks;
 mod headers;
 mod request_id;
+mod response_body;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,21 +26,24 @@ use arc_swap::ArcSwap;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
+use tracing::field::Empty;
+use tracing::Instrument;
 
-pub use error::{error_response, ProxyError, REQUEST_ID};
+pub use error::{error_response, Blame, ProxyError, REQUEST_ID};
 pub use generation::{BalancedBackend, Generation, ListenerRoute};
 pub use head_checks::{check_head, Refusal};
 pub use headers::{append_forwarded_for, apply_edits, strip_hop_by_hop};
 pub use request_id::RequestId;
+pub use response_body::ProxyBody;
 
 use crate::access_log::{AccessLog, Entry};
-use crate::body::{ClientBody, ProxyBody};
-use crate::config::{Fallback, ListenerLimits};
+use crate::body::ClientBody;
+use crate::config::ListenerLimits;
 use crate::log_throttle::ThrottledLog;
 use crate::metrics::{class_index, metrics};
-use crate::plugin::{
-    Action, ChainOutcome, ConnectionInfo, Decision, HeaderOp, RequestView, Response as PluginResponse, Verdict,
-};
+use crate::plugin::{ChainOutcome, ConnectionInfo, DirectResponse, HeaderOp, PluginVersion, RequestView, Verdict};
+use crate::report::Report;
+use fallback::{forward_or_fall_back, Reply};
 
 /// The running proxy's decision state, swapped whole on reload.
 pub struct Proxy {
@@ -58,12 +53,14 @@ pub struct Proxy {
     access_log: Option<AccessLog>,
 }
 
-/// What became of a request, for the metrics and the access log.
+/// What became of a request, for its span, the metrics and the access log.
 #[derive(Default)]
 struct Trace {
     backend: Option<Arc<str>>,
     server: Option<Arc<str>>,
-    plugin: Option<Arc<crate::plugin::PluginVersion>>,
+    plugin: Option<Arc<PluginVersion>>,
+    /// Who failed it, when the proxy answered with an error.
+    blame: Option<Blame>,
 }
 
 /// Counts a request in the in-flight gauge while it lives (also when the
@@ -85,11 +82,14 @@ impl Drop for InFlightGauge {
 
 /// Where the chain sent a request.
 enum Decided<'g> {
+    /// Answered here: a plugin's response, or an error.
     Answer(Response<ProxyBody>),
+    /// To this backend.
     Forward(&'g BalancedBackend),
 }
 
 impl Proxy {
+    /// A proxy serving `generation`.
     pub fn new(generation: Generation) -> Proxy {
         let permits = generation.config.limits.max_in_flight.min(Semaphore::MAX_PERMITS);
         Proxy {
@@ -115,14 +115,25 @@ impl Proxy {
         self.publish_shared(Arc::new(generation));
     }
 
+    /// Publishes a generation someone else holds too (the reloader).
     pub fn publish_shared(&self, generation: Arc<Generation>) {
         self.current.store(generation);
     }
 
+    /// The life of one request (see the crate documentation), in its own
+    /// span: `request{id listener backend server plugin}`.
     pub async fn handle(&self, request: Request<Incoming>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
         let started = Instant::now();
         let _gauge = InFlightGauge::new();
         let id = RequestId::next();
+        let span = tracing::info_span!(
+            "request",
+            %id,
+            listener = %conn.listener,
+            backend = Empty,
+            server = Empty,
+            plugin = Empty
+        );
         let logged = self.access_log.as_ref().map(|_| {
             let target = request
                 .uri()
@@ -137,6 +148,7 @@ impl Proxy {
         let response = match route {
             Some(route) => {
                 self.respond(&generation, route, request, Arc::clone(&conn), id, &mut trace)
+                    .instrument(span.clone())
                     .await
             }
             None => error_response(
@@ -145,10 +157,14 @@ impl Proxy {
                 id,
             ),
         };
+        // 7. account
         let elapsed = started.elapsed();
         if let Some(route) = route {
             route.metrics.requests[class_index(response.status())].inc();
             route.metrics.duration.observe(elapsed.as_secs_f64());
+            if let Some(blame) = trace.blame {
+                route.metrics.errors[blame.index()].inc();
+            }
         }
         if let (Some(log), Some((method, target, version))) = (&self.access_log, logged) {
             let (time, duration_ms) = Entry::now(elapsed);
@@ -166,11 +182,13 @@ impl Proxy {
                 server: trace.server,
                 plugin: trace.plugin.map(|p| p.name().to_string()),
                 request_id: id.to_string(),
+                blame: trace.blame.map(Blame::as_str),
             });
         }
         response
     }
 
+    /// Phases 1 to 6 for a request on a known listener.
     async fn respond(
         &self,
         generation: &Generation,
@@ -180,51 +198,62 @@ impl Proxy {
         id: RequestId,
         trace: &mut Trace,
     ) -> Response<ProxyBody> {
+        // 1. admit
         let Ok(_permit) = self.in_flight.try_acquire() else {
             warn_overloaded();
-            return ProxyError::Overloaded.into_response(id);
+            return fail(ProxyError::Overloaded, id, trace, &[]);
         };
         let (head, body) = request.into_parts();
         let mut view = RequestView { head, conn };
         if let Err(error) = admit(&view, &route.limits) {
-            return error.into_response(id);
+            return fail(error, id, trace, &[]);
         }
+        // 2. the request hooks
         let mut outcome = route.chain.run(&mut view);
+        if let Some(plugin) = &outcome.decided_by {
+            tracing::Span::current().record("plugin", plugin.name());
+        }
         trace.plugin = outcome.decided_by.clone();
-        let target = match decide(generation, route, &mut outcome, &view, id) {
+        let target = match decide(generation, route, &mut outcome, &view, id, trace) {
             Decided::Answer(response) => return response,
             Decided::Forward(target) => target,
         };
+        // 3. prepare the head for the server
         prepare_upstream_head(&mut view, &outcome.request_edits, id);
-        let fallback = match &target.backend.config.fallback {
-            Some(Fallback::Backend(name)) => generation.backends.get(name),
-            _ => None,
-        };
-        let targets: Vec<&BalancedBackend> = std::iter::once(target).chain(fallback).collect();
         trace.backend = Some(Arc::clone(&target.backend.name));
+        tracing::Span::current().record("backend", &*target.backend.name);
+        // 4. balance, 5. exchange (retries, fallback)
         let body = ClientBody::new(body, route.limits.max_body);
-        match forward::forward(&targets, &mut view, body).await {
-            Ok(forwarded) => {
+        // 6. respond
+        match forward_or_fall_back(generation, target, &mut view, body).await {
+            Ok(Reply::Forwarded(forwarded)) => {
+                let span = tracing::Span::current();
+                span.record("backend", &*forwarded.backend);
+                span.record("server", &*forwarded.server.name);
+                trace.backend = Some(forwarded.backend);
                 trace.server = Some(Arc::clone(&forwarded.server.name));
-                tracing::debug!(%id, backend = %target.backend.name, server = %forwarded.server.name, status = forwarded.response.status().as_u16(), "forwarded");
+                tracing::debug!(status = forwarded.response.status().as_u16(), "forwarded");
                 let mut response = forwarded.response;
                 strip_hop_by_hop(response.headers_mut());
                 let response = with_edits(response, &outcome.response_edits);
                 with_edits(response, &forwarded.response_edits)
             }
-            Err(error) => {
-                tracing::debug!(%id, %error, backend = %target.backend.name, "request failed");
-                let answer = match &target.backend.config.fallback {
-                    Some(Fallback::Plugin(name)) if error.calls_for_fallback() => {
-                        fallback_answer(generation, name, &mut view)
-                    }
-                    _ => None,
-                };
-                let response = answer.unwrap_or_else(|| error.into_response(id));
-                with_edits(response, &outcome.response_edits)
-            }
+            Ok(Reply::Answered(response)) => with_edits(response, &outcome.response_edits),
+            Err(error) => fail(error, id, trace, &outcome.response_edits),
         }
     }
+}
+
+/// The one place an error becomes the client's response: logged with its
+/// causes, its blame recorded, the chain's response edits applied.
+fn fail(error: ProxyError, id: RequestId, trace: &mut Trace, edits: &[HeaderOp]) -> Response<ProxyBody> {
+    let blame = error.blame();
+    trace.blame = Some(blame);
+    match blame {
+        Blame::Client => tracing::debug!(blame = blame.as_str(), error = %Report(&error), "request refused"),
+        _ => tracing::debug!(blame = blame.as_str(), error = %Report(&error), "request failed"),
+    }
+    with_edits(error.into_response(id), edits)
 }
 
 /// Refuses a request before any plugin runs: a head that could be read two
@@ -253,6 +282,7 @@ fn decide<'g>(
     outcome: &mut ChainOutcome,
     view: &RequestView,
     id: RequestId,
+    trace: &mut Trace,
 ) -> Decided<'g> {
     let verdict = std::mem::replace(&mut outcome.verdict, Verdict::Default);
     let decided_by = || {
@@ -262,49 +292,32 @@ fn decide<'g>(
             .map(|p| p.name().to_string())
             .unwrap_or_default()
     };
-    let answer = |error: ProxyError| Decided::Answer(with_edits(error.into_response(id), &outcome.response_edits));
-    match verdict {
-        Verdict::Respond(response) => Decided::Answer(direct_response(response, &outcome.response_edits)),
-        Verdict::Refuse { status } => answer(ProxyError::PluginFailed {
+    let error = match verdict {
+        Verdict::Respond(response) => return Decided::Answer(direct_response(response, &outcome.response_edits)),
+        Verdict::Refuse { status, failure } => ProxyError::PluginFailed {
             plugin: decided_by(),
             status,
-        }),
+            failure,
+        },
         Verdict::Route(name) => match generation.backends.get(&name) {
-            Some(target) => Decided::Forward(target),
+            Some(target) => return Decided::Forward(target),
             None => {
                 let error = ProxyError::UnknownBackend {
                     plugin: decided_by(),
                     backend: name,
                 };
-                tracing::error!(%id, %error, "request routed nowhere");
-                answer(error)
+                tracing::error!(error = %error, "request routed nowhere");
+                error
             }
         },
         Verdict::Default => match &route.default_backend {
-            Some(target) => Decided::Forward(target),
-            None => answer(ProxyError::NoRoute {
+            Some(target) => return Decided::Forward(target),
+            None => ProxyError::NoRoute {
                 listener: view.conn.listener.to_string(),
-            }),
+            },
         },
-    }
-}
-
-/// A backend's fallback plugin, asked when no server could answer: its
-/// `respond` is the answer (anything else leaves the error as it is).
-fn fallback_answer(generation: &Generation, plugin: &str, view: &mut RequestView) -> Option<Response<ProxyBody>> {
-    let plugin = generation.plugins.get(plugin)?;
-    match plugin.on_request(view) {
-        Ok(Decision {
-            action: Action::Respond(response),
-            response_headers,
-            ..
-        }) => Some(direct_response(response, &response_headers)),
-        Ok(_) => None,
-        Err(failure) => {
-            tracing::warn!(plugin = %plugin.name(), %failure, "fallback plugin failed");
-            None
-        }
-    }
+    };
+    Decided::Answer(fail(error, id, trace, &outcome.response_edits))
 }
 
 /// Logs overload at most once a second.
@@ -335,7 +348,8 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: Request
     view.head.headers.insert(REQUEST_ID, id.header_value());
 }
 
-fn direct_response(plugin: PluginResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {
+/// A plugin's own response, with the chain's response edits.
+fn direct_response(plugin: DirectResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(plugin.status).unwrap_or_else(|_| {
         tracing::warn!(status = plugin.status, "plugin answered an invalid status; sending 500");
         StatusCode::INTERNAL_SERVER_ERROR

@@ -18,5 +18,5 @@ pub use budget::RetryBudget;
 pub use error::UpstreamError;
 pub use health::{worst_case_detection, HealthCheckers};
 pub use pool::{Connection, ConnectionPool, Sender};
-pub use response::ResponseBody;
+pub use response::UpstreamBody;
 pub use server::{server_key, AdminState, CheckRecord, InFlight, Server};

@@ -18,10 +18,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::error::UpstreamError;
-use crate::body::ProxyBody;
+use crate::body::RequestBody;
 use crate::config::BackendConfig;
 
-pub type Sender = SendRequest<ProxyBody>;
+/// The sending half of a pooled HTTP/1.1 connection.
+pub type Sender = SendRequest<RequestBody>;
 
 #[derive(Debug)]
 pub struct ConnectionPool {

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use super::pool::Sender;
 use super::server::{InFlight, Server};
 
-pub struct ResponseBody {
+pub struct UpstreamBody {
     body: Incoming,
     release: Option<Release>,
 }
@@ -25,9 +25,9 @@ struct Release {
     _in_flight: InFlight,
 }
 
-impl ResponseBody {
-    pub fn new(body: Incoming, sender: Sender, server: Arc<Server>, in_flight: InFlight) -> ResponseBody {
-        let mut response = ResponseBody {
+impl UpstreamBody {
+    pub fn new(body: Incoming, sender: Sender, server: Arc<Server>, in_flight: InFlight) -> UpstreamBody {
+        let mut response = UpstreamBody {
             body,
             release: Some(Release {
                 sender,
@@ -48,7 +48,7 @@ impl ResponseBody {
     }
 }
 
-impl Body for ResponseBody {
+impl Body for UpstreamBody {
     type Data = Bytes;
     type Error = hyper::Error;
 

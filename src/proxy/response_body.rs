@@ -1,0 +1,63 @@
+//! The one body type of responses sent to clients: a body the proxy made
+//! (a plugin's response, an error page), or a server's body streamed
+//! through (which returns its connection to the pool when read to the end).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use crate::body::BoxError;
+use crate::upstream::UpstreamBody;
+
+/// A response body on its way to the client.
+pub enum ProxyBody {
+    /// No body.
+    Empty,
+    /// A body the proxy made (plugin response, error page).
+    Full(Option<Bytes>),
+    /// A server's response body.
+    Upstream(UpstreamBody),
+}
+
+impl ProxyBody {
+    /// A body of these bytes (`Empty` when there are none).
+    pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
+        let bytes = bytes.into();
+        if bytes.is_empty() {
+            ProxyBody::Empty
+        } else {
+            ProxyBody::Full(Some(bytes))
+        }
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut *self {
+            ProxyBody::Empty => Poll::Ready(None),
+            ProxyBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Empty => true,
+            ProxyBody::Full(bytes) => bytes.is_none(),
+            ProxyBody::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Empty => SizeHint::with_exact(0),
+            ProxyBody::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            ProxyBody::Upstream(body) => body.size_hint(),
+        }
+    }
+}
