@@ -160,3 +160,55 @@ async fn the_request_resource_and_config_imports_deliver_what_the_plugin_asks_fo
     );
     assert_eq!(lab.web1.as_ref().unwrap().hits() + lab.web2.as_ref().unwrap().hits(), 0);
 }
+
+const FAILING_BALANCERS: &str = r#"
+[[listener]]
+name = "closed"
+bind = "127.0.0.1:0"
+default_backend = "closed"
+
+[[listener]]
+name = "open"
+bind = "127.0.0.1:0"
+default_backend = "open"
+
+[backend.closed]
+balancer = "trap-closed"
+servers = [{ name = "web1", address = "{web1}" }, { name = "web2", address = "{web2}" }]
+
+[backend.open]
+balancer = "trap-open"
+servers = [{ name = "web1", address = "{web1}", weight = 3 }, { name = "web2", address = "{web2}", weight = 1 }]
+
+[plugin.trap-closed]
+source = "{fixtures}/trap_balancer.wasm"
+error_status = 502
+
+[plugin.trap-open]
+source = "{fixtures}/trap_balancer.wasm"
+on_error = "fail-open"
+"#;
+
+/// A balancer that traps: fail-closed answers its status and names the
+/// balancer; fail-open hands the pick to the builtin round-robin, which
+/// keeps the servers' weights (3:1 here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_balancer_refuses_or_hands_over_to_weighted_round_robin() {
+    let lab = Lab::start(FAILING_BALANCERS).await;
+    let client = lab.client();
+    let refused = client.get(&lab.url("closed", "/")).await;
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    assert!(refused.body.contains("balancer \"trap-closed\""), "{}", refused.body);
+
+    let mut served = std::collections::HashMap::<String, usize>::new();
+    for _ in 0..400 {
+        let reply = client.get(&lab.url("open", "/")).await;
+        assert_eq!(reply.status, 200, "fail-open keeps serving: {}", reply.body);
+        *served.entry(reply.served_by().to_string()).or_default() += 1;
+    }
+    assert_eq!(
+        (served.get("web1").copied(), served.get("web2").copied()),
+        (Some(300), Some(100)),
+        "weights 3:1 are kept by the fallback: {served:?}"
+    );
+}
