@@ -77,11 +77,14 @@ pub struct AccessLog {
     sender: SyncSender<Entry>,
 }
 
+/// Why the access log could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessLogError {
-    #[error("cannot open the access log {0}: {1}")]
+    /// The file cannot be opened for appending.
+    #[error("cannot open the access log {}", .0.display())]
     Open(PathBuf, #[source] std::io::Error),
-    #[error("cannot start the access log writer: {0}")]
+    /// The writer thread did not start.
+    #[error("cannot start the access log writer")]
     Thread(#[source] std::io::Error),
 }
 

@@ -6,6 +6,8 @@
 //! not be bound); 2 the configuration has problems (each printed with file,
 //! line and field); 130 stopped by a second Ctrl-C.
 
+#![warn(clippy::disallowed_methods)]
+
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,10 +16,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use switchyard::config::Config;
+use switchyard::config::{Config, ProblemList};
 use switchyard::demo::{Demo, DemoPorts};
 use switchyard::plugin::PluginEngine;
 use switchyard::prepare::prepare;
+use switchyard::report::Report;
 use switchyard::running::{RunningProxy, StartError};
 use switchyard::scaffold::{self, Language};
 use tracing_subscriber::EnvFilter;
@@ -120,7 +123,7 @@ fn main() -> ExitCode {
         Command::Run { .. } => match loaded {
             Some(Ok(config)) => run(config),
             Some(Err(error)) => {
-                eprintln!("{error}");
+                eprintln!("{}", Report(&error));
                 return ExitCode::from(2);
             }
             // Loaded above for every `run`.
@@ -158,7 +161,7 @@ fn new_plugin(lang: Language, name: &str, dir: Option<PathBuf>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("switchyard: {error}");
+            eprintln!("switchyard: {}", Report(&error));
             ExitCode::from(2)
         }
     }
@@ -168,14 +171,14 @@ fn check(path: &std::path::Path) -> ExitCode {
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(error) => {
-            eprintln!("{error}");
+            eprintln!("{}", Report(&error));
             return ExitCode::from(2);
         }
     };
     let engine = match PluginEngine::with_cache(&config.plugin_cache) {
         Ok(engine) => engine,
         Err(error) => {
-            eprintln!("switchyard: {error}");
+            eprintln!("switchyard: {}", Report(&error));
             return ExitCode::FAILURE;
         }
     };
@@ -191,10 +194,12 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(problems) => {
-            eprintln!("{} has {} problem(s):", path.display(), problems.len());
-            for problem in problems {
-                eprintln!("  {problem}");
-            }
+            eprintln!(
+                "{} has {} problem(s):\n{}",
+                path.display(),
+                problems.len(),
+                ProblemList(&problems)
+            );
             ExitCode::from(2)
         }
     }
@@ -225,59 +230,9 @@ fn demo(ports: DemoPorts) -> anyhow::Result<ExitCode> {
 
 fn status(admin: SocketAddr) -> anyhow::Result<ExitCode> {
     let runtime = runtime(Some(1))?;
-    let body = runtime.block_on(async {
-        let stream = tokio::net::TcpStream::connect(admin)
-            .await
-            .with_context(|| format!("cannot reach the admin endpoint at {admin}"))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
-        let request = http::Request::get("/status")
-            .header(http::header::HOST, admin.to_string())
-            .body(http_body_util::Empty::<bytes::Bytes>::new())?;
-        let response = sender.send_request(request).await?;
-        let body = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
-        anyhow::Ok(body)
-    })?;
-    let status: switchyard::reload::SwapStatus = serde_json::from_slice(&body).context("unexpected answer")?;
-    print!("{}", render_status(&status));
+    let status = runtime.block_on(switchyard::admin::client::fetch_status(admin))?;
+    print!("{}", switchyard::admin::client::render_status(&status));
     Ok(ExitCode::SUCCESS)
-}
-
-fn render_status(status: &switchyard::reload::SwapStatus) -> String {
-    let mut out = format!("generation {} from {}\n", status.generation, status.config_file);
-    if let Some(last) = &status.last_reload {
-        let outcome = match (&last.published, &last.error) {
-            (Some(g), _) => format!("published generation {g}"),
-            (None, Some(e)) => format!("rejected:\n{e}"),
-            (None, None) => "rejected".into(),
-        };
-        out.push_str(&format!("last reload ({}, at {}): {outcome}\n", last.cause, last.at));
-    }
-    out.push_str("plugins:\n");
-    for p in &status.plugins {
-        out.push_str(&format!(
-            "  {:<20} {} sha256:{} since generation {}\n",
-            p.name,
-            p.source,
-            &p.hash[..12.min(p.hash.len())],
-            p.since_generation
-        ));
-        if let Some(e) = &p.last_error {
-            out.push_str(&format!("    last rejected version: {e}\n"));
-        }
-    }
-    for c in &status.certificates {
-        out.push_str(&format!(
-            "certificate {}: sha256:{}\n",
-            c.listener,
-            &c.fingerprint[..12.min(c.fingerprint.len())]
-        ));
-        if let Some(e) = &c.last_error {
-            out.push_str(&format!("    last rejected: {e}\n"));
-        }
-    }
-    out
 }
 
 /// The async runtime. One worker runs on tokio's single-threaded

@@ -37,7 +37,7 @@ pub fn prepare_reusing(
             Ok(key) => {
                 certificates.insert(listener.name.clone(), key);
             }
-            Err(e) => problems.push(config.problem_at(tls.at, format!("listener[{i}].tls"), e.to_string())),
+            Err(e) => problems.push(config.problem_at(tls.at, format!("listener[{i}].tls"), crate::report::report(&e))),
         }
     }
     let plugins = match PluginSet::load_reusing(engine, config, previous) {

@@ -12,7 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::access_log::AccessLog;
-use crate::config::{Config, Problem};
+use crate::config::{Config, Problem, ProblemList};
 use crate::listener::{bind_reusable, Listener};
 use crate::log_throttle::ThrottledLog;
 use crate::plugin::PluginEngine;
@@ -23,20 +23,35 @@ use crate::tls::{server_config, CertificateStore, TlsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("the configuration has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    /// The configuration has problems (every one of them).
+    #[error("the configuration has {} problem(s):\n{}", .0.len(), ProblemList(.0))]
     Problems(Vec<Problem>),
-    #[error("{0}")]
-    Aborted(String),
-    #[error("listener \"{listener}\": {source}")]
+    /// Preparing the configuration panicked.
+    #[error("preparing the configuration failed")]
+    Prepare(#[source] tokio::task::JoinError),
+    /// The first generation could not be assembled.
+    #[error("the first generation could not be assembled")]
+    Build(#[from] crate::proxy::MissingBalancer),
+    /// The access log could not start.
+    #[error("the access log could not start")]
+    AccessLog(#[from] crate::access_log::AccessLogError),
+    /// A listener's TLS settings were refused.
+    #[error("listener \"{listener}\"")]
     Tls {
+        /// The listener.
         listener: String,
+        /// Why.
         #[source]
         source: Box<TlsError>,
     },
-    #[error("listener \"{listener}\" cannot bind {address}: {source}")]
+    /// A listener (or the admin endpoint) cannot bind its address.
+    #[error("listener \"{listener}\" cannot bind {address}")]
     Bind {
+        /// The listener (`admin` for the admin endpoint).
         listener: String,
+        /// Its address.
         address: SocketAddr,
+        /// The socket error.
         #[source]
         source: std::io::Error,
     },
@@ -62,18 +77,10 @@ impl RunningProxy {
             // Compiling components takes tens of milliseconds: off the runtime.
             tokio::task::spawn_blocking(move || prepare(&config, &engine)).await
         };
-        let prepared = prepared
-            .map_err(|e| StartError::Aborted(format!("preparing the configuration failed: {e}")))?
-            .map_err(StartError::Problems)?;
-        let generation = Generation::build(1, Arc::clone(&config), prepared.plugins, None)
-            .ok_or_else(|| StartError::Aborted("a backend's balancer plugin is missing".into()))?;
+        let prepared = prepared.map_err(StartError::Prepare)?.map_err(StartError::Problems)?;
+        let generation = Generation::build(1, Arc::clone(&config), prepared.plugins, None)?;
         let shutdown = CancellationToken::new();
-        let access_log = config
-            .access_log
-            .as_ref()
-            .map(AccessLog::start)
-            .transpose()
-            .map_err(|e| StartError::Aborted(e.to_string()))?;
+        let access_log = config.access_log.as_ref().map(AccessLog::start).transpose()?;
         let proxy = Arc::new(Proxy::new(generation).with_access_log(access_log));
         let mut bound = Vec::new();
         let mut certificates = Vec::new();
@@ -117,6 +124,7 @@ impl RunningProxy {
             certificates,
             shutdown.clone(),
         ));
+        reloader.start_health_checks();
         let mut tasks = JoinSet::new();
         let mut listeners = Vec::new();
         for listener in bound {

@@ -17,13 +17,17 @@ pub enum Language {
     Js,
 }
 
+/// Why a plugin project could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
+    /// Not a plugin name.
     #[error("plugin name {0:?}: use lower-case letters, digits and dashes, starting with a letter (e.g. my-router)")]
     BadName(String),
-    #[error("{0} already exists and is not empty")]
+    /// The directory holds files already.
+    #[error("{} already exists and is not empty", .0.display())]
     NotEmpty(PathBuf),
-    #[error("cannot write {0}: {1}")]
+    /// A file could not be written.
+    #[error("cannot write {}", .0.display())]
     Write(PathBuf, #[source] std::io::Error),
 }
 

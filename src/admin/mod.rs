@@ -14,6 +14,7 @@
 //!
 //! [`SwapStatus`]: crate::reload::SwapStatus
 
+pub mod client;
 mod page;
 mod state;
 
@@ -105,7 +106,11 @@ async fn answer(
                 "text/plain",
                 format!("generation {generation} serving\n"),
             ),
-            Err(error) => reply(StatusCode::UNPROCESSABLE_ENTITY, "text/plain", format!("{error}\n")),
+            Err(error) => reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "text/plain",
+                format!("{}\n", crate::report::Report(&error)),
+            ),
         },
         _ => reply(
             StatusCode::NOT_FOUND,

@@ -38,14 +38,23 @@ impl fmt::Display for Problem {
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {}: {source}", path.display())]
+    /// The file cannot be read.
+    #[error("cannot read {}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
-    #[error("{} has {} problem(s):\n{}", file.display(), problems.len(), list(problems))]
-    Invalid { file: PathBuf, problems: Vec<Problem> },
+    /// It was read, and has problems.
+    #[error("{} has {} problem(s):\n{}", file.display(), problems.len(), ProblemList(problems))]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Every problem, in file order.
+        problems: Vec<Problem>,
+    },
 }
 
 impl ConfigError {
@@ -58,8 +67,20 @@ impl ConfigError {
     }
 }
 
-fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+/// Problems shown one per line, indented: the one way every command and
+/// log shows a list of them.
+pub struct ProblemList<'a>(pub &'a [Problem]);
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Collects problems while a document is checked, turning byte offsets into

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use error::{ConfigError, Problem};
+pub use error::{ConfigError, Problem, ProblemList};
 pub use units::{parse_duration, parse_size};
 
 /// The name of the balancer plugin a backend uses when it names none; when

@@ -19,18 +19,25 @@ use crate::config::Config;
 use crate::plugin::PluginEngine;
 use crate::running::{RunningProxy, StartError};
 
+/// Why the demo did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("cannot start the demo's {what}: {source}")]
+    /// An origin or the ACME stand-in could not bind, or a file be written.
+    #[error("cannot start the demo's {what}")]
     Io {
+        /// What could not start.
         what: &'static str,
+        /// The socket or file error.
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot make the demo certificate: {0}")]
+    /// The self-signed certificate could not be made.
+    #[error("cannot make the demo certificate")]
     Certificate(#[from] rcgen::Error),
-    #[error("the demo configuration is invalid (a bug): {0}")]
+    /// The generated configuration is invalid: a bug.
+    #[error("the demo configuration is invalid (a bug)")]
     Config(#[from] crate::config::ConfigError),
+    /// The proxy did not start.
     #[error(transparent)]
     Start(#[from] StartError),
 }

@@ -23,6 +23,16 @@ pub struct Generation {
     pub listeners: HashMap<String, ListenerRoute>,
 }
 
+/// A backend's balancer was not among the loaded plugins.
+#[derive(Debug, thiserror::Error)]
+#[error("backend \"{backend}\" uses balancer \"{balancer}\", which is not loaded")]
+pub struct MissingBalancer {
+    /// The backend.
+    pub backend: String,
+    /// The plugin it names.
+    pub balancer: String,
+}
+
 /// A backend and the balancer plugin that picks its servers.
 #[derive(Clone)]
 pub struct BalancedBackend {
@@ -47,18 +57,21 @@ pub struct ListenerRoute {
 impl Generation {
     /// Assembles a generation from a configuration whose plugins loaded,
     /// keeping from `previous` the servers whose name and address did not
-    /// change (their health state and pooled connections go on). Returns
-    /// `None` for a balancer that is missing from `plugins`, which
-    /// `PluginSet::load` has already reported.
+    /// change (their health state and pooled connections go on). A balancer
+    /// missing from `plugins` (which `PluginSet::load` has reported) is an
+    /// error.
     pub fn build(
         number: u64,
         config: Arc<Config>,
         plugins: PluginSet,
         previous: Option<&Generation>,
-    ) -> Option<Generation> {
+    ) -> Result<Generation, MissingBalancer> {
         let mut backends = HashMap::new();
         for b in &config.backends {
-            let balancer = plugins.balancer(&b.balancer)?;
+            let balancer = plugins.balancer(&b.balancer).ok_or_else(|| MissingBalancer {
+                backend: b.name.clone(),
+                balancer: b.balancer.clone(),
+            })?;
             let before = previous.and_then(|p| p.backends.get(&b.name)).map(|bb| &*bb.backend);
             let backend = Arc::new(Backend::reusing(b, before));
             backends.insert(b.name.clone(), BalancedBackend { backend, balancer });
@@ -76,7 +89,7 @@ impl Generation {
                 (l.name.clone(), route)
             })
             .collect();
-        Some(Generation {
+        Ok(Generation {
             number,
             config,
             plugins,

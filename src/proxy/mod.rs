@@ -30,7 +30,7 @@ use tracing::field::Empty;
 use tracing::Instrument;
 
 pub use error::{error_response, Blame, ProxyError, REQUEST_ID};
-pub use generation::{BalancedBackend, Generation, ListenerRoute};
+pub use generation::{BalancedBackend, Generation, ListenerRoute, MissingBalancer};
 pub use head_checks::{check_head, Refusal};
 pub use headers::{append_forwarded_for, apply_edits, strip_hop_by_hop};
 pub use request_id::RequestId;

@@ -20,11 +20,21 @@
 //! 4. health checkers follow the new backends, and certificates are swapped
 //!    into their listeners' resolvers for new handshakes.
 //!
+//! Reading the configuration file (which resolves server names) and
+//! preparing it both run on blocking threads, never on a runtime worker:
+//! with `workers = 1` a slow DNS answer would otherwise stall every
+//! connection.
+//!
 //! Listeners cannot move while running: a changed address, TLS turned on or
-//! off, or a listener added or removed is logged as needing a restart.
-//! `watch.rs` turns file events into calls here; SIGHUP and the admin
-//! endpoint call [`Reloader::reload_config`] directly.
+//! off, or a listener added or removed is logged as needing a restart
+//! (`listeners.rs`). `certificates.rs` reloads certificate files,
+//! `record.rs` logs and records every outcome, `watch.rs` turns file events
+//! into calls here; SIGHUP and the admin endpoint call
+//! [`Reloader::reload_config`] directly.
 
+mod certificates;
+mod listeners;
+mod record;
 mod status;
 mod watch;
 
@@ -33,36 +43,40 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+pub use certificates::CertificateSlot;
 pub use status::{CertificateStatus, PluginStatus, ReloadRecord, SwapStatus};
 pub use watch::spawn_watcher;
 
-use crate::config::{Config, ConfigError, ListenerConfig, PluginSource, Problem};
-use crate::plugin::{ContentHash, PluginEngine};
+use crate::config::{Config, ConfigError, ListenerConfig, PluginSource, Problem, ProblemList};
+use crate::plugin::PluginEngine;
 use crate::prepare::prepare_reusing;
 use crate::proxy::{Generation, Proxy};
-use crate::tls::{load_certified_key, CertificateStore};
+use crate::report::Report;
 use crate::upstream::HealthCheckers;
 
+/// Why a change was not published (the running generation keeps serving).
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
+    /// The configuration file cannot be read or has problems.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("rejected, generation {keeps} keeps serving:\n{}", list(.problems))]
-    Rejected { keeps: u64, problems: Vec<Problem> },
-    #[error("reload aborted: {0}")]
-    Aborted(String),
+    /// Preparing it found problems (plugins, certificates).
+    #[error("rejected, generation {keeps} keeps serving:\n{}", ProblemList(.problems))]
+    Rejected {
+        /// The generation still serving.
+        keeps: u64,
+        /// Every problem.
+        problems: Vec<Problem>,
+    },
+    /// Reading or preparing it panicked.
+    #[error("reload aborted: preparing it panicked")]
+    Aborted(#[source] tokio::task::JoinError),
+    /// The generation could not be assembled.
+    #[error("reload aborted")]
+    Build(#[from] crate::proxy::MissingBalancer),
 }
 
-fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
-}
-
-/// A TLS listener's certificate store, with where its files are.
-pub struct CertificateSlot {
-    pub listener: String,
-    pub store: Arc<CertificateStore>,
-}
-
+/// The one path every change takes (see the module doc).
 pub struct Reloader {
     config_path: PathBuf,
     proxy: Arc<Proxy>,
@@ -78,6 +92,8 @@ pub struct Reloader {
 }
 
 impl Reloader {
+    /// A reloader for the proxy's current generation. Nothing runs until
+    /// [`start_health_checks`](Self::start_health_checks).
     pub fn new(
         proxy: Arc<Proxy>,
         engine: Arc<PluginEngine>,
@@ -101,7 +117,6 @@ impl Reloader {
             }),
             serial: tokio::sync::Mutex::new(()),
         };
-        reloader.health.sync(&generation.backend_list(), &reloader.shutdown);
         reloader.record_published(&generation, None, "start");
         for slot in &reloader.certificates {
             reloader.install_certificate(slot, (*slot.store.current()).clone());
@@ -109,26 +124,41 @@ impl Reloader {
         reloader
     }
 
+    /// Starts a health checker for every server of the current generation
+    /// that has checks (each publish keeps them in step afterwards).
+    pub fn start_health_checks(&self) {
+        self.health
+            .sync(&self.proxy.generation().backend_list(), &self.shutdown);
+    }
+
+    /// The proxy it publishes to.
     pub fn proxy(&self) -> &Arc<Proxy> {
         &self.proxy
     }
 
+    /// The running health checkers.
     pub fn health_checkers(&self) -> &HealthCheckers {
         &self.health
     }
 
+    /// What it has done so far.
     pub fn status(&self) -> SwapStatus {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Re-reads the configuration file and applies it.
+    /// Re-reads the configuration file (on a blocking thread: reading it
+    /// resolves server names) and applies it.
     pub async fn reload_config(&self, cause: &str) -> Result<u64, ReloadError> {
-        match Config::load(&self.config_path) {
+        let path = self.config_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
+            .await
+            .map_err(ReloadError::Aborted)?;
+        match loaded {
             Ok(config) => self.apply(config, cause).await,
             Err(error) => {
                 let current = self.proxy.generation().number;
-                tracing::warn!(file = %self.config_path.display(), generation = current, cause, "configuration rejected, the current one keeps serving:\n{error}");
-                self.record_rejection(cause, &error.to_string(), error.problems());
+                tracing::warn!(file = %self.config_path.display(), generation = current, cause, "configuration rejected, the current one keeps serving:\n{}", Report(&error));
+                self.record_rejection(cause, &Report(&error).to_string(), error.problems());
                 Err(error.into())
             }
         }
@@ -153,20 +183,25 @@ impl Reloader {
         let prepared = match prepared {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(problems)) => {
-                self.log_rejection(&config, &problems, current.number, cause);
-                let message = list(&problems);
+                let hashes = {
+                    let (config, problems) = (Arc::clone(&config), problems.clone());
+                    tokio::task::spawn_blocking(move || record::rejected_hashes(&config, &problems))
+                        .await
+                        .unwrap_or_default()
+                };
+                self.log_rejection(&config, &problems, &hashes, current.number, cause);
+                let message = ProblemList(&problems).to_string();
                 self.record_rejection(cause, &message, &problems);
                 return Err(ReloadError::Rejected {
                     keeps: current.number,
                     problems,
                 });
             }
-            Err(e) => return Err(ReloadError::Aborted(e.to_string())),
+            Err(e) => return Err(ReloadError::Aborted(e)),
         };
         self.warn_about_listeners(&config);
         let number = current.number + 1;
-        let generation = Generation::build(number, Arc::clone(&config), prepared.plugins, Some(&current))
-            .ok_or_else(|| ReloadError::Aborted("a backend's balancer plugin is missing".into()))?;
+        let generation = Generation::build(number, Arc::clone(&config), prepared.plugins, Some(&current))?;
         let generation = Arc::new(generation);
         self.log_swaps(&current, &generation);
         self.proxy.publish_shared(Arc::clone(&generation));
@@ -179,37 +214,6 @@ impl Reloader {
         self.record_published(&generation, Some(&current), cause);
         tracing::info!(generation = number, cause, "new generation serving");
         Ok(number)
-    }
-
-    /// Re-reads every TLS listener's certificate files; a pair that loads
-    /// and matches replaces the served certificate for new handshakes, a
-    /// broken one is logged and the old certificate stays.
-    pub async fn reload_certificates(&self) {
-        let _one_at_a_time = self.serial.lock().await;
-        let config = Arc::clone(&self.proxy.generation().config);
-        for slot in &self.certificates {
-            let Some(tls) = config
-                .listeners
-                .iter()
-                .find(|l| l.name == slot.listener)
-                .and_then(|l| l.tls.clone())
-            else {
-                continue;
-            };
-            let loaded = tokio::task::spawn_blocking(move || load_certified_key(&tls.cert, tls.key.as_deref())).await;
-            match loaded {
-                Ok(Ok(key)) => self.install_certificate(slot, key),
-                Ok(Err(error)) => {
-                    tracing::warn!(listener = %slot.listener, %error, "certificate rejected, the previous one keeps serving");
-                    self.with_status(|s| {
-                        if let Some(c) = s.certificates.iter_mut().find(|c| c.listener == slot.listener) {
-                            c.last_error = Some(error.to_string());
-                        }
-                    });
-                }
-                Err(e) => tracing::error!(listener = %slot.listener, error = %e, "certificate reload aborted"),
-            }
-        }
     }
 
     /// Every file whose change means something, and what it means.
@@ -231,162 +235,6 @@ impl Reloader {
         }
         files
     }
-
-    fn install_certificate(&self, slot: &CertificateSlot, key: rustls::sign::CertifiedKey) {
-        let fingerprint = |k: &rustls::sign::CertifiedKey| k.cert.first().map(|c| ContentHash::of(c).to_string());
-        let new = fingerprint(&key).unwrap_or_default();
-        let old = fingerprint(&slot.store.current()).unwrap_or_default();
-        if new != old {
-            slot.store.replace(key);
-            tracing::info!(listener = %slot.listener, fingerprint = %&new[..12.min(new.len())], "certificate replaced for new handshakes");
-        }
-        let leaf = slot.store.current().cert.first().and_then(|c| crate::tls::describe(c));
-        if let Some(leaf) = &leaf {
-            crate::metrics::metrics()
-                .certificate_expiry
-                .get_or_create(&crate::metrics::CertificateLabels {
-                    listener: slot.listener.clone(),
-                    subject: leaf.subject.clone(),
-                })
-                .set(leaf.not_after);
-        }
-        self.with_status(|s| {
-            let entry = CertificateStatus {
-                listener: slot.listener.clone(),
-                fingerprint: new.clone(),
-                subject: leaf.as_ref().map(|l| l.subject.clone()),
-                not_after: leaf.as_ref().map(|l| l.not_after),
-                last_error: None,
-            };
-            match s.certificates.iter_mut().find(|c| c.listener == slot.listener) {
-                Some(c) => *c = entry,
-                None => s.certificates.push(entry),
-            }
-        });
-    }
-
-    fn warn_about_listeners(&self, config: &Config) {
-        for old in &self.bound {
-            match config.listeners.iter().find(|l| l.name == old.name) {
-                None => {
-                    tracing::warn!(listener = %old.name, "listener removed from the configuration: it keeps its socket and answers 503 until a restart")
-                }
-                Some(new) if new.bind != old.bind || new.tls.is_some() != old.tls.is_some() => {
-                    tracing::warn!(listener = %old.name, old = %old.bind, new = %new.bind, "a listener's address or TLS setting changed: restart to apply it; its routes and plugins changed now")
-                }
-                Some(_) => {}
-            }
-        }
-        for new in &config.listeners {
-            if !self.bound.iter().any(|l| l.name == new.name) {
-                tracing::warn!(listener = %new.name, bind = %new.bind, "new listener: restart to bind it");
-            }
-        }
-    }
-
-    fn log_swaps(&self, before: &Generation, after: &Generation) {
-        for plugin in &after.config.plugins {
-            let Some(version) = after.plugins.get(&plugin.name) else {
-                continue;
-            };
-            let kept = before
-                .plugins
-                .get(&plugin.name)
-                .is_some_and(|old| Arc::ptr_eq(old, version));
-            if !kept {
-                tracing::info!(
-                    plugin = %plugin.name,
-                    file = %plugin.source,
-                    hash = %version.hash().short(),
-                    generation = after.number,
-                    "plugin version now serving"
-                );
-            }
-        }
-    }
-
-    fn log_rejection(&self, config: &Config, problems: &[Problem], keeps: u64, cause: &str) {
-        for problem in problems {
-            let plugin = plugin_named_by(problem).and_then(|name| config.plugin(name));
-            match plugin {
-                Some(plugin) => tracing::warn!(
-                    plugin = %plugin.name,
-                    file = %plugin.source,
-                    hash = %source_hash(&plugin.source),
-                    generation = keeps,
-                    cause,
-                    "plugin rejected, generation {keeps} keeps serving: {}",
-                    problem.message
-                ),
-                None => tracing::warn!(
-                    generation = keeps,
-                    cause,
-                    "change rejected, generation {keeps} keeps serving: {problem}"
-                ),
-            }
-        }
-    }
-
-    fn record_published(&self, generation: &Generation, before: Option<&Generation>, cause: &str) {
-        crate::metrics::metrics().generation.set(generation.number as i64);
-        self.with_status(|s| {
-            let previous = std::mem::take(&mut s.plugins);
-            s.generation = generation.number;
-            s.plugins = generation
-                .config
-                .plugins
-                .iter()
-                .filter_map(|p| {
-                    let version = generation.plugins.get(&p.name)?;
-                    let kept = before
-                        .and_then(|b| b.plugins.get(&p.name))
-                        .is_some_and(|old| Arc::ptr_eq(old, version));
-                    let earlier = previous.iter().find(|old| old.name == p.name);
-                    let since = match earlier {
-                        Some(old) if kept => old.since_generation,
-                        _ => generation.number,
-                    };
-                    Some(PluginStatus {
-                        name: p.name.clone(),
-                        source: p.source.to_string(),
-                        hash: version.hash().to_string(),
-                        since_generation: since,
-                        last_error: None,
-                    })
-                })
-                .collect();
-            s.last_reload = Some(ReloadRecord {
-                at: status::now(),
-                cause: cause.to_string(),
-                published: Some(generation.number),
-                error: None,
-            });
-        });
-    }
-
-    fn record_rejection(&self, cause: &str, message: &str, problems: &[Problem]) {
-        self.with_status(|s| {
-            for problem in problems {
-                if let Some(name) = plugin_named_by(problem) {
-                    if let Some(p) = s.plugins.iter_mut().find(|p| p.name == name) {
-                        p.last_error = Some(problem.message.clone());
-                    }
-                }
-            }
-            s.last_reload = Some(ReloadRecord {
-                at: status::now(),
-                cause: cause.to_string(),
-                published: None,
-                error: Some(message.to_string()),
-            });
-        });
-    }
-
-    fn with_status(&self, change: impl FnOnce(&mut SwapStatus)) {
-        if let Ok(mut status) = self.status.lock() {
-            change(&mut status);
-        }
-    }
 }
 
 /// What a watched file is to the proxy.
@@ -395,22 +243,6 @@ pub enum WatchTarget {
     Config,
     Plugin,
     Certificate,
-}
-
-/// `plugin.NAME` or `plugin.NAME.field` → `NAME`.
-fn plugin_named_by(problem: &Problem) -> Option<&str> {
-    let rest = problem.field.strip_prefix("plugin.")?;
-    Some(rest.split('.').next().unwrap_or(rest))
-}
-
-/// The short content hash of a plugin file as it is on disk now.
-fn source_hash(source: &PluginSource) -> String {
-    match source {
-        PluginSource::File(path) => std::fs::read(path)
-            .map(|b| ContentHash::of(&b).short())
-            .unwrap_or_else(|e| format!("unreadable ({e})")),
-        PluginSource::Builtin(_) => "builtin".into(),
-    }
 }
 
 /// `path`'s directory and file name, with the directory resolved, so events

@@ -16,26 +16,43 @@ use rustls::ServerConfig;
 
 use crate::config::{TlsConfig, TlsVersion};
 
+/// A certificate or TLS setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {}: {source}", path.display())]
+    /// The file cannot be read, or is not PEM.
+    #[error("cannot read {}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What went wrong reading it.
         #[source]
         source: rustls::pki_types::pem::Error,
     },
+    /// The file has no certificate.
     #[error("{} holds no certificate", path.display())]
-    NoCertificate { path: PathBuf },
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file has no private key.
     #[error("{} holds no private key", path.display())]
-    NoKey { path: PathBuf },
-    #[error("the key in {} does not fit the certificate in {}: {source}", key.display(), cert.display())]
+    NoKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key is not the certificate's.
+    #[error("the key in {} does not fit the certificate in {}", key.display(), cert.display())]
     Mismatch {
+        /// The certificate file.
         cert: PathBuf,
+        /// The key file.
         key: PathBuf,
+        /// rustls's reason.
         #[source]
         source: rustls::Error,
     },
-    #[error("TLS settings rejected: {0}")]
+    /// rustls refused the settings.
+    #[error("TLS settings rejected")]
     Config(#[source] rustls::Error),
 }
 

@@ -164,7 +164,7 @@ impl ConnectionPool {
             .map_err(|source| UpstreamError::Handshake { address, source })?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                tracing::debug!(%address, %error, "upstream connection ended with an error");
+                tracing::debug!(%address, error = %crate::report::Report(&error), "upstream connection ended with an error");
             }
         });
         Ok(Connection { sender, reused: false })
