@@ -550,9 +550,14 @@ pub struct ProxyProcess {
 
 impl ProxyProcess {
     pub fn start(config: &Path) -> ProxyProcess {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["run", "-c"])
-            .arg(config)
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        command.args(["run", "-c"]).arg(config);
+        ProxyProcess::spawn(command)
+    }
+
+    /// Runs `command` (which execs `switchyard run`), reading its log.
+    pub fn spawn(mut command: std::process::Command) -> ProxyProcess {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -585,6 +590,19 @@ impl ProxyProcess {
                     .next()
                     .unwrap();
                 return address.parse().expect("an address");
+            }
+        }
+    }
+
+    /// Waits (at most `limit`) for a log line containing `marker`; the line.
+    pub fn line_containing(&self, marker: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(marker) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {marker:?} within {limit:?}"),
             }
         }
     }
