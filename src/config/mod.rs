@@ -6,7 +6,7 @@
 //! what is left to check by loading (certificates, plugin components) keeps
 //! its [`Position`] so `switchyard check` can point at it.
 
-pub(crate) mod defaults;
+mod defaults;
 mod error;
 mod file;
 mod units;
@@ -53,7 +53,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file. Blocks (file I/O, and
+    /// server names are resolved): call it off the runtime, in
+    /// `spawn_blocking` or before the runtime starts.
+    #[allow(clippy::disallowed_methods)]
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
