@@ -94,7 +94,7 @@ pub async fn forward_to(
                 } else {
                     server.metrics.other_errors.inc();
                 }
-                let retry = error.never_reached_server() || (replayable && !error.is_timeout());
+                let retry = error.may_retry(replayable);
                 tracing::debug!(backend = %backend.name, server = %server.name, error = %Report(&error), retry, "upstream attempt failed");
                 if !retry {
                     return Err(error.into());
@@ -272,4 +272,27 @@ pub fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_idempotent;
+    use http::Method;
+
+    #[test]
+    fn only_idempotent_methods_are_replayed() {
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::TRACE,
+            Method::PUT,
+            Method::DELETE,
+        ] {
+            assert!(is_idempotent(&method), "{method}");
+        }
+        for method in [Method::POST, Method::PATCH, Method::CONNECT] {
+            assert!(!is_idempotent(&method), "{method}");
+        }
+    }
 }

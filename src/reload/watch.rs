@@ -39,14 +39,7 @@ pub fn spawn_watcher(reloader: Arc<Reloader>, shutdown: CancellationToken) -> no
                     None => return,
                 },
             };
-            let mut changed = Vec::new();
-            collect(first, &targets, &mut changed);
-            let deadline = tokio::time::Instant::now() + MAX_DELAY;
-            while let Ok(Some(event)) =
-                tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + SETTLE), incoming.recv()).await
-            {
-                collect(event, &targets, &mut changed);
-            }
+            let changed = settle(first, &mut incoming, &targets).await;
             if changed.is_empty() {
                 continue;
             }
@@ -67,6 +60,22 @@ pub fn spawn_watcher(reloader: Arc<Reloader>, shutdown: CancellationToken) -> no
 }
 
 type Targets = HashMap<(PathBuf, OsString), WatchTarget>;
+type Events = mpsc::UnboundedReceiver<notify::Result<notify::Event>>;
+
+/// The targets a burst of events touches: `first`, then every event until
+/// [`SETTLE`] passes without one, but no later than [`MAX_DELAY`] after
+/// `first` (a file rewritten without pause still reloads).
+async fn settle(first: notify::Result<notify::Event>, incoming: &mut Events, targets: &Targets) -> Vec<WatchTarget> {
+    let mut changed = Vec::new();
+    collect(first, targets, &mut changed);
+    let deadline = tokio::time::Instant::now() + MAX_DELAY;
+    while let Ok(Some(event)) =
+        tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + SETTLE), incoming.recv()).await
+    {
+        collect(event, targets, &mut changed);
+    }
+    changed
+}
 
 fn targets_of(reloader: &Reloader) -> Targets {
     reloader
@@ -110,5 +119,81 @@ fn collect(event: notify::Result<notify::Event>, targets: &Targets, changed: &mu
                 changed.push(*target);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use notify::event::{CreateKind, ModifyKind};
+
+    use super::*;
+
+    fn event(path: &Path, kind: EventKind) -> notify::Result<notify::Event> {
+        Ok(notify::Event::new(kind).add_path(path.to_path_buf()))
+    }
+
+    fn targets(dir: &Path) -> Targets {
+        [
+            ("switchyard.toml", WatchTarget::Config),
+            ("router.wasm", WatchTarget::Plugin),
+        ]
+        .into_iter()
+        .filter_map(|(name, target)| watch_key(&dir.join(name)).map(|key| (key, target)))
+        .collect()
+    }
+
+    /// Events 40 ms apart: the burst ends 100 ms after the last one.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_settles_after_a_quiet_moment() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let targets = targets(dir.path());
+        let (sender, mut incoming) = mpsc::unbounded_channel();
+        let plugin = dir.path().join("router.wasm");
+        let writer = {
+            let plugin = plugin.clone();
+            tokio::spawn(async move {
+                for _ in 0..3 {
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    let _ = sender.send(event(&plugin, EventKind::Modify(ModifyKind::Any)));
+                }
+                // Keep the channel open past the burst.
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            })
+        };
+        let started = tokio::time::Instant::now();
+        let changed = settle(
+            event(&plugin, EventKind::Create(CreateKind::File)),
+            &mut incoming,
+            &targets,
+        )
+        .await;
+        assert_eq!(changed, [WatchTarget::Plugin]);
+        assert_eq!(started.elapsed(), Duration::from_millis(120) + SETTLE);
+        writer.abort();
+    }
+
+    /// Events that never pause: the reload starts after MAX_DELAY anyway,
+    /// with every target the burst touched; other files are ignored.
+    #[tokio::test(start_paused = true)]
+    async fn an_endless_burst_is_cut_at_max_delay() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let targets = targets(dir.path());
+        let (sender, mut incoming) = mpsc::unbounded_channel();
+        let (config, stranger) = (dir.path().join("switchyard.toml"), dir.path().join("notes.txt"));
+        let writer = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                let _ = sender.send(event(&config, EventKind::Modify(ModifyKind::Any)));
+                let _ = sender.send(event(&stranger, EventKind::Modify(ModifyKind::Any)));
+            }
+        });
+        let started = tokio::time::Instant::now();
+        let first = event(&dir.path().join("router.wasm"), EventKind::Modify(ModifyKind::Any));
+        let changed = settle(first, &mut incoming, &targets).await;
+        assert_eq!(changed, [WatchTarget::Plugin, WatchTarget::Config]);
+        assert_eq!(started.elapsed(), MAX_DELAY);
+        writer.abort();
     }
 }

@@ -112,3 +112,66 @@ impl Backend {
         self.servers.iter().find(|s| &*s.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn backend(extra: &str) -> Backend {
+        let text = format!(
+            "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:0\"\ndefault_backend = \"b\"\n\
+             [backend.b]\nservers = [{{ name = \"s\", address = \"127.0.0.1:1\" }}]\n{extra}\n"
+        );
+        let config = Config::parse(std::path::Path::new("t.toml"), &text).expect("valid");
+        Backend::new(&config.backends[0])
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn consecutive_failures_mark_a_server_down_until_the_cooldown() {
+        let backend = backend("passive_health = { failures = 3, cooldown = \"10s\" }");
+        let server = Arc::clone(&backend.servers[0]);
+        backend.observe(&server, Outcome::Failed);
+        backend.observe(&server, Outcome::Failed);
+        backend.observe(&server, Outcome::Answered);
+        backend.observe(&server, Outcome::Failed);
+        backend.observe(&server, Outcome::Failed);
+        assert!(server.is_healthy(), "a success in between resets the count");
+        backend.observe(&server, Outcome::Failed);
+        assert!(!server.is_healthy(), "the third failure in a row");
+        assert_eq!(server.passive_downs(), 1);
+        tokio::time::sleep(Duration::from_millis(9_900)).await;
+        assert!(!server.is_healthy(), "down for the whole cooldown");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(server.is_healthy(), "back after the cooldown (no active checks)");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_errors_count_only_with_on_5xx_and_active_checks_bring_it_back() {
+        let lenient = backend("passive_health = { failures = 1 }");
+        let server = Arc::clone(&lenient.servers[0]);
+        lenient.observe(&server, Outcome::ServerError);
+        assert!(server.is_healthy(), "a 5xx is an answer without on_5xx");
+
+        let strict = backend(
+            "passive_health = { failures = 1, on_5xx = true, cooldown = \"1s\" }\nhealth_check = { interval = \"1h\" }",
+        );
+        let server = Arc::clone(&strict.servers[0]);
+        strict.observe(&server, Outcome::ServerError);
+        assert!(!server.is_healthy(), "with on_5xx one 5xx is enough here");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            !server.is_healthy(),
+            "with active checks the cooldown does not apply: they need `rise`"
+        );
+
+        let off = backend("passive_health = { failures = 0 }");
+        let server = Arc::clone(&off.servers[0]);
+        for _ in 0..10 {
+            off.observe(&server, Outcome::Failed);
+        }
+        assert!(server.is_healthy(), "failures = 0 turns passive health off");
+    }
+}

@@ -74,11 +74,86 @@ impl UpstreamError {
         )
     }
 
+    /// Whether another server may be tried after this failure. A request
+    /// that never reached a server always may; one that may have reached
+    /// it only when it is `replayable` (idempotent, no body), and never
+    /// after a response timeout (the server may still be working on it).
+    pub fn may_retry(&self, replayable: bool) -> bool {
+        self.never_reached_server() || (replayable && !self.is_timeout())
+    }
+
     /// A connect or response timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
             UpstreamError::ConnectTimeout { .. } | UpstreamError::ResponseTimeout { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real hyper error: a request to a server that closes at once.
+    async fn hyper_error() -> hyper::Error {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                drop(stream);
+            }
+        });
+        let stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        let request = http::Request::new(http_body_util::Empty::<bytes::Bytes>::new());
+        sender.send_request(request).await.expect_err("the server closed")
+    }
+
+    #[tokio::test]
+    async fn the_retry_matrix() {
+        let address: SocketAddr = "127.0.0.1:9".parse().expect("address");
+        let after = Duration::from_secs(1);
+        let errors = [
+            (
+                UpstreamError::Connect {
+                    address,
+                    source: std::io::Error::other("refused"),
+                },
+                (true, true),
+            ),
+            (UpstreamError::ConnectTimeout { address, after }, (true, true)),
+            (
+                UpstreamError::Handshake {
+                    address,
+                    source: hyper_error().await,
+                },
+                (true, true),
+            ),
+            (
+                UpstreamError::NotSent {
+                    address,
+                    source: hyper_error().await,
+                },
+                (true, true),
+            ),
+            // It may have reached the server: only a replayable request.
+            (
+                UpstreamError::Exchange {
+                    address,
+                    source: hyper_error().await,
+                },
+                (true, false),
+            ),
+            // The server may still be working on it: never.
+            (UpstreamError::ResponseTimeout { address, after }, (false, false)),
+        ];
+        for (error, (replayable, not_replayable)) in errors {
+            assert_eq!(error.may_retry(true), replayable, "{error} (replayable)");
+            assert_eq!(error.may_retry(false), not_replayable, "{error} (not replayable)");
+        }
     }
 }

@@ -79,8 +79,7 @@ struct Checker {
 
 impl Checker {
     async fn run(self, shutdown: CancellationToken) {
-        let mut successes = 0u32;
-        let mut failures = 0u32;
+        let mut counts = Counts::default();
         let mut passive_downs = self.server.passive_downs();
         let mut ticker = tokio::time::interval(self.check.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -92,7 +91,7 @@ impl Checker {
             // Passive health took it down: `rise` successes count from now.
             if self.server.passive_downs() != passive_downs {
                 passive_downs = self.server.passive_downs();
-                successes = 0;
+                counts.successes = 0;
             }
             // Maintenance: checks pause until the server is back in service.
             if self.server.admin_state() == AdminState::Maint {
@@ -102,28 +101,27 @@ impl Checker {
             let result = tokio::time::timeout(self.check.timeout, self.probe()).await;
             let result = result.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
             let latency = started.elapsed();
-            match result {
-                Ok(status) => {
-                    failures = 0;
-                    successes = successes.saturating_add(1);
-                    self.server.record_check(true, status, latency, successes, failures);
-                    if !self.server.is_healthy() && successes >= self.check.rise {
-                        self.server.set_healthy(true);
-                        tracing::info!(backend = %self.backend, server = %self.server.name, ?latency, "server is up");
-                    }
+            let ok = result.is_ok();
+            let change = counts.record(ok, self.server.is_healthy(), &self.check);
+            let detail = match result {
+                Ok(status) => status,
+                Err(reason) => reason,
+            };
+            self.server
+                .record_check(ok, detail.clone(), latency, counts.successes, counts.failures);
+            match change {
+                Some(true) => {
+                    self.server.set_healthy(true);
+                    tracing::info!(backend = %self.backend, server = %self.server.name, ?latency, "server is up");
                 }
-                Err(reason) => {
-                    successes = 0;
-                    failures = failures.saturating_add(1);
-                    self.server
-                        .record_check(false, reason.clone(), latency, successes, failures);
-                    if self.server.is_healthy() && failures >= self.check.fall {
-                        self.server.set_healthy(false);
-                        tracing::warn!(backend = %self.backend, server = %self.server.name, %reason, "server is down");
-                    } else {
-                        tracing::debug!(backend = %self.backend, server = %self.server.name, %reason, failures, "health check failed");
-                    }
+                Some(false) => {
+                    self.server.set_healthy(false);
+                    tracing::warn!(backend = %self.backend, server = %self.server.name, reason = %detail, "server is down");
                 }
+                None if !ok => {
+                    tracing::debug!(backend = %self.backend, server = %self.server.name, reason = %detail, failures = counts.failures, "health check failed");
+                }
+                None => {}
             }
         }
     }
@@ -160,8 +158,104 @@ impl Checker {
     }
 }
 
+/// HAProxy's rise and fall counters: consecutive successes and failures.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    successes: u32,
+    failures: u32,
+}
+
+impl Counts {
+    /// Counts one check; the server's new health when it changes: `rise`
+    /// successes in a row bring a down server up, `fall` failures in a row
+    /// take an up server down.
+    fn record(&mut self, ok: bool, healthy: bool, check: &HealthCheckConfig) -> Option<bool> {
+        if ok {
+            self.failures = 0;
+            self.successes = self.successes.saturating_add(1);
+            (!healthy && self.successes >= check.rise).then_some(true)
+        } else {
+            self.successes = 0;
+            self.failures = self.failures.saturating_add(1);
+            (healthy && self.failures >= check.fall).then_some(false)
+        }
+    }
+}
+
 /// The longest a checker can take to notice a dead server: `fall` checks
 /// `interval` apart, each up to `timeout` (for documentation and tests).
 pub fn worst_case_detection(check: &HealthCheckConfig) -> Duration {
     (check.interval + check.timeout) * check.fall
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{BackendConfig, Config};
+
+    /// A backend whose one server's port refuses connections (nothing
+    /// listens on port 1 of loopback): every probe fails at once.
+    fn backend(check: &str) -> BackendConfig {
+        let text = format!(
+            "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:0\"\ndefault_backend = \"b\"\n\
+             [backend.b]\nservers = [{{ name = \"s\", address = \"127.0.0.1:1\" }}]\nhealth_check = {check}\n"
+        );
+        let config = Config::parse(std::path::Path::new("t.toml"), &text).expect("valid");
+        config.backends[0].clone()
+    }
+
+    #[test]
+    fn rise_and_fall_count_consecutive_results_only() {
+        let check = backend("{ rise = 2, fall = 3 }").health_check.expect("set");
+        let mut counts = Counts::default();
+        // Up: two failures are not enough, a success resets them.
+        assert_eq!(counts.record(false, true, &check), None);
+        assert_eq!(counts.record(false, true, &check), None);
+        assert_eq!(counts.record(true, true, &check), None);
+        assert_eq!(counts.record(false, true, &check), None);
+        assert_eq!(counts.record(false, true, &check), None);
+        assert_eq!(
+            counts.record(false, true, &check),
+            Some(false),
+            "third failure in a row"
+        );
+        // Down: one success is not enough, a failure resets it.
+        assert_eq!(counts.record(true, false, &check), None);
+        assert_eq!(counts.record(false, false, &check), None);
+        assert_eq!(counts.record(true, false, &check), None);
+        assert_eq!(
+            counts.record(true, false, &check),
+            Some(true),
+            "second success in a row"
+        );
+        assert_eq!(
+            counts,
+            Counts {
+                successes: 2,
+                failures: 0
+            }
+        );
+    }
+
+    /// The checker's timing on tokio's paused clock: checks `interval`
+    /// apart, the first at once, so `fall = 3` takes the server down at the
+    /// third check, 2 intervals after the start.
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_server_goes_down_after_fall_intervals() {
+        let config = backend("{ interval = \"2s\", timeout = \"1s\", rise = 2, fall = 3 }");
+        let backend = Arc::new(Backend::new(&config));
+        let checkers = HealthCheckers::default();
+        let shutdown = CancellationToken::new();
+        checkers.sync(std::slice::from_ref(&backend), &shutdown);
+        assert_eq!(checkers.count(), 1);
+        let server = Arc::clone(&backend.servers[0]);
+        tokio::time::sleep(Duration::from_millis(3_900)).await;
+        assert!(server.is_healthy(), "two failed checks (at 0 s and 2 s) leave it up");
+        assert_eq!(server.last_check().map(|c| c.failures), Some(2));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!server.is_healthy(), "the third, at 4 s, takes it down");
+        shutdown.cancel();
+    }
 }

@@ -170,3 +170,111 @@ impl ConnectionPool {
         Ok(Connection { sender, reused: false })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::config::Config;
+
+    /// A real HTTP/1.1 server counting the connections it accepted; with
+    /// `close`, every response closes its connection.
+    async fn origin(close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let service = hyper::service::service_fn(move |_| async move {
+                    let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from("ok")));
+                    if close {
+                        response
+                            .headers_mut()
+                            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+                    }
+                    Ok::<_, std::convert::Infallible>(response)
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        (address, accepted)
+    }
+
+    fn pool(address: SocketAddr, settings: &str) -> ConnectionPool {
+        let text = format!(
+            "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:0\"\ndefault_backend = \"b\"\n\
+             [backend.b]\nservers = [{{ name = \"s\", address = \"{address}\" }}]\n{settings}\n"
+        );
+        let config = Config::parse(std::path::Path::new("t.toml"), &text).expect("valid");
+        ConnectionPool::new(address, &config.backends[0])
+    }
+
+    /// One request on `connection`, its body read to the end (as the proxy
+    /// does before a connection goes back).
+    async fn exchange(connection: &mut Connection) {
+        let mut request = http::Request::new(RequestBody::Empty);
+        *request.uri_mut() = http::Uri::from_static("/");
+        request
+            .headers_mut()
+            .insert(http::header::HOST, http::HeaderValue::from_static("test"));
+        let response = connection.sender.send_request(request).await.expect("response");
+        response.into_body().collect().await.expect("body");
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_once_its_response_was_read() {
+        let (address, accepted) = origin(false).await;
+        let pool = pool(address, "");
+        for round in 0..5 {
+            let mut connection = pool.checkout().await.expect("connection");
+            assert_eq!(connection.reused, round > 0, "round {round}");
+            exchange(&mut connection).await;
+            pool.checkin(connection.sender);
+        }
+        assert_eq!(pool.connects(), 1, "one connection carried five requests");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "the server saw one");
+        assert_eq!(pool.idle_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_expire_and_are_capped() {
+        let (address, _) = origin(false).await;
+        let pool = pool(address, "idle_timeout = \"50ms\"\nmax_idle_per_server = 1");
+        let mut first = pool.checkout().await.expect("connection");
+        let mut second = pool.checkout().await.expect("connection");
+        exchange(&mut first).await;
+        exchange(&mut second).await;
+        pool.checkin(first.sender);
+        pool.checkin(second.sender);
+        assert_eq!(pool.idle_count(), 1, "max_idle_per_server = 1 keeps one");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let fresh = pool.checkout().await.expect("connection");
+        assert!(!fresh.reused, "the idle one outlived idle_timeout");
+        assert_eq!(pool.connects(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_not_kept() {
+        let (address, accepted) = origin(true).await;
+        let pool = pool(address, "");
+        for _ in 0..3 {
+            let mut connection = pool.checkout().await.expect("connection");
+            assert!(!connection.reused);
+            exchange(&mut connection).await;
+            // Give hyper's connection task the moment to see the close.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            pool.checkin(connection.sender);
+        }
+        assert_eq!(pool.connects(), 3);
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        assert_eq!(pool.idle_count(), 0);
+    }
+}
