@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use support::config::{Backend, Listener, Plugin, ProxyConfig, Tls};
 use support::{der_of, eventually, replace_file};
 use switchyard::config::Config;
 use switchyard::running::RunningProxy;
@@ -144,39 +145,42 @@ async fn certbot_renews_through_the_proxy_and_the_new_certificate_is_served_with
     // responder; port "443" starts on a placeholder certificate.
     let placeholder = switchyard::demo::SelfSigned::generate(&[DOMAIN]).unwrap();
     let (cert, key) = placeholder.write_separate(dir).unwrap();
-    let config_path = dir.join("switchyard.toml");
-    let config = format!(
-        r#"
-[[listener]]
-name = "www-http"
-bind = "127.0.0.1:{http_port}"
-plugins = ["forwarded-proto", "acme-challenge", "https-redirect"]
-
-[[listener]]
-name = "www-https"
-bind = "127.0.0.1:0"
-tls = {{ cert = "{cert}", key = "{key}" }}
-plugins = ["forwarded-proto", "acme-challenge"]
-default_backend = "letsencrypt-backend"
-
-[backend.letsencrypt-backend]
-servers = [{{ name = "letsencrypt", address = "127.0.0.1:{challenge_port}" }}]
-
-[plugin.forwarded-proto]
-source = "builtin:forwarded-proto"
-
-[plugin.acme-challenge]
-source = "builtin:acme-challenge"
-config = {{ backend = "letsencrypt-backend" }}
-
-[plugin.https-redirect]
-source = "builtin:https-redirect"
-config = {{ port = 443 }}
-"#,
-        cert = cert.display(),
-        key = key.display()
+    let mut config = ProxyConfig {
+        listeners: vec![
+            Listener {
+                bind: format!("127.0.0.1:{http_port}"),
+                ..Listener::plain("www-http").plugins(&["forwarded-proto", "acme-challenge", "https-redirect"])
+            },
+            Listener {
+                tls: Some(Tls {
+                    cert: cert.clone(),
+                    key: Some(key.clone()),
+                    ..Tls::default()
+                }),
+                ..Listener::plain("www-https")
+                    .plugins(&["forwarded-proto", "acme-challenge"])
+                    .default_backend("letsencrypt-backend")
+            },
+        ],
+        ..ProxyConfig::default()
+    };
+    let certbot_responder: SocketAddr = format!("127.0.0.1:{challenge_port}").parse().unwrap();
+    config.backends.insert(
+        "letsencrypt-backend".into(),
+        Backend::of(&[("letsencrypt", certbot_responder)]),
     );
-    std::fs::write(&config_path, &config).unwrap();
+    config
+        .plugins
+        .insert("forwarded-proto".into(), Plugin::builtin("forwarded-proto"));
+    config.plugins.insert(
+        "acme-challenge".into(),
+        Plugin::builtin("acme-challenge").set("backend", "letsencrypt-backend"),
+    );
+    config.plugins.insert(
+        "https-redirect".into(),
+        Plugin::builtin("https-redirect").set("port", 443),
+    );
+    let config_path = config.write(dir);
     let proxy = RunningProxy::start(Config::load(&config_path).unwrap(), support::engine())
         .await
         .unwrap();
@@ -192,19 +196,12 @@ config = {{ port = 443 }}
     let live = dir.join("le/config/live").join(DOMAIN);
     let issued = |name: &str| der_of(&std::fs::read_to_string(live.join(name)).unwrap());
     let first = issued("cert.pem");
-    replace_file(
-        &config_path,
-        config
-            .replace(
-                &cert.display().to_string(),
-                &live.join("fullchain.pem").display().to_string(),
-            )
-            .replace(
-                &key.display().to_string(),
-                &live.join("privkey.pem").display().to_string(),
-            )
-            .as_bytes(),
-    );
+    config.listener_mut("www-https").tls = Some(Tls {
+        cert: live.join("fullchain.pem"),
+        key: Some(live.join("privkey.pem")),
+        ..Tls::default()
+    });
+    replace_file(&config_path, config.to_toml().as_bytes());
     eventually(Duration::from_secs(5), "the issued certificate is served", async || {
         support::served_leaf(https).await == first
     })

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use support::config::{Admin, Backend, Global, Listener, ProxyConfig};
 use support::ProxyProcess;
 
 use switchyard::demo::Origin;
@@ -26,32 +27,28 @@ async fn sighup_reloads_status_reports_and_sigterm_stops() {
     let web1 = Origin::start("web1", any).await.unwrap();
     let web2 = Origin::start("web2", any).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("switchyard.toml");
-    let text = format!(
-        r#"[global]
-watch = false
-# One worker: the single-threaded scheduler serves, reloads and stops (the
-# other test runs the multi-threaded one).
-workers = 1
-
-[admin]
-bind = "127.0.0.1:0"
-
-[[listener]]
-name = "web"
-bind = "127.0.0.1:0"
-default_backend = "one"
-
-[backend.one]
-servers = [{{ name = "web1", address = "{}" }}]
-
-[backend.two]
-servers = [{{ name = "web2", address = "{}" }}]
-"#,
-        web1.address(),
-        web2.address()
-    );
-    std::fs::write(&config, &text).unwrap();
+    let mut typed = ProxyConfig {
+        global: Some(Global {
+            watch: Some(false),
+            // One worker: the single-threaded scheduler serves, reloads and
+            // stops (the other test runs the multi-threaded one).
+            workers: Some(1),
+            ..Global::default()
+        }),
+        admin: Some(Admin {
+            bind: support::ANY_PORT.into(),
+            token: None,
+        }),
+        listeners: vec![Listener::plain("web").default_backend("one")],
+        ..ProxyConfig::default()
+    };
+    typed
+        .backends
+        .insert("one".into(), Backend::of(&[("web1", web1.address())]));
+    typed
+        .backends
+        .insert("two".into(), Backend::of(&[("web2", web2.address())]));
+    let config = typed.write(dir.path());
     let proxy = ProxyProcess::start(&config);
     let web = proxy.address_logged("listening listener=web");
     let admin = proxy.address_logged("admin endpoint listening");
@@ -61,11 +58,8 @@ servers = [{{ name = "web2", address = "{}" }}]
     assert!(status(admin).starts_with("generation 1 from"), "{}", status(admin));
 
     // With watch = false a file change alone does nothing...
-    std::fs::write(
-        &config,
-        text.replace("default_backend = \"one\"", "default_backend = \"two\""),
-    )
-    .unwrap();
+    typed.listener_mut("web").default_backend = Some("two".into());
+    typed.write(dir.path());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(client.get(&url).await.served_by(), "web1");
     // ...SIGHUP applies it.

@@ -6,31 +6,42 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{der_of, eventually, fixture, load, replace_file, Lab, Reply};
+use support::config::{Admin, Backend, Listener, Plugin, ProxyConfig, Tls};
+use support::{der_of, eventually, fixture, load, replace_file, Lab, LabParts, Reply};
 
-/// One listener whose only plugin is the file `{dir}/tag.wasm`.
-const TAGGED: &str = r#"
-[admin]
-bind = "127.0.0.1:0"
-
-[[listener]]
-name = "web"
-bind = "127.0.0.1:0"
-plugins = ["tag"]
-default_backend = "www"
-
-[[listener]]
-name = "secure"
-bind = "127.0.0.1:0"
-tls = { cert = "{dir}/live/fullchain.pem", key = "{dir}/live/privkey.pem" }
-default_backend = "www"
-
-[backend.www]
-servers = [{ name = "web1", address = "{web1}" }, { name = "web2", address = "{web2}" }]
-
-[plugin.tag]
-source = "{dir}/tag.wasm"
-"#;
+/// One listener whose only plugin is the file `DIR/tag.wasm`, one TLS
+/// listener whose certificate is `DIR/live/*.pem`.
+fn tagged(parts: &LabParts, dir: &Path) -> ProxyConfig {
+    let mut config = ProxyConfig {
+        admin: Some(Admin {
+            bind: support::ANY_PORT.into(),
+            token: None,
+        }),
+        listeners: vec![
+            Listener::plain("web").plugins(&["tag"]).default_backend("www"),
+            Listener {
+                tls: Some(Tls {
+                    cert: dir.join("live/fullchain.pem"),
+                    key: Some(dir.join("live/privkey.pem")),
+                    ..Tls::default()
+                }),
+                ..Listener::plain("secure").default_backend("www")
+            },
+        ],
+        ..ProxyConfig::default()
+    };
+    config
+        .backends
+        .insert("www".into(), Backend::of(&[("web1", parts.web1), ("web2", parts.web2)]));
+    config.plugins.insert(
+        "tag".into(),
+        Plugin {
+            source: dir.join("tag.wasm").display().to_string(),
+            ..Plugin::default()
+        },
+    );
+    config
+}
 
 fn tag_bytes(version: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("tag_{version}"))).unwrap()
@@ -41,9 +52,7 @@ fn tag_bytes(version: &str) -> Vec<u8> {
 async fn tagged_lab() -> Lab {
     let dir = tempfile::tempdir().unwrap();
     prepare_dir(dir.path());
-    // The lab makes its own scratch dir; point the template at ours.
-    let template = TAGGED.replace("{dir}", &dir.path().display().to_string());
-    let lab = Lab::start(&template).await;
+    let lab = Lab::start_with(|parts| tagged(parts, dir.path())).await;
     std::mem::forget(dir);
     lab
 }
@@ -194,7 +203,7 @@ async fn broken_plugins_are_rejected_under_load_and_the_old_version_keeps_servin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_reload_adds_and_removes_servers_under_load_and_kept_servers_keep_their_state() {
-    let lab = tagged_lab().await;
+    let mut lab = tagged_lab().await;
     let web3 = switchyard::demo::Origin::start("web3", support::ANY_PORT.parse().unwrap())
         .await
         .unwrap();
@@ -209,11 +218,11 @@ async fn a_config_reload_adds_and_removes_servers_under_load_and_kept_servers_ke
         async move { load(&client, &url, 8_000, 4, |_: &Reply| Ok(())).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let text = std::fs::read_to_string(&lab.config_path).unwrap().replace(
-        &format!(r#"{{ name = "web2", address = "{}" }}"#, lab.web_addresses[1]),
-        &format!(r#"{{ name = "web3", address = "{}" }}"#, web3.address()),
-    );
-    replace_file(&lab.config_path, text.as_bytes());
+    lab.rewrite(|config| {
+        let web2 = config.backend_mut("www").server_mut("web2");
+        web2.name = "web3".into();
+        web2.address = web3.address().to_string();
+    });
     eventually(Duration::from_secs(5), "web3 serves", async || {
         let generation = lab.proxy.proxy().generation();
         generation.backends["www"].backend.server("web3").is_some()
@@ -239,14 +248,9 @@ async fn a_config_reload_adds_and_removes_servers_under_load_and_kept_servers_ke
 
 #[tokio::test]
 async fn a_broken_config_is_rejected_whole() {
-    let lab = tagged_lab().await;
+    let mut lab = tagged_lab().await;
     let before = lab.proxy.reloader().status().generation;
-    let text = std::fs::read_to_string(&lab.config_path).unwrap();
-    replace_file(
-        &lab.config_path,
-        text.replace("default_backend = \"www\"", "default_backend = \"nowhere\"")
-            .as_bytes(),
-    );
+    lab.rewrite(|config| config.listener_mut("web").default_backend = Some("nowhere".into()));
     eventually(Duration::from_secs(5), "rejection recorded", async || {
         let status = lab.proxy.reloader().status();
         status

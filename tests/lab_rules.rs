@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use support::{Lab, LAB};
+use support::{lab_config, Lab, LAB};
 
 #[tokio::test]
 async fn plain_http_is_redirected_to_https_with_the_configured_port_path_and_query() {
@@ -43,8 +43,14 @@ async fn plain_http_is_redirected_to_https_with_the_configured_port_path_and_que
 
 #[tokio::test]
 async fn redirect_omits_port_443_and_uses_the_configured_status() {
-    let template = LAB.replace("config = { port = 9443 }", "config = { port = 443, status = 301 }");
-    let lab = Lab::start(&template).await;
+    let lab = Lab::start_with(|parts| {
+        let mut config = lab_config(parts);
+        let redirect = config.plugin_mut("https-redirect");
+        redirect.config.insert("port".into(), 443.into());
+        redirect.config.insert("status".into(), 301.into());
+        config
+    })
+    .await;
     let reply = lab
         .client()
         .get_with(&lab.url("www-http", "/p?q"), &[("host", "shop.example")])
@@ -96,11 +102,15 @@ async fn the_origin_receives_x_forwarded_proto_and_a_spoofed_value_is_replaced()
 
 #[tokio::test]
 async fn append_mode_reproduces_haproxy_add_header_literally() {
-    let template = LAB.replace(
-        "[plugin.forwarded-proto]\nsource = \"builtin:forwarded-proto\"",
-        "[plugin.forwarded-proto]\nsource = \"builtin:forwarded-proto\"\nconfig = { mode = \"append\" }",
-    );
-    let lab = Lab::start(&template).await;
+    let lab = Lab::start_with(|parts| {
+        let mut config = lab_config(parts);
+        config
+            .plugin_mut("forwarded-proto")
+            .config
+            .insert("mode".into(), "append".into());
+        config
+    })
+    .await;
     let reply = lab
         .client()
         .get_with(&lab.url("www-https", "/"), &[("x-forwarded-proto", "http")])

@@ -138,7 +138,7 @@ config = {{ limit = 1000, window_ms = 60000 }}
         assert_eq!(client.get(&closed).await.status, 503);
     }
 
-    let redis = RedisServer::start_on(redis.port);
+    let redis = RedisServer::start_again(&redis);
     support::eventually(Duration::from_secs(5), "shared state is back", async || {
         client.get(&closed).await.status == 200
     })

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use support::{Lab, LAB};
+use support::config::Tls;
+use support::{lab_config, Lab, LAB};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -62,11 +63,17 @@ async fn a_combined_pem_serves_tls_1_3_and_1_2() {
 
 #[tokio::test]
 async fn separate_cert_and_key_files_work_and_min_version_is_enforced() {
-    let template = LAB.replace(
-        r#"tls = { cert = "{combined}" }"#,
-        r#"tls = { cert = "{cert}", key = "{key}", min_version = "1.3" }"#,
-    );
-    let lab = Lab::start(&template).await;
+    let lab = Lab::start_with(|parts| {
+        let mut config = lab_config(parts);
+        config.listener_mut("www-https").tls = Some(Tls {
+            cert: parts.cert.clone(),
+            key: Some(parts.key.clone()),
+            min_version: Some("1.3".into()),
+            http2: None,
+        });
+        config
+    })
+    .await;
     let (v, _, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[])
         .await
         .unwrap();
@@ -106,11 +113,14 @@ async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
 
 #[tokio::test]
 async fn http2_can_be_turned_off() {
-    let template = LAB.replace(
-        r#"tls = { cert = "{combined}" }"#,
-        r#"tls = { cert = "{combined}", http2 = false }"#,
-    );
-    let lab = Lab::start(&template).await;
+    let lab = Lab::start_with(|parts| {
+        let mut config = lab_config(parts);
+        if let Some(tls) = config.listener_mut("www-https").tls.as_mut() {
+            tls.http2 = Some(false);
+        }
+        config
+    })
+    .await;
     let (_, alpn, _) = handshake(&lab, "www-https", &[&rustls::version::TLS13], &[b"h2", b"http/1.1"])
         .await
         .unwrap();
@@ -119,11 +129,14 @@ async fn http2_can_be_turned_off() {
 
 #[tokio::test]
 async fn a_plain_listener_also_speaks_http2_with_prior_knowledge() {
-    let template = LAB.replace(
-        "plugins = [\"forwarded-proto\", \"acme-challenge\", \"https-redirect\"]",
-        "plugins = [\"forwarded-proto\", \"acme-challenge\"]\ndefault_backend = \"www-backend\"",
-    );
-    let lab = Lab::start(&template).await;
+    let lab = Lab::start_with(|parts| {
+        let mut config = lab_config(parts);
+        let plain = config.listener_mut("www-http");
+        plain.plugins = vec!["forwarded-proto".into(), "acme-challenge".into()];
+        plain.default_backend = Some("www-backend".into());
+        config
+    })
+    .await;
     let mut tcp = TcpStream::connect(lab.addr("www-http")).await.unwrap();
     // The HTTP/2 connection preface and an empty SETTINGS frame.
     tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
