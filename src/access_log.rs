@@ -21,20 +21,29 @@ use crate::metrics::metrics;
 pub struct Entry {
     /// RFC 3339, UTC, milliseconds.
     pub time: String,
+    /// The client's address.
     pub client: SocketAddr,
+    /// The listener's name.
     pub listener: Arc<str>,
+    /// Request method.
     pub method: String,
     /// Path and query, as received.
     pub target: String,
+    /// `HTTP/1.1`, `HTTP/2` and the like.
     pub version: &'static str,
+    /// Status sent to the client.
     pub status: u16,
     /// The response body's declared length, when it has one.
     pub bytes: Option<u64>,
+    /// Time from request head to response head, in milliseconds.
     pub duration_ms: f64,
+    /// The backend the request went to, if any.
     pub backend: Option<Arc<str>>,
+    /// The server the request went to, if any.
     pub server: Option<Arc<str>>,
     /// The plugin that routed, answered or refused the request.
     pub plugin: Option<String>,
+    /// The request's id, as sent in `x-request-id`.
     pub request_id: String,
     /// Who failed the request, when the proxy answered with an error
     /// (`client`, `plugin`, `upstream` or `proxy`).
@@ -42,6 +51,7 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The time now and `duration` in milliseconds, as an entry records them.
     pub fn now(duration: Duration) -> (String, f64) {
         (
             humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
@@ -89,6 +99,7 @@ pub enum AccessLogError {
 }
 
 impl AccessLog {
+    /// Opens the output and starts the writer thread.
     pub fn start(config: &AccessLogConfig) -> Result<AccessLog, AccessLogError> {
         let out: Box<dyn Write + Send> = match &config.path {
             None => Box::new(std::io::stdout()),

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The throttle of one warning: at most a line a second.
 pub struct ThrottledLog {
     /// The second of the last line written.
     last: AtomicU64,
@@ -13,6 +14,7 @@ pub struct ThrottledLog {
 }
 
 impl ThrottledLog {
+    /// A throttle that lets the next occurrence through.
     pub const fn new() -> ThrottledLog {
         ThrottledLog {
             last: AtomicU64::new(0),

@@ -23,14 +23,19 @@ pub fn class_index(status: http::StatusCode) -> usize {
     (usize::from(status.as_u16() / 100)).clamp(1, 5) - 1
 }
 
+/// Labels of the per-listener series: request duration and open connections.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerLabels {
+    /// The listener's name.
     pub listener: String,
 }
 
+/// Labels of `requests`: listener and status class.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerClassLabels {
+    /// The listener's name.
     pub listener: String,
+    /// One of [`CLASSES`].
     pub class: &'static str,
 }
 
@@ -38,56 +43,79 @@ pub struct ListenerClassLabels {
 /// `proxy::Blame` names them (in its order).
 pub const BLAMES: [&str; 4] = ["client", "plugin", "upstream", "proxy"];
 
+/// Labels of `request_errors`: listener and who failed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerBlameLabels {
+    /// The listener's name.
     pub listener: String,
     /// `client`, `plugin`, `upstream` or `proxy`.
     pub blame: &'static str,
 }
 
+/// Labels of `retries`: the backend.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
+    /// The backend's name.
     pub backend: String,
 }
 
+/// Labels of `server_up`: backend and server.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ServerLabels {
+    /// The backend's name.
     pub backend: String,
+    /// The server's name within its backend.
     pub server: String,
 }
 
+/// Labels of `upstream_responses`: backend, server and status class.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ServerClassLabels {
+    /// The backend's name.
     pub backend: String,
+    /// The server's name within its backend.
     pub server: String,
+    /// One of [`CLASSES`].
     pub class: &'static str,
 }
 
+/// Labels of `upstream_errors`: backend, server and kind of failure.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamErrorLabels {
+    /// The backend's name.
     pub backend: String,
+    /// The server's name within its backend.
     pub server: String,
     /// `connect`, `timeout` or `other`.
     pub kind: &'static str,
 }
 
+/// Labels of `server_transitions`: backend, server and the state entered.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TransitionLabels {
+    /// The backend's name.
     pub backend: String,
+    /// The server's name within its backend.
     pub server: String,
     /// `up` or `down`.
     pub to: &'static str,
 }
 
+/// Labels of `plugin_calls` and `plugin_call_duration_seconds`: a plugin version.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PluginLabels {
+    /// The plugin's name.
     pub plugin: String,
+    /// The component's short content hash.
     pub version: String,
 }
 
+/// Labels of `plugin_failures`: plugin version, kind of failure and policy.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PluginFailureLabels {
+    /// The plugin's name.
     pub plugin: String,
+    /// The component's short content hash.
     pub version: String,
     /// `trap`, `timeout` or `out_of_memory`.
     pub kind: &'static str,
@@ -96,9 +124,12 @@ pub struct PluginFailureLabels {
     pub policy: &'static str,
 }
 
+/// Labels of `certificate_expiry_timestamp_seconds`: listener and subject.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CertificateLabels {
+    /// The listener serving the certificate.
     pub listener: String,
+    /// The leaf certificate's subject (`CN=...`).
     pub subject: String,
 }
 
@@ -117,22 +148,39 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 /// Every metric of the process.
 pub struct Metrics {
     registry: Registry,
+    /// Requests answered, by listener and status class.
     pub requests: Family<ListenerClassLabels, Counter>,
+    /// Requests the proxy answered with an error, by listener and who failed.
     pub request_errors: Family<ListenerBlameLabels, Counter>,
+    /// Time from request head to response head, by listener (seconds).
     pub request_duration: HistogramFamily<ListenerLabels>,
+    /// Client connections open, by listener.
     pub open_connections: Family<ListenerLabels, Gauge>,
+    /// Requests being handled, all listeners together.
     pub in_flight: Gauge,
+    /// Responses from servers, by backend, server and status class.
     pub upstream_responses: Family<ServerClassLabels, Counter>,
+    /// Failed attempts to a server, by kind: connect, timeout or other.
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    /// Further attempts after a failed one, by backend.
     pub retries: Family<BackendLabels, Counter>,
+    /// 1 while a server is healthy, else 0.
     pub server_up: Family<ServerLabels, Gauge>,
+    /// Health changes of a server, by the state entered.
     pub server_transitions: Family<TransitionLabels, Counter>,
+    /// Calls into a plugin version.
     pub plugin_calls: Family<PluginLabels, Counter>,
+    /// Wall time of a plugin call, one call in 16 sampled (seconds).
     pub plugin_call_duration: HistogramFamily<PluginLabels>,
+    /// Failed plugin calls, by kind and the policy that decided the request.
     pub plugin_failures: Family<PluginFailureLabels, Counter>,
+    /// The configuration generation serving.
     pub generation: Gauge,
+    /// When the certificate of each TLS listener expires (Unix time).
     pub certificate_expiry: Family<CertificateLabels, Gauge>,
+    /// Access log lines written.
     pub access_log_lines: Counter,
+    /// Access log lines dropped because the writer fell behind.
     pub access_log_dropped: Counter,
 }
 
@@ -251,14 +299,18 @@ pub fn metrics() -> &'static Metrics {
 /// A listener's handles: requests by class and the latency histogram.
 #[derive(Clone, Debug)]
 pub struct ListenerMetrics {
+    /// Requests answered, by status class in the order of [`CLASSES`].
     pub requests: [Counter; 5],
     /// Errors by blame, in the order of [`BLAMES`].
     pub errors: [Counter; 4],
+    /// Time from request head to response head (seconds).
     pub duration: Histogram,
+    /// Client connections open on the listener.
     pub open_connections: Gauge,
 }
 
 impl ListenerMetrics {
+    /// The handles of `listener`'s series, created on first use.
     pub fn new(listener: &str) -> ListenerMetrics {
         let m = metrics();
         ListenerMetrics {
@@ -299,6 +351,7 @@ impl ListenerMetrics {
 pub struct OpenConnection(Gauge);
 
 impl OpenConnection {
+    /// Counts one more connection on `gauge` until dropped.
     pub fn new(gauge: &Gauge) -> OpenConnection {
         gauge.inc();
         OpenConnection(gauge.clone())
@@ -314,16 +367,24 @@ impl Drop for OpenConnection {
 /// A server's handles.
 #[derive(Clone, Debug)]
 pub struct ServerMetrics {
+    /// Responses, by status class in the order of [`CLASSES`].
     pub responses: [Counter; 5],
+    /// Attempts that never reached the server (`kind="connect"`).
     pub connect_errors: Counter,
+    /// Attempts that reached it and timed out (`kind="timeout"`).
     pub timeouts: Counter,
+    /// Attempts that failed otherwise (`kind="other"`).
     pub other_errors: Counter,
+    /// 1 while the server is healthy, else 0.
     pub up: Gauge,
+    /// Times the server came up.
     pub went_up: Counter,
+    /// Times the server went down.
     pub went_down: Counter,
 }
 
 impl ServerMetrics {
+    /// The handles of `server`'s series in `backend`, created on first use.
     pub fn new(backend: &str, server: &str) -> ServerMetrics {
         let m = metrics();
         let error = |kind| {
@@ -373,13 +434,16 @@ impl ServerMetrics {
 /// A plugin version's handles.
 #[derive(Clone, Debug)]
 pub struct PluginMetrics {
+    /// Calls into this version.
     pub calls: Counter,
+    /// Wall time of its sampled calls (seconds).
     pub duration: Histogram,
     plugin: String,
     version: String,
 }
 
 impl PluginMetrics {
+    /// The handles of a plugin version's series; `version` is its short hash.
     pub fn new(plugin: &str, version: &str) -> PluginMetrics {
         let m = metrics();
         let labels = PluginLabels {

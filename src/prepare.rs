@@ -12,12 +12,15 @@ use crate::config::{Config, Problem};
 use crate::plugin::{PluginEngine, PluginSet};
 use crate::tls::load_certified_key;
 
+/// What a configuration needs to serve, loaded and checked.
 pub struct Prepared {
+    /// Every plugin, compiled and initialised.
     pub plugins: PluginSet,
     /// Certificates by listener name.
     pub certificates: HashMap<String, CertifiedKey>,
 }
 
+/// Loads every certificate and plugin of `config`, reporting every problem.
 pub fn prepare(config: &Config, engine: &PluginEngine) -> Result<Prepared, Vec<Problem>> {
     prepare_reusing(config, engine, None)
 }

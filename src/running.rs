@@ -21,6 +21,7 @@ use crate::proxy::{Generation, Proxy};
 use crate::reload::{spawn_watcher, CertificateSlot, Reloader};
 use crate::tls::{server_config, CertificateStore, TlsError};
 
+/// Why a proxy did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The configuration has problems (every one of them).
@@ -57,6 +58,7 @@ pub enum StartError {
     },
 }
 
+/// A proxy serving: listeners bound, health checks and the watcher running.
 pub struct RunningProxy {
     reloader: Arc<Reloader>,
     engine: Arc<PluginEngine>,
@@ -168,6 +170,7 @@ impl RunningProxy {
         self.listeners.iter().find(|(n, _)| n == listener).map(|(_, a)| *a)
     }
 
+    /// Each listener's name and bound address.
     pub fn listeners(&self) -> &[(String, SocketAddr)] {
         &self.listeners
     }
@@ -177,14 +180,17 @@ impl RunningProxy {
         self.admin
     }
 
+    /// The request path, with the generation serving.
     pub fn proxy(&self) -> &Arc<Proxy> {
         self.reloader.proxy()
     }
 
+    /// What reloads the configuration, plugins and certificates, and keeps their status.
     pub fn reloader(&self) -> &Arc<Reloader> {
         &self.reloader
     }
 
+    /// The engine plugins are compiled and run with.
     pub fn engine(&self) -> &Arc<PluginEngine> {
         &self.engine
     }

@@ -11,9 +11,13 @@ use std::path::{Path, PathBuf};
 /// The languages there is a template for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Language {
+    /// Rust, built with cargo for wasm32-wasip2.
     Rust,
+    /// C, built with clang, wit-bindgen and wasm-tools.
     C,
+    /// Python, built with componentize-py.
     Python,
+    /// JavaScript, built with componentize-js.
     Js,
 }
 
@@ -90,6 +94,8 @@ pub fn new_plugin(language: Language, name: &str, dir: &Path) -> Result<Vec<Path
     Ok(written)
 }
 
+/// Writes a project file (the CLI runs no runtime while it does).
+#[allow(clippy::disallowed_methods)]
 fn write(path: &Path, text: &str, executable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(parent) = path.parent() {

@@ -7,13 +7,19 @@ use crate::metrics::{metrics, CLASSES};
 use crate::reload::{Reloader, SwapStatus};
 use crate::upstream::{AdminState, CheckRecord, Server};
 
+/// Everything `GET /api/state` returns.
 #[derive(Debug, Serialize)]
 pub struct ProxyState {
+    /// The reloader's status (flattened into the top level).
     #[serde(flatten)]
     pub swap: SwapStatus,
+    /// Switchyard's version.
     pub version: &'static str,
+    /// Requests being handled, all listeners together.
     pub in_flight: i64,
+    /// Each listener of the current generation.
     pub listeners: Vec<ListenerState>,
+    /// Each backend of the current generation.
     pub backends: Vec<BackendState>,
 }
 
@@ -73,6 +79,7 @@ impl ServerState {
     }
 }
 
+/// The running proxy's state now, as the admin API serves it.
 pub fn state(reloader: &Reloader) -> ProxyState {
     let generation = reloader.proxy().generation();
     let config = &generation.config;

@@ -46,9 +46,13 @@ pub struct Config {
     pub log_level: Option<String>,
     /// Where compiled plugins are kept on disk (read at start-up only).
     pub plugin_cache: CacheSetting,
+    /// Process-wide limits (`[global]`).
     pub limits: GlobalLimits,
+    /// `[[listener]]` sections, in file order.
     pub listeners: Vec<ListenerConfig>,
+    /// `[backend.NAME]` sections.
     pub backends: Vec<BackendConfig>,
+    /// `[plugin.NAME]` sections.
     pub plugins: Vec<PluginConfig>,
 }
 
@@ -71,10 +75,12 @@ impl Config {
         validate::parse(path, text)
     }
 
+    /// The backend named `name`.
     pub fn backend(&self, name: &str) -> Option<&BackendConfig> {
         self.backends.iter().find(|b| b.name == name)
     }
 
+    /// The plugin named `name`.
     pub fn plugin(&self, name: &str) -> Option<&PluginConfig> {
         self.plugins.iter().find(|p| p.name == name)
     }
@@ -95,7 +101,9 @@ impl Config {
 /// A place in the configuration file (1-based; 0 when not from a file).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Position {
+    /// Line, from 1.
     pub line: usize,
+    /// Column, from 1.
     pub column: usize,
 }
 
@@ -114,6 +122,7 @@ pub struct GlobalLimits {
 /// `[admin]`: status and control over HTTP, on loopback only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
+    /// Where the admin endpoint listens.
     pub bind: SocketAddr,
     /// Required as `Authorization: Bearer TOKEN` when set.
     pub token: Option<String>,
@@ -122,13 +131,17 @@ pub struct AdminConfig {
 /// `[[listener]]`: where clients connect.
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
+    /// Names the listener in logs, metrics and the admin API.
     pub name: String,
+    /// Where clients connect.
     pub bind: SocketAddr,
+    /// `tls = { ... }`; `None` serves plain HTTP.
     pub tls: Option<TlsConfig>,
     /// Request-hook plugins, in the order they run.
     pub plugins: Vec<String>,
     /// Where requests go when every plugin continues.
     pub default_backend: Option<String>,
+    /// What the listener accepts from clients.
     pub limits: ListenerLimits,
 }
 
@@ -152,12 +165,14 @@ pub struct ListenerLimits {
     pub h2_max_streams: u32,
 }
 
+/// `tls = { ... }` of a listener: its certificate and protocols.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
     /// Certificate chain, or one PEM with chain and key (HAProxy style).
     pub cert: PathBuf,
     /// Private key, when not in `cert`.
     pub key: Option<PathBuf>,
+    /// The oldest TLS version accepted.
     pub min_version: TlsVersion,
     /// Offer `h2` by ALPN.
     pub http2: bool,
@@ -165,19 +180,25 @@ pub struct TlsConfig {
     pub at: Position,
 }
 
+/// The oldest TLS version a listener accepts (`min_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsVersion {
+    /// `"1.2"`: TLS 1.2 and 1.3.
     Tls12,
+    /// `"1.3"`: TLS 1.3 only.
     Tls13,
 }
 
 /// `[backend.NAME]`: servers that can answer the same requests.
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
+    /// The `NAME` of `[backend.NAME]`, as routes and logs name it.
     pub name: String,
     /// The balancer plugin's name.
     pub balancer: String,
+    /// The servers, in file order.
     pub servers: Vec<ServerConfig>,
+    /// Active health checks, off unless configured.
     pub health_check: Option<HealthCheckConfig>,
     /// Time allowed to establish a TCP connection to a server.
     pub connect_timeout: Duration,
@@ -188,9 +209,11 @@ pub struct BackendConfig {
     /// Further servers tried when a connection cannot be made, or when an
     /// idempotent request without a body gets no response.
     pub retries: u32,
+    /// Idle pooled connections kept per server.
     pub max_idle_per_server: usize,
     /// Marking servers down from live traffic, before active checks do.
     pub passive_health: PassiveHealthConfig,
+    /// How many retries the backend allows.
     pub retry_budget: RetryBudgetConfig,
     /// What answers when no server of the backend can.
     pub fallback: Option<Fallback>,
@@ -202,6 +225,7 @@ pub struct PassiveHealthConfig {
     /// Consecutive failures (no connection; with `on_5xx`, a 5xx answer)
     /// that mark a server down; 0 turns passive health off.
     pub failures: u32,
+    /// Count a 5xx answer as a failure too.
     pub on_5xx: bool,
     /// Without active checks, how long a server marked down stays down.
     pub cooldown: Duration,
@@ -211,7 +235,9 @@ pub struct PassiveHealthConfig {
 /// `min_per_second` always, plus `ratio` of the requests, over 10 s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryBudgetConfig {
+    /// Share of the requests that may be retried, from 0.0 to 1.0.
     pub ratio: f64,
+    /// Retries per second always allowed.
     pub min_per_second: u32,
 }
 
@@ -224,16 +250,21 @@ pub enum Fallback {
     Plugin(String),
 }
 
+/// One server of a backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
+    /// Unique within the backend; names the server in logs, metrics and the admin API.
     pub name: String,
+    /// Where the server is reached (a host name is resolved on load).
     pub address: SocketAddr,
+    /// Relative share of requests balancers give it (0 to 256, default 1).
     pub weight: u32,
 }
 
 /// Active health checks, HAProxy's `option httpchk` with its defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheckConfig {
+    /// Method sent (default `GET`).
     pub method: http::Method,
     /// Path and query sent.
     pub path: String,
@@ -241,7 +272,9 @@ pub struct HealthCheckConfig {
     pub host: Option<String>,
     /// The one status that means healthy; `None` accepts 2xx and 3xx.
     pub expect_status: Option<http::StatusCode>,
+    /// Time between two checks.
     pub interval: Duration,
+    /// Time a check may take (default: the interval).
     pub timeout: Duration,
     /// Consecutive successes that bring a down server up.
     pub rise: u32,
@@ -252,8 +285,11 @@ pub struct HealthCheckConfig {
 /// `[plugin.NAME]`.
 #[derive(Debug, Clone)]
 pub struct PluginConfig {
+    /// The `NAME` of `[plugin.NAME]`, as listeners and backends name it.
     pub name: String,
+    /// Where the component comes from.
     pub source: PluginSource,
+    /// What a failed call does to the request (`on_error`).
     pub on_error: FailurePolicy,
     /// Deadline of every call into the plugin.
     pub timeout: Duration,
@@ -382,7 +418,10 @@ impl std::fmt::Display for PluginSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailurePolicy {
     /// Answer with this 5xx status.
-    Closed { status: http::StatusCode },
+    Closed {
+        /// `error_status`, a 5xx (default 503).
+        status: http::StatusCode,
+    },
     /// Carry on as if the plugin had said `continue` (or, for a balancer,
     /// as if it were absent: the healthy servers in rotation).
     Open,

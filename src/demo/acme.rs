@@ -18,12 +18,14 @@ const PREFIX: &str = "/.well-known/acme-challenge/";
 /// What certbot would append: the account key's thumbprint.
 pub const THUMBPRINT: &str = "switchyard-demo-account-thumbprint";
 
+/// A running ACME stand-in. Dropping it stops it.
 pub struct AcmeResponder {
     address: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl AcmeResponder {
+    /// Starts a stand-in on `address` (port 0 picks a free port).
     pub async fn start(address: SocketAddr) -> std::io::Result<AcmeResponder> {
         let socket = TcpListener::bind(address).await?;
         let address = socket.local_addr()?;
@@ -43,6 +45,7 @@ impl AcmeResponder {
         Ok(AcmeResponder { address, task })
     }
 
+    /// The address it listens on.
     pub fn address(&self) -> SocketAddr {
         self.address
     }

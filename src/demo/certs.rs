@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 /// A certificate and key in PEM.
 pub struct SelfSigned {
+    /// The certificate, PEM.
     pub cert_pem: String,
+    /// The private key, PEM.
     pub key_pem: String,
 }
 
@@ -20,6 +22,8 @@ impl SelfSigned {
     }
 
     /// Writes one PEM with certificate and key, as HAProxy takes it.
+    /// Blocks: call it off the runtime.
+    #[allow(clippy::disallowed_methods)]
     pub fn write_combined(&self, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
         let path = dir.join(name);
         std::fs::write(&path, format!("{}{}", self.cert_pem, self.key_pem))?;
@@ -27,6 +31,8 @@ impl SelfSigned {
     }
 
     /// Writes `fullchain.pem` and `privkey.pem` the way certbot does.
+    /// Blocks: call it off the runtime.
+    #[allow(clippy::disallowed_methods)]
     pub fn write_separate(&self, dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         let cert = dir.join("fullchain.pem");
         let key = dir.join("privkey.pem");

@@ -45,20 +45,50 @@ pub enum DemoError {
 /// Where the demo's proxy listens.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoPorts {
+    /// The plain-HTTP listener's address (port 0 picks a free port).
     pub http: SocketAddr,
+    /// The HTTPS listener's address (port 0 picks a free port).
     pub https: SocketAddr,
 }
 
 /// The running demo; dropping it stops the origins.
 pub struct Demo {
+    /// The proxy, configured as the lab.
     pub proxy: RunningProxy,
+    /// The origins `web1` and `web2`.
     pub origins: Vec<Origin>,
+    /// The ACME stand-in behind `letsencrypt-backend`.
     pub acme: AcmeResponder,
+    /// The configuration file written for the proxy.
     pub config_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
+/// The demo's certificate and configuration in a temporary directory,
+/// loaded. Blocks: call it off the runtime.
+#[allow(clippy::disallowed_methods)]
+fn write_files(
+    ports: DemoPorts,
+    (web1, web2, acme): (SocketAddr, SocketAddr, SocketAddr),
+) -> Result<(tempfile::TempDir, PathBuf, Config), DemoError> {
+    let io = |what| move |source| DemoError::Io { what, source };
+    let dir = tempfile::Builder::new()
+        .prefix("switchyard-demo-")
+        .tempdir()
+        .map_err(io("directory"))?;
+    let cert = SelfSigned::generate(&["localhost", "127.0.0.1"])?
+        .write_combined(dir.path(), "demo.pem")
+        .map_err(io("certificate file"))?;
+    let text = demo_config(ports, &cert, web1, web2, acme);
+    let config_path = dir.path().join("demo.toml");
+    std::fs::write(&config_path, &text).map_err(io("configuration file"))?;
+    let config = Config::load(&config_path)?;
+    Ok((dir, config_path, config))
+}
+
 impl Demo {
+    /// Starts the origins, the ACME stand-in and the proxy, its configuration
+    /// and certificate written to a temporary directory.
     pub async fn start(ports: DemoPorts, engine: Arc<PluginEngine>) -> Result<Demo, DemoError> {
         let io = |what| move |source| DemoError::Io { what, source };
         // The redirect plugin must name the HTTPS port: settle a port 0 now.
@@ -70,17 +100,14 @@ impl Demo {
         let web1 = Origin::start("web1", any_port).await.map_err(io("origin web1"))?;
         let web2 = Origin::start("web2", any_port).await.map_err(io("origin web2"))?;
         let acme = AcmeResponder::start(any_port).await.map_err(io("ACME stand-in"))?;
-        let dir = tempfile::Builder::new()
-            .prefix("switchyard-demo-")
-            .tempdir()
-            .map_err(io("directory"))?;
-        let cert = SelfSigned::generate(&["localhost", "127.0.0.1"])?
-            .write_combined(dir.path(), "demo.pem")
-            .map_err(io("certificate file"))?;
-        let text = demo_config(ports, &cert, web1.address(), web2.address(), acme.address());
-        let config_path = dir.path().join("demo.toml");
-        std::fs::write(&config_path, &text).map_err(io("configuration file"))?;
-        let config = Config::load(&config_path)?;
+        let addresses = (web1.address(), web2.address(), acme.address());
+        // Files are written and read on a blocking thread, not a worker.
+        let (dir, config_path, config) = tokio::task::spawn_blocking(move || write_files(ports, addresses))
+            .await
+            .map_err(|e| DemoError::Io {
+                what: "files",
+                source: std::io::Error::other(e),
+            })??;
         let proxy = RunningProxy::start(config, engine).await?;
         Ok(Demo {
             proxy,

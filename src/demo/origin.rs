@@ -48,10 +48,12 @@ impl Origin {
         })
     }
 
+    /// The address it listens on.
     pub fn address(&self) -> SocketAddr {
         self.address
     }
 
+    /// Its name, as its page and `x-served-by` show it.
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 /// Pending connections the kernel queues per listener.
 const BACKLOG: i32 = 4096;
 
+/// A listening socket on `address` that another process can bind too.
 pub fn bind_reusable(address: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;

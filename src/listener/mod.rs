@@ -37,12 +37,17 @@ const IDLE_DRAIN: Duration = Duration::from_secs(1);
 
 /// A bound listener ready to serve.
 pub struct Listener {
+    /// The listener's name, in logs and metrics.
     pub name: Arc<str>,
+    /// The bound listening socket.
     pub socket: TcpListener,
+    /// The TLS handshake, on a TLS listener.
     pub tls: Option<TlsAcceptor>,
+    /// What the listener accepts from clients.
     pub limits: ListenerLimits,
     /// Connections of every listener together.
     pub global_connections: Arc<Semaphore>,
+    /// How long a drain lets open connections finish.
     pub shutdown_grace: Duration,
     /// Throttles the "limit reached" warning.
     pub full: ThrottledLog,
@@ -60,6 +65,7 @@ pub(crate) struct Shared {
 }
 
 impl Listener {
+    /// The address the socket is bound to.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.socket.local_addr()
     }

@@ -15,10 +15,12 @@ pub const BUILTINS: &[(&str, &[u8])] = &[
     ("round-robin", guest!("round_robin.wasm")),
 ];
 
+/// The component of the builtin plugin `name`.
 pub fn builtin(name: &str) -> Option<&'static [u8]> {
     BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
 }
 
+/// The builtin plugins' names, comma-separated (for messages).
 pub fn names() -> String {
     BUILTINS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }

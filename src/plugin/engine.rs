@@ -67,6 +67,8 @@ impl PluginEngine {
                 .name("switchyard-epoch".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
+                        // Its own thread, not a runtime worker.
+                        #[allow(clippy::disallowed_methods)]
                         std::thread::sleep(EPOCH_TICK);
                         engine.increment_epoch();
                     }

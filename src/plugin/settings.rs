@@ -4,6 +4,7 @@
 
 use toml::Value;
 
+/// A plugin version's `config` table, in the shapes `host` offers.
 #[derive(Debug, Clone, Default)]
 pub struct PluginSettings {
     entries: Vec<(String, String)>,
@@ -11,6 +12,7 @@ pub struct PluginSettings {
 }
 
 impl PluginSettings {
+    /// Flattens and encodes `table`.
     pub fn new(table: &toml::Table) -> PluginSettings {
         let mut entries = Vec::new();
         for (key, value) in table {
@@ -20,14 +22,17 @@ impl PluginSettings {
         PluginSettings { entries, json }
     }
 
+    /// `host.config-get`: the value at a dotted key (`routes.api`, `allow.0`), as text.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// `host.config-entries`: every dotted key and its value as text, in file order.
     pub fn entries(&self) -> &[(String, String)] {
         &self.entries
     }
 
+    /// `host.config-json`: the whole table as JSON.
     pub fn json(&self) -> &str {
         &self.json
     }

@@ -79,6 +79,7 @@ struct Shard {
     ops: u32,
 }
 
+/// One plugin's counters and keys, seen by all its instances.
 pub struct Namespace {
     plugin: String,
     shards: [Mutex<Shard>; SHARDS],
@@ -109,6 +110,7 @@ impl Namespace {
         }
     }
 
+    /// The plugin it belongs to.
     pub fn plugin(&self) -> &str {
         &self.plugin
     }
@@ -142,10 +144,13 @@ impl Namespace {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// Whether it holds no entries.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// `shared.counter-add`: adds `delta` and gives the new value; a new
+    /// counter expires `ttl` after its creation (zero: never).
     pub fn counter_add(&self, name: &str, delta: i64, ttl: Duration) -> Result<i64, StateUnavailable> {
         if name.len() > MAX_KEY {
             return Ok(0);
@@ -178,6 +183,7 @@ impl Namespace {
         })
     }
 
+    /// `shared.counter-get`: the counter's value, 0 when absent.
     pub fn counter_get(&self, name: &str) -> Result<i64, StateUnavailable> {
         if let Some(remote) = self.remote()? {
             remote.read_counter(name);
@@ -191,6 +197,7 @@ impl Namespace {
         }))
     }
 
+    /// `shared.get`: the value stored under `key`.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StateUnavailable> {
         let remote = self.remote()?;
         let found = self.with_shard(key, |shard, now| match shard.entries.get(key) {
@@ -206,6 +213,7 @@ impl Namespace {
         Ok(found)
     }
 
+    /// `shared.set`: stores `value` under `key`, expiring after `ttl` (zero: never).
     pub fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StateUnavailable> {
         if key.len() > MAX_KEY || value.len() > MAX_VALUE {
             return Ok(());
@@ -218,6 +226,7 @@ impl Namespace {
         Ok(())
     }
 
+    /// `shared.delete`: removes a key or counter.
     pub fn delete(&self, key: &str) -> Result<(), StateUnavailable> {
         if let Some(remote) = self.remote()? {
             remote.wrote(key, None);

@@ -21,7 +21,9 @@ use http::{header, Method, StatusCode, Version};
 /// Why a request head is refused, and with which status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// 400, or 405 for `CONNECT`.
     pub status: StatusCode,
+    /// What is wrong with the head, for the error response.
     pub reason: &'static str,
 }
 
@@ -29,6 +31,8 @@ fn refuse(status: StatusCode, reason: &'static str) -> Result<(), Refusal> {
     Err(Refusal { status, reason })
 }
 
+/// Refuses `CONNECT` and a head whose authority is missing, repeated,
+/// mismatched or not a plain `host[:port]`.
 pub fn check_head(head: &Parts) -> Result<(), Refusal> {
     if head.method == Method::CONNECT {
         return refuse(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");

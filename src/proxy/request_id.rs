@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A request's id, shown as 16 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestId(u64);
 
 impl RequestId {
+    /// A new id, unique within the process.
     pub fn next() -> RequestId {
         static BASE: OnceLock<u64> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -27,6 +29,7 @@ impl RequestId {
         RequestId(base.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
     }
 
+    /// The id as an `x-request-id` value.
     pub fn header_value(self) -> http::HeaderValue {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut digits = [0u8; 16];

@@ -240,8 +240,11 @@ impl Reloader {
 /// What a watched file is to the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WatchTarget {
+    /// The configuration file: re-read and applied.
     Config,
+    /// A plugin component: its plugin is reloaded.
     Plugin,
+    /// A certificate or key: the listener's certificate is reloaded.
     Certificate,
 }
 

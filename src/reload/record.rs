@@ -134,7 +134,6 @@ pub(super) fn plugin_named_by(problem: &Problem) -> Option<&str> {
 
 /// The short content hash of every plugin file `problems` name, as the files
 /// are on disk now. Reads them: call it off the runtime.
-#[allow(clippy::disallowed_methods)]
 pub(super) fn rejected_hashes(config: &Config, problems: &[Problem]) -> HashMap<String, String> {
     problems
         .iter()
@@ -143,6 +142,7 @@ pub(super) fn rejected_hashes(config: &Config, problems: &[Problem]) -> HashMap<
         .collect()
 }
 
+#[allow(clippy::disallowed_methods)] // Off the runtime: see rejected_hashes.
 fn source_hash(source: &PluginSource) -> String {
     match source {
         PluginSource::File(path) => std::fs::read(path)

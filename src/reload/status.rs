@@ -6,16 +6,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+/// What the reloader has done; `GET /api/state` and `switchyard status` show it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SwapStatus {
     /// The generation new requests start on.
     pub generation: u64,
+    /// The configuration file's path.
     pub config_file: String,
+    /// The most recent reload, published or rejected.
     pub last_reload: Option<ReloadRecord>,
+    /// Each plugin's version serving now.
     pub plugins: Vec<PluginStatus>,
+    /// Each TLS listener's certificate.
     pub certificates: Vec<CertificateStatus>,
 }
 
+/// One reload and its outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReloadRecord {
     /// Seconds since the Unix epoch.
@@ -28,9 +34,12 @@ pub struct ReloadRecord {
     pub error: Option<String>,
 }
 
+/// A plugin's version serving now and its last rejected one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginStatus {
+    /// The plugin's name.
     pub name: String,
+    /// `builtin:NAME` or the component file.
     pub source: String,
     /// SHA-256 of the component serving now.
     pub hash: String,
@@ -40,8 +49,10 @@ pub struct PluginStatus {
     pub last_error: Option<String>,
 }
 
+/// The certificate a TLS listener serves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CertificateStatus {
+    /// The listener's name.
     pub listener: String,
     /// SHA-256 of the leaf certificate served now.
     pub fingerprint: String,
@@ -51,6 +62,7 @@ pub struct CertificateStatus {
     /// When the leaf expires, in seconds since the Unix epoch.
     #[serde(default)]
     pub not_after: Option<i64>,
+    /// Why the last replacement was rejected (cleared when one loads).
     pub last_error: Option<String>,
 }
 

@@ -101,6 +101,7 @@ pub struct CertificateStore {
 }
 
 impl CertificateStore {
+    /// A store serving `key` until it is replaced.
     pub fn new(key: CertifiedKey) -> Arc<CertificateStore> {
         Arc::new(CertificateStore {
             current: ArcSwap::from_pointee(key),
@@ -112,6 +113,7 @@ impl CertificateStore {
         self.current.store(Arc::new(key));
     }
 
+    /// The certificate new handshakes get.
     pub fn current(&self) -> Arc<CertifiedKey> {
         self.current.load_full()
     }
@@ -145,6 +147,7 @@ pub fn server_config(settings: &TlsConfig, store: Arc<CertificateStore>) -> Resu
 /// What the status page shows of a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeafInfo {
+    /// The subject's distinguished name (`CN=...`).
     pub subject: String,
     /// Expiry, seconds since the Unix epoch.
     pub not_after: i64,

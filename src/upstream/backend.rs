@@ -9,14 +9,19 @@ use super::budget::RetryBudget;
 use super::server::Server;
 use crate::config::BackendConfig;
 
+/// A backend as the proxy runs it (see the module doc).
 #[derive(Debug)]
 pub struct Backend {
+    /// Its name in the configuration.
     pub name: Arc<str>,
     /// The balancer plugin's name.
     pub balancer: String,
+    /// Its servers, in configuration order.
     pub servers: Vec<Arc<Server>>,
+    /// Its settings.
     pub config: BackendConfig,
     sequence: AtomicU64,
+    /// How many retries it may still make.
     pub retry_budget: RetryBudget,
     /// Further attempts after a failed one (a metric).
     pub retries: prometheus_client::metrics::counter::Counter,
@@ -34,6 +39,7 @@ pub enum Outcome {
 }
 
 impl Backend {
+    /// A backend for `config`, every server new.
     pub fn new(config: &BackendConfig) -> Backend {
         Backend::reusing(config, None)
     }
@@ -108,6 +114,7 @@ impl Backend {
         self.sequence.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The server of this name.
     pub fn server(&self, name: &str) -> Option<&Arc<Server>> {
         self.servers.iter().find(|s| &*s.name == name)
     }

@@ -10,6 +10,7 @@ use crate::config::RetryBudgetConfig;
 
 const WINDOW_SECS: u64 = 10;
 
+/// A backend's retry budget (see the module doc).
 #[derive(Debug)]
 pub struct RetryBudget {
     ratio: f64,
@@ -22,6 +23,7 @@ pub struct RetryBudget {
 }
 
 impl RetryBudget {
+    /// A budget for `config`, its window starting now.
     pub fn new(config: &RetryBudgetConfig) -> RetryBudget {
         RetryBudget {
             ratio: config.ratio,

@@ -32,6 +32,8 @@ struct RunningCheck {
 }
 
 impl HealthCheckers {
+    /// Runs a checker for every server of `backends` that has checks (and
+    /// only those), each stopping with `shutdown`.
     pub fn sync(&self, backends: &[Arc<Backend>], shutdown: &CancellationToken) {
         let Ok(mut running) = self.running.lock() else { return };
         let mut next = Vec::new();

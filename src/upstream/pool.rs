@@ -24,6 +24,7 @@ use crate::config::BackendConfig;
 /// The sending half of a pooled HTTP/1.1 connection.
 pub type Sender = SendRequest<RequestBody>;
 
+/// The keep-alive connections to one server.
 #[derive(Debug)]
 pub struct ConnectionPool {
     address: SocketAddr,
@@ -65,6 +66,7 @@ struct Idle {
 
 /// A connection ready to carry one request.
 pub struct Connection {
+    /// Sends the request on it.
     pub sender: Sender,
     /// Whether it came from the pool (a pooled connection may have been
     /// closed by the server just now; a fresh one was just made).
@@ -72,6 +74,7 @@ pub struct Connection {
 }
 
 impl ConnectionPool {
+    /// An empty pool for the server at `address`, with `backend`'s settings.
     pub fn new(address: SocketAddr, backend: &BackendConfig) -> ConnectionPool {
         ConnectionPool {
             address,
@@ -128,6 +131,7 @@ impl ConnectionPool {
         }
     }
 
+    /// Connections opened so far.
     pub fn connects(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)
     }

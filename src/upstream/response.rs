@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use super::pool::Sender;
 use super::server::{InFlight, Server};
 
+/// A server's response body (see the module doc).
 pub struct UpstreamBody {
     body: Incoming,
     release: Option<Release>,
@@ -26,6 +27,8 @@ struct Release {
 }
 
 impl UpstreamBody {
+    /// `body`, whose connection (`sender`) goes back to `server`'s pool
+    /// at its end; `in_flight` counts it until then.
     pub fn new(body: Incoming, sender: Sender, server: Arc<Server>, in_flight: InFlight) -> UpstreamBody {
         let mut response = UpstreamBody {
             body,

@@ -37,6 +37,7 @@ impl AdminState {
         }
     }
 
+    /// `ready`, `drain` or `maint` (`maintenance`), as the admin API writes them.
     pub fn parse(text: &str) -> Option<AdminState> {
         match text {
             "ready" => Some(AdminState::Ready),
@@ -50,22 +51,28 @@ impl AdminState {
 /// The last active health check, for the status page.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckRecord {
+    /// Whether it passed.
     pub ok: bool,
     /// `status 200`, or why it failed.
     pub detail: String,
+    /// How long it took.
     pub latency_ms: f64,
     /// Seconds since the Unix epoch.
     pub at: u64,
     /// Consecutive successes and failures (rise and fall counters).
     pub successes: u32,
+    /// Consecutive failures.
     pub failures: u32,
 }
 
+/// A server as the proxy runs it (see the module doc).
 #[derive(Debug)]
 pub struct Server {
+    /// Its name in the configuration.
     pub name: Arc<str>,
     /// The stable key balancers see (FNV-1a of the name).
     pub key: u64,
+    /// Where it listens.
     pub address: SocketAddr,
     /// `address` as text, made once for the balancer's candidates.
     pub address_text: Arc<str>,
@@ -80,7 +87,9 @@ pub struct Server {
     passive_downs: AtomicU64,
     admin: AtomicU8,
     last_check: Mutex<Option<CheckRecord>>,
+    /// Its keep-alive connections.
     pub pool: ConnectionPool,
+    /// Its metric handles.
     pub metrics: ServerMetrics,
 }
 
@@ -94,6 +103,7 @@ pub fn server_key(name: &str) -> u64 {
 }
 
 impl Server {
+    /// A new server, healthy and ready, with an empty pool.
     pub fn new(config: &ServerConfig, backend: &BackendConfig) -> Server {
         Server {
             name: Arc::from(config.name.as_str()),
@@ -134,6 +144,7 @@ impl Server {
         self.is_healthy() && self.admin_state() != AdminState::Maint
     }
 
+    /// What the operator set.
     pub fn admin_state(&self) -> AdminState {
         AdminState::from_u8(self.admin.load(Ordering::Relaxed))
     }
@@ -143,6 +154,7 @@ impl Server {
         AdminState::from_u8(self.admin.swap(state as u8, Ordering::Relaxed))
     }
 
+    /// Keeps the last active check for the status page.
     pub fn record_check(&self, ok: bool, detail: String, latency: Duration, successes: u32, failures: u32) {
         let at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -158,6 +170,7 @@ impl Server {
         *self.last_check.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
     }
 
+    /// The last active check, if any ran.
     pub fn last_check(&self) -> Option<CheckRecord> {
         self.last_check.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -169,10 +182,12 @@ impl Server {
         self.pool.reconfigure(backend);
     }
 
+    /// Up by its health checks and passive health.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
 
+    /// Sets its health, counting a change in the metrics.
     pub fn set_healthy(&self, healthy: bool) {
         if self.healthy.swap(healthy, Ordering::Relaxed) != healthy {
             self.count_transition(healthy);
@@ -221,6 +236,7 @@ impl Server {
         self.set_healthy(true);
     }
 
+    /// Requests this proxy has in flight to it.
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }

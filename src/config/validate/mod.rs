@@ -27,7 +27,7 @@ use super::*;
 
 /// The sections as decoded, before cross-checks.
 #[derive(Default)]
-struct Document {
+pub(super) struct Document {
     global: GlobalFile,
     admin: Option<AdminFile>,
     access_log: Option<AccessLogFile>,
