@@ -155,3 +155,33 @@ async fn sigint_drains_in_flight_requests_and_a_second_sigint_exits_at_once() {
     );
     stuck.abort();
 }
+
+/// Every request runs in its connection's span and its own: a warning
+/// logged while a request is handled names the client, the listener, the
+/// request id and the backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_name_their_connection_and_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ProxyConfig {
+        listeners: vec![Listener::plain("web").default_backend("down")],
+        ..ProxyConfig::default()
+    };
+    // Nothing listens on port 1 of loopback.
+    let mut down = Backend::of(&[("nobody", "127.0.0.1:1".parse().unwrap())]);
+    down.retries = Some(0);
+    config.backends.insert("down".into(), down);
+    let proxy = ProxyProcess::start(&config.write(dir.path()));
+    let web = proxy.address_logged("listening listener=web");
+    let reply = support::Client::new("").get(&format!("http://{web}/")).await;
+    assert_eq!(reply.status, 503);
+    let id = reply.header("x-request-id").expect("an id").to_string();
+    let line = tokio::task::block_in_place(|| proxy.line_containing("no server could answer", Duration::from_secs(10)));
+    for part in [
+        "connection{client=127.0.0.1:".to_string(),
+        "listener=web".to_string(),
+        format!("request{{id={id}"),
+        "backend=down".to_string(),
+    ] {
+        assert!(line.contains(&part), "{part:?} in {line}");
+    }
+}

@@ -158,6 +158,16 @@ servers = [{ name = "web1", address = "{web1}" }]
 [backend.letsencrypt]
 servers = [{ name = "acme", address = "{acme}" }]
 
+[[listener]]
+name = "ops-down"
+bind = "127.0.0.1:0"
+default_backend = "down"
+
+# Nothing listens on port 1: no connection, retries = 0.
+[backend.down]
+servers = [{ name = "nobody", address = "127.0.0.1:1" }]
+retries = 0
+
 [plugin.acme-challenge]
 source = "builtin:acme-challenge"
 config = { backend = "letsencrypt" }
@@ -193,6 +203,37 @@ config = { backend = "letsencrypt" }
         assert_eq!(line["request_id"], id);
     }
     assert!(!line["request_id"].as_str().unwrap().is_empty());
+    assert!(line["blame"].is_null(), "a server's answer blames nobody: {line}");
+
+    // A request no server can take: 503, blamed on the upstream, in the log
+    // and in the metrics.
+    let refused = client.get(&lab.url("ops-down", "/")).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    support::eventually(Duration::from_secs(5), "the second line is written", async || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 2)
+    })
+    .await;
+    let second: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().nth(1).unwrap()).unwrap();
+    assert_eq!(second["status"], 503);
+    assert_eq!(second["blame"], "upstream", "{second}");
+    assert_eq!(second["backend"], "down");
+    let exposition = switchyard::metrics::metrics().encode();
+    assert_eq!(
+        sample(
+            &exposition,
+            r#"switchyard_request_errors_total{listener="ops-down",blame="upstream"}"#
+        ),
+        1.0,
+        "{exposition}"
+    );
+    assert_eq!(
+        sample(
+            &exposition,
+            r#"switchyard_request_errors_total{listener="ops-log",blame="upstream"}"#
+        ),
+        0.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
