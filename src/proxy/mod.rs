@@ -26,7 +26,7 @@ use arc_swap::ArcSwap;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
-use tracing::field::Empty;
+use tracing::field::{display, Empty};
 use tracing::Instrument;
 
 pub use error::{error_response, Blame, ProxyError, REQUEST_ID};
@@ -211,7 +211,7 @@ impl Proxy {
         // 2. the request hooks
         let mut outcome = route.chain.run(&mut view);
         if let Some(plugin) = &outcome.decided_by {
-            tracing::Span::current().record("plugin", plugin.name());
+            tracing::Span::current().record("plugin", display(plugin.name()));
         }
         trace.plugin = outcome.decided_by.clone();
         let target = match decide(generation, route, &mut outcome, &view, id, trace) {
@@ -221,15 +221,15 @@ impl Proxy {
         // 3. prepare the head for the server
         prepare_upstream_head(&mut view, &outcome.request_edits, id);
         trace.backend = Some(Arc::clone(&target.backend.name));
-        tracing::Span::current().record("backend", &*target.backend.name);
+        tracing::Span::current().record("backend", display(&target.backend.name));
         // 4. balance, 5. exchange (retries, fallback)
         let body = ClientBody::new(body, route.limits.max_body);
         // 6. respond
         match forward_or_fall_back(generation, target, &mut view, body).await {
             Ok(Reply::Forwarded(forwarded)) => {
                 let span = tracing::Span::current();
-                span.record("backend", &*forwarded.backend);
-                span.record("server", &*forwarded.server.name);
+                span.record("backend", display(&forwarded.backend));
+                span.record("server", display(&forwarded.server.name));
                 trace.backend = Some(forwarded.backend);
                 trace.server = Some(Arc::clone(&forwarded.server.name));
                 tracing::debug!(status = forwarded.response.status().as_u16(), "forwarded");
