@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use support::config::{Backend, Listener, Plugin, ProxyConfig, Tls};
+use support::config::{Backend, Listener, ProxyConfig, Tls};
 use support::{der_of, eventually, replace_file};
 use switchyard::config::Config;
 use switchyard::running::RunningProxy;
@@ -169,17 +169,7 @@ async fn certbot_renews_through_the_proxy_and_the_new_certificate_is_served_with
         "letsencrypt-backend".into(),
         Backend::of(&[("letsencrypt", certbot_responder)]),
     );
-    config
-        .plugins
-        .insert("forwarded-proto".into(), Plugin::builtin("forwarded-proto"));
-    config.plugins.insert(
-        "acme-challenge".into(),
-        Plugin::builtin("acme-challenge").set("backend", "letsencrypt-backend"),
-    );
-    config.plugins.insert(
-        "https-redirect".into(),
-        Plugin::builtin("https-redirect").set("port", 443),
-    );
+    support::add_lab_plugins(&mut config, 443);
     let config_path = config.write(dir);
     let proxy = RunningProxy::start(Config::load(&config_path).unwrap(), support::engine())
         .await

@@ -241,6 +241,15 @@ pub fn lab_config(parts: &LabParts) -> ProxyConfig {
         "letsencrypt-backend".into(),
         Backend::of(&[("letsencrypt", parts.acme)]),
     );
+    add_lab_plugins(&mut config, 9443);
+    config
+        .plugins
+        .insert("round-robin".into(), Plugin::builtin("round-robin"));
+    config
+}
+
+/// The lab's three request hooks, the redirect naming `https_port`.
+pub fn add_lab_plugins(config: &mut ProxyConfig, https_port: u16) {
     config
         .plugins
         .insert("forwarded-proto".into(), Plugin::builtin("forwarded-proto"));
@@ -250,10 +259,6 @@ pub fn lab_config(parts: &LabParts) -> ProxyConfig {
     );
     config.plugins.insert(
         "https-redirect".into(),
-        Plugin::builtin("https-redirect").set("port", 9443),
+        Plugin::builtin("https-redirect").set("port", i64::from(https_port)),
     );
-    config
-        .plugins
-        .insert("round-robin".into(), Plugin::builtin("round-robin"));
-    config
 }

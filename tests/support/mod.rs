@@ -34,7 +34,7 @@ pub use examples::{rust_example, script_example};
 #[allow(unused_imports)]
 pub use faulty::{BlackHole, Closer};
 #[allow(unused_imports)]
-pub use lab::{lab_config, Lab, LabParts, LAB};
+pub use lab::{add_lab_plugins, lab_config, Lab, LabParts, LAB};
 #[allow(unused_imports)]
 pub use peers::{Nginx, RedisServer};
 #[allow(unused_imports)]
