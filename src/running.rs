@@ -80,7 +80,7 @@ impl RunningProxy {
             tokio::task::spawn_blocking(move || prepare(&config, &engine)).await
         };
         let prepared = prepared.map_err(StartError::Prepare)?.map_err(StartError::Problems)?;
-        let generation = Generation::build(1, Arc::clone(&config), prepared.plugins, None)?;
+        let generation = Generation::build(1, Arc::clone(&config), prepared.plugins, &prepared.upstream_tls, None)?;
         let shutdown = CancellationToken::new();
         let access_log = config.access_log.as_ref().map(AccessLog::start).transpose()?;
         let proxy = Arc::new(Proxy::new(generation).with_access_log(access_log));

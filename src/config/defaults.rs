@@ -6,6 +6,9 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const RETRIES: u32 = 3;
+pub(crate) const UPSTREAM_H2_MAX_STREAMS: u32 = 100;
+pub(crate) const TUNNEL_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_TUNNELS: usize = 10_000;
 /// Above the concurrency one server usually sees: a smaller cap closes and
 /// reopens connections under load (HTTP/2 with 500 streams churned ~500
 /// connections in 10 s at 128). `idle_timeout` still retires idle ones.

@@ -20,6 +20,8 @@ pub struct GlobalFile {
     pub max_in_flight: Option<Spanned<usize>>,
     /// How long shutdown waits for open connections.
     pub shutdown_grace: Option<Spanned<String>>,
+    /// Upgraded connections (WebSocket tunnels) open at once.
+    pub max_tunnels: Option<Spanned<usize>>,
     /// Where compiled plugins are cached, or "off".
     pub plugin_cache: Option<Spanned<String>>,
     /// A tracing filter: "info", "debug", "switchyard=debug,info".
@@ -99,6 +101,30 @@ pub struct BackendFile {
     pub fallback_backend: Option<Spanned<String>>,
     /// A request-hook plugin that answers when no server can.
     pub fallback_plugin: Option<Spanned<String>>,
+    /// `http1` (default), `h2` (over TLS), `h2c` (cleartext, prior
+    /// knowledge) or `auto` (ALPN chooses; HTTP/1.1 without TLS).
+    pub protocol: Option<Spanned<String>>,
+    /// TLS to the servers.
+    pub tls: Option<Spanned<UpstreamTlsFile>>,
+    /// Concurrent streams per HTTP/2 connection to a server.
+    pub h2_max_streams: Option<Spanned<u32>>,
+    /// How long an upgraded connection (WebSocket) may stay silent.
+    pub tunnel_idle_timeout: Option<Spanned<String>>,
+}
+
+/// `tls = { ... }` of a backend: how the proxy speaks TLS to its servers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTlsFile {
+    /// PEM file of the CAs to trust (default: the system's roots).
+    pub ca: Option<Spanned<String>>,
+    /// The name to send by SNI and verify (default: the server's host).
+    pub server_name: Option<Spanned<String>>,
+    /// A client certificate chain (mutual TLS), with `client_key`.
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
+    /// Skips verifying the server's certificate (logged at every load).
+    pub insecure_skip_verify: Option<bool>,
 }
 
 /// `passive_health = { ... }` of a backend.

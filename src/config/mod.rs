@@ -117,6 +117,9 @@ pub struct GlobalLimits {
     pub max_in_flight: usize,
     /// How long shutdown lets open connections finish.
     pub shutdown_grace: Duration,
+    /// Upgraded connections (WebSocket tunnels) open at once; more
+    /// upgrades get 503.
+    pub max_tunnels: usize,
 }
 
 /// `[admin]`: status and control over HTTP, on loopback only.
@@ -217,6 +220,47 @@ pub struct BackendConfig {
     pub retry_budget: RetryBudgetConfig,
     /// What answers when no server of the backend can.
     pub fallback: Option<Fallback>,
+    /// The HTTP version spoken to the servers.
+    pub protocol: UpstreamProtocol,
+    /// TLS to the servers, when they speak it.
+    pub tls: Option<UpstreamTlsConfig>,
+    /// Streams opened at once on one HTTP/2 connection to a server; past
+    /// it a new connection is opened (keep it at or below the servers'
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`).
+    pub h2_max_streams: u32,
+    /// How long a tunnel (an upgraded connection) may carry no byte either
+    /// way before it is closed.
+    pub tunnel_idle_timeout: Duration,
+}
+
+/// The HTTP version a backend's servers are spoken to in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 (ALPN `http/1.1` over TLS).
+    Http1,
+    /// HTTP/2 over TLS (ALPN `h2`).
+    H2,
+    /// HTTP/2 in cleartext, with prior knowledge.
+    H2c,
+    /// Over TLS, whatever ALPN settles (`h2` or `http/1.1`); HTTP/1.1
+    /// without TLS.
+    Auto,
+}
+
+/// A backend's `tls = { ... }`: files are read when the configuration is
+/// prepared (`prepare.rs`), so `check` reports them too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamTlsConfig {
+    /// CAs to trust; `None`: the system's roots.
+    pub ca: Option<PathBuf>,
+    /// Name sent by SNI and verified; `None`: each server's host.
+    pub server_name: Option<String>,
+    /// Client certificate chain and key, for mutual TLS.
+    pub client_certificate: Option<(PathBuf, PathBuf)>,
+    /// Accept any certificate (warned about at every load).
+    pub insecure_skip_verify: bool,
+    /// Where `tls` is written, for problems found while loading it.
+    pub at: Position,
 }
 
 /// Passive health: real requests' failures count against a server.
@@ -259,6 +303,9 @@ pub struct ServerConfig {
     pub address: SocketAddr,
     /// Relative share of requests balancers give it (0 to 256, default 1).
     pub weight: u32,
+    /// The host name it was written with, if not an IP address: the
+    /// default TLS server name.
+    pub host: Option<String>,
 }
 
 /// Active health checks, HAProxy's `option httpchk` with its defaults.

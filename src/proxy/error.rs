@@ -124,6 +124,7 @@ impl ProxyError {
             ProxyError::PluginFailed { status, .. } | ProxyError::BalancerFailed { status, .. } => *status,
             // As HAProxy: no connection to any server is 503, a server
             // that failed mid-exchange 502, a server too slow 504.
+            ProxyError::Upstream(e) if e.is_tls() => StatusCode::BAD_GATEWAY,
             ProxyError::Upstream(e) if e.never_reached_server() => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Upstream(e) if e.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -158,6 +159,10 @@ impl ProxyError {
         let status = self.status();
         let reason = match &self {
             ProxyError::Upstream(e) if e.is_timeout() => "the server did not answer in time".to_string(),
+            ProxyError::Upstream(e) if e.is_tls() => "the server's TLS could not be verified".to_string(),
+            ProxyError::Upstream(UpstreamError::UpgradeOverHttp2 { .. }) => {
+                "the server speaks HTTP/2 only and cannot take an upgrade".to_string()
+            }
             ProxyError::Upstream(_) => "the server did not answer".to_string(),
             ProxyError::UnknownBackend { .. } => "the proxy is misconfigured".to_string(),
             other => other.to_string(),

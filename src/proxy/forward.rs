@@ -135,10 +135,15 @@ async fn exchange(
     replayable: bool,
 ) -> Result<Response<ProxyBody>, UpstreamError> {
     let address = server.address;
+    let tls = target.backend.config.tls.is_some();
     let in_flight = server.track();
     let mut connection = server.pool.checkout().await?;
     let timeout = target.backend.config.response_timeout;
-    let mut request = upstream_request(view, body, replayable);
+    let mut request = fit(
+        upstream_request(view, body, replayable),
+        connection.sender.is_http2(),
+        tls,
+    );
     // A pooled connection can close between checkout and send; then hyper
     // hands back the unsent request and another connection carries it.
     let mut resends = 0;
@@ -153,7 +158,7 @@ async fn exchange(
             }
             Ok(Ok(response)) => {
                 let (parts, incoming) = response.into_parts();
-                let body = UpstreamBody::new(incoming, connection.sender, Arc::clone(server), in_flight);
+                let body = UpstreamBody::new(incoming, connection, Arc::clone(server), in_flight);
                 return Ok(Response::from_parts(parts, ProxyBody::Upstream(body)));
             }
             Ok(Err(failed)) => failed,
@@ -169,7 +174,7 @@ async fn exchange(
             match server.pool.checkout().await {
                 Ok(fresh) => {
                     connection = fresh;
-                    request = unsent;
+                    request = fit(unsent, connection.sender.is_http2(), tls);
                     continue;
                 }
                 Err(e) => {
@@ -186,8 +191,14 @@ async fn exchange(
     }
 }
 
-/// The request as the server gets it: origin-form target, HTTP/1.1. A
-/// replayable request (idempotent, no body) keeps its head for a retry.
+/// Marks a request whose client asked for trailers (`TE: trailers`), which
+/// an HTTP/2 server is told (gRPC needs it); HTTP/1.1 servers are not.
+#[derive(Debug, Clone, Copy)]
+pub struct WantsTrailers;
+
+/// The request as the server gets it (before [`fit`] shapes it for the
+/// connection's version). A replayable request (idempotent, no body) keeps
+/// its head for a retry.
 fn upstream_request(view: &mut RequestView, body: &mut Option<RequestBody>, replayable: bool) -> Request<RequestBody> {
     let (headers, body) = if replayable {
         (view.head.headers.clone(), RequestBody::Empty)
@@ -199,13 +210,66 @@ fn upstream_request(view: &mut RequestView, body: &mut Option<RequestBody>, repl
     };
     let mut request = Request::new(body);
     *request.method_mut() = view.head.method.clone();
-    *request.version_mut() = Version::HTTP_11;
-    if let Some(path) = view.head.uri.path_and_query() {
-        if let Ok(uri) = path.as_str().parse() {
-            *request.uri_mut() = uri;
-        }
-    }
+    *request.uri_mut() = view.head.uri.clone();
     *request.headers_mut() = headers;
+    if view.head.extensions.get::<WantsTrailers>().is_some() {
+        request.extensions_mut().insert(WantsTrailers);
+    }
+    request
+}
+
+/// Shapes a request for the connection that carries it. HTTP/1.1: an
+/// origin-form target and a `Host` header. HTTP/2: an absolute target
+/// (`https` when the backend has TLS) whose authority is the `Host` the
+/// client asked for, no `Host` header, and `te: trailers` when the client
+/// asked for trailers.
+fn fit(mut request: Request<RequestBody>, http2: bool, tls: bool) -> Request<RequestBody> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    if http2 {
+        let authority = request
+            .headers_mut()
+            .remove(http::header::HOST)
+            .and_then(|host| http::uri::Authority::try_from(host.as_bytes()).ok())
+            .or_else(|| request.uri().authority().cloned());
+        if let Some(authority) = authority {
+            let scheme = if tls {
+                http::uri::Scheme::HTTPS
+            } else {
+                http::uri::Scheme::HTTP
+            };
+            if let Ok(uri) = http::Uri::builder()
+                .scheme(scheme)
+                .authority(authority)
+                .path_and_query(path)
+                .build()
+            {
+                *request.uri_mut() = uri;
+            }
+        }
+        *request.version_mut() = Version::HTTP_2;
+        if request.extensions().get::<WantsTrailers>().is_some() {
+            request
+                .headers_mut()
+                .insert(http::header::TE, http::HeaderValue::from_static("trailers"));
+        }
+    } else {
+        if !request.headers().contains_key(http::header::HOST) {
+            if let Some(host) = request
+                .uri()
+                .authority()
+                .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+            {
+                request.headers_mut().insert(http::header::HOST, host);
+            }
+        }
+        *request.uri_mut() = http::Uri::from(path);
+        *request.version_mut() = Version::HTTP_11;
+        request.headers_mut().remove(http::header::TE);
+    }
     request
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, ListenerLimits};
 use crate::plugin::{Balancer, PluginSet, RequestChain};
+use crate::tls::UpstreamTls;
 use crate::upstream::Backend;
 
 /// One configuration and everything built from it.
@@ -64,6 +65,7 @@ impl Generation {
         number: u64,
         config: Arc<Config>,
         plugins: PluginSet,
+        upstream_tls: &HashMap<String, Arc<UpstreamTls>>,
         previous: Option<&Generation>,
     ) -> Result<Generation, MissingBalancer> {
         let mut backends = HashMap::new();
@@ -73,7 +75,7 @@ impl Generation {
                 balancer: b.balancer.clone(),
             })?;
             let before = previous.and_then(|p| p.backends.get(&b.name)).map(|bb| &*bb.backend);
-            let backend = Arc::new(Backend::reusing(b, before));
+            let backend = Arc::new(Backend::reusing(b, before, upstream_tls.get(&b.name).cloned()));
             backends.insert(b.name.clone(), BalancedBackend { backend, balancer });
         }
         let listeners = config

@@ -330,6 +330,10 @@ fn warn_overloaded() {
 
 /// Turns the client's head into the one the server gets.
 fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: RequestId) {
+    // gRPC and other trailer users say so; an HTTP/2 server is told again.
+    if asks_for_trailers(&view.head.headers) {
+        view.head.extensions.insert(forward::WantsTrailers);
+    }
     // An HTTP/2 client sends `:authority`, an HTTP/1.1 server needs `Host`.
     if !view.head.headers.contains_key(http::header::HOST) {
         if let Some(authority) = view.head.uri.authority() {
@@ -346,6 +350,16 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: Request
     }
     append_forwarded_for(&mut view.head.headers, &view.conn.client_ip);
     view.head.headers.insert(REQUEST_ID, id.header_value());
+}
+
+/// Whether `TE` lists `trailers`.
+fn asks_for_trailers(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
 }
 
 /// A plugin's own response, with the chain's response edits.

@@ -201,7 +201,13 @@ impl Reloader {
         };
         self.warn_about_listeners(&config);
         let number = current.number + 1;
-        let generation = Generation::build(number, Arc::clone(&config), prepared.plugins, Some(&current))?;
+        let generation = Generation::build(
+            number,
+            Arc::clone(&config),
+            prepared.plugins,
+            &prepared.upstream_tls,
+            Some(&current),
+        )?;
         let generation = Arc::new(generation);
         self.log_swaps(&current, &generation);
         self.proxy.publish_shared(Arc::clone(&generation));

@@ -1,7 +1,11 @@
 //! TLS termination: certificates loaded from PEM files (chain and key
 //! separately, or one combined PEM as HAProxy takes it), checked for a
 //! matching key, served through a resolver whose certificate can be swapped
-//! without touching the listener.
+//! without touching the listener. `client.rs`: TLS to backends' servers.
+
+mod client;
+
+pub use client::{upstream_tls, UpstreamTls};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +58,12 @@ pub enum TlsError {
     /// rustls refused the settings.
     #[error("TLS settings rejected")]
     Config(#[source] rustls::Error),
+    /// Not a name a certificate can be verified against.
+    #[error("{0:?} is not a DNS name or an IP address")]
+    ServerName(String),
+    /// The system has no root certificate rustls can use.
+    #[error("no system root certificates found (install ca-certificates, or set tls.ca)")]
+    NoSystemRoots,
 }
 
 /// The crypto provider used everywhere (aws-lc-rs).

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::budget::RetryBudget;
 use super::server::Server;
 use crate::config::BackendConfig;
+use crate::tls::UpstreamTls;
 
 /// A backend as the proxy runs it (see the module doc).
 #[derive(Debug)]
@@ -41,26 +42,31 @@ pub enum Outcome {
 impl Backend {
     /// A backend for `config`, every server new.
     pub fn new(config: &BackendConfig) -> Backend {
-        Backend::reusing(config, None)
+        Backend::reusing(config, None, None)
     }
 
-    /// A backend for `config` that keeps the servers of `previous` whose
-    /// name and address did not change (with their health and pooled
-    /// connections), and its pick sequence.
-    pub fn reusing(config: &BackendConfig, previous: Option<&Backend>) -> Backend {
+    /// A backend for `config` (speaking TLS with `tls` when set) that keeps
+    /// the servers of `previous` whose name and address did not change,
+    /// with their health and pooled connections, and its pick sequence.
+    /// When the protocol or the TLS settings change, every server is new:
+    /// its pooled connections speak the old ones.
+    pub fn reusing(config: &BackendConfig, previous: Option<&Backend>, tls: Option<Arc<UpstreamTls>>) -> Backend {
+        let same_transport =
+            previous.is_some_and(|p| p.config.protocol == config.protocol && p.config.tls == config.tls);
         let servers = config
             .servers
             .iter()
             .map(|s| {
                 let kept = previous
+                    .filter(|_| same_transport)
                     .and_then(|p| p.server(&s.name))
                     .filter(|old| old.address == s.address);
                 match kept {
                     Some(old) => {
-                        old.update(s, config);
+                        old.update(s, config, tls.clone());
                         Arc::clone(old)
                     }
-                    None => Arc::new(Server::new(s, config)),
+                    None => Arc::new(Server::new(s, config, tls.clone())),
                 }
             })
             .collect();

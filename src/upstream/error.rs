@@ -24,6 +24,25 @@ pub enum UpstreamError {
         /// The backend's `connect_timeout`.
         after: Duration,
     },
+    /// The TLS handshake failed: a certificate that does not verify, a
+    /// name it does not cover, a client certificate refused...
+    #[error("TLS with {address} (as {name:?}) failed")]
+    Tls {
+        /// The server.
+        address: SocketAddr,
+        /// The name it was asked to prove.
+        name: String,
+        /// rustls's reason, inside an I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An upgrade (WebSocket) was routed to a backend that speaks HTTP/2
+    /// only: upgrades need HTTP/1.1.
+    #[error("{address} speaks HTTP/2 only (protocol = \"h2\" or \"h2c\"): an upgrade needs HTTP/1.1")]
+    UpgradeOverHttp2 {
+        /// The server.
+        address: SocketAddr,
+    },
     /// The HTTP connection could not be set up.
     #[error("HTTP handshake with {address} failed")]
     Handshake {
@@ -69,9 +88,16 @@ impl UpstreamError {
             self,
             UpstreamError::Connect { .. }
                 | UpstreamError::ConnectTimeout { .. }
+                | UpstreamError::Tls { .. }
                 | UpstreamError::Handshake { .. }
                 | UpstreamError::NotSent { .. }
         )
+    }
+
+    /// A TLS handshake that failed (the proxy answers 502, not 503: the
+    /// server was reached and did not prove who it is).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, UpstreamError::Tls { .. })
     }
 
     /// Whether another server may be tried after this failure. A request
@@ -79,6 +105,9 @@ impl UpstreamError {
     /// it only when it is `replayable` (idempotent, no body), and never
     /// after a response timeout (the server may still be working on it).
     pub fn may_retry(&self, replayable: bool) -> bool {
+        if matches!(self, UpstreamError::UpgradeOverHttp2 { .. }) {
+            return false;
+        }
         self.never_reached_server() || (replayable && !self.is_timeout())
     }
 
@@ -126,6 +155,16 @@ mod tests {
                 (true, true),
             ),
             (UpstreamError::ConnectTimeout { address, after }, (true, true)),
+            (
+                UpstreamError::Tls {
+                    address,
+                    name: "x".into(),
+                    source: std::io::Error::other("bad certificate"),
+                },
+                (true, true),
+            ),
+            // Every server of the backend speaks HTTP/2: no retry helps.
+            (UpstreamError::UpgradeOverHttp2 { address }, (false, false)),
             (
                 UpstreamError::Handshake {
                     address,

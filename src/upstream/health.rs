@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::Empty;
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio_util::sync::CancellationToken;
 
 use super::backend::Backend;
+use super::connect::Purpose;
+use super::error::UpstreamError;
 use super::server::{AdminState, Server};
 use crate::config::HealthCheckConfig;
+use crate::report::Report;
 
 /// The running checkers, one per server of every backend that has checks,
 /// kept in step with each generation: a kept server with unchanged check
@@ -131,23 +133,55 @@ impl Checker {
     /// One check: connect, send, expect the status (`status NNN`).
     async fn probe(&self) -> Result<String, String> {
         let address = self.server.address;
-        let stream = TcpStream::connect(address).await.map_err(|e| format!("connect: {e}"))?;
-        let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        // The backend's own transport: its TLS and HTTP version.
+        let connected = self
+            .server
+            .pool
+            .connector()
+            .connect(Purpose::Requests)
             .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        let connection = tokio::spawn(connection);
+            .map_err(|e| match e {
+                UpstreamError::Connect { source, .. } => format!("connect: {source}"),
+                UpstreamError::ConnectTimeout { after, .. } => format!("connect: no answer within {after:?}"),
+                other => format!("tls: {}", Report(&other)),
+            })?;
         let host = self.check.host.clone().unwrap_or_else(|| address.to_string());
-        let request = http::Request::builder()
+        let mut request = http::Request::builder()
             .method(self.check.method.clone())
-            .uri(self.check.path.as_str())
-            .header(http::header::HOST, host)
-            .header(http::header::CONNECTION, "close")
-            .header(http::header::USER_AGENT, "switchyard-health-check")
-            .body(Empty::<bytes::Bytes>::new())
-            .map_err(|e| format!("request: {e}"))?;
-        let response = sender.send_request(request).await.map_err(|e| format!("exchange: {e}"));
-        connection.abort();
-        let status = response?.status();
+            .header(http::header::USER_AGENT, "switchyard-health-check");
+        let io = TokioIo::new(connected.transport);
+        let response = if connected.http2 {
+            let scheme = if self.server.pool.connector().tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            request = request.uri(format!("{scheme}://{host}{}", self.check.path));
+            let request = request
+                .body(Empty::<bytes::Bytes>::new())
+                .map_err(|e| format!("request: {e}"))?;
+            let (mut sender, connection) = http2::handshake(TokioExecutor::new(), io)
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+            let connection = tokio::spawn(connection);
+            let response = sender.send_request(request).await;
+            connection.abort();
+            response
+        } else {
+            request = request
+                .uri(self.check.path.as_str())
+                .header(http::header::HOST, host)
+                .header(http::header::CONNECTION, "close");
+            let request = request
+                .body(Empty::<bytes::Bytes>::new())
+                .map_err(|e| format!("request: {e}"))?;
+            let (mut sender, connection) = http1::handshake(io).await.map_err(|e| format!("handshake: {e}"))?;
+            let connection = tokio::spawn(connection);
+            let response = sender.send_request(request).await;
+            connection.abort();
+            response
+        };
+        let status = response.map_err(|e| format!("exchange: {e}"))?.status();
         let healthy = match self.check.expect_status {
             Some(expected) => status == expected,
             None => status.is_success() || status.is_redirection(),

@@ -7,6 +7,7 @@
 
 mod backend;
 mod budget;
+mod connect;
 mod error;
 mod health;
 mod pool;
@@ -15,8 +16,9 @@ mod server;
 
 pub use backend::{Backend, Outcome};
 pub use budget::RetryBudget;
+pub use connect::{Connected, Connector, Purpose, Transport};
 pub use error::UpstreamError;
 pub use health::{worst_case_detection, HealthCheckers};
-pub use pool::{Connection, ConnectionPool, Sender};
+pub use pool::{Connection, ConnectionPool, Sender, Stream};
 pub use response::UpstreamBody;
 pub use server::{server_key, AdminState, CheckRecord, InFlight, Server};

@@ -1,34 +1,79 @@
-//! Keep-alive HTTP/1.1 connections to one server.
+//! The connections to one server: idle HTTP/1.1 connections kept alive,
+//! and HTTP/2 connections shared by many requests at once.
 //!
 //! Written here rather than taken from hyper-util's legacy client because the
 //! proxy must know whether a connection exists *before* it hands over the
 //! request: a request whose connection could not be made is retried on
 //! another server with its body untouched, whatever its method.
-//! Connections are reused last-in first-out (the warmest first), dropped
-//! when idle longer than the backend's `idle_timeout`, and at most
-//! `max_idle_per_server` are kept.
+//!
+//! - HTTP/1.1: one request at a time per connection; idle connections are
+//!   reused last-in first-out (the warmest first), dropped when idle longer
+//!   than the backend's `idle_timeout`; at most `max_idle_per_server` kept.
+//! - HTTP/2: a connection carries up to `h2_max_streams` requests at once;
+//!   past it, or when the server sent GOAWAY, a new connection is opened.
+//!   A connection with no stream open for `idle_timeout` is closed.
+//! - With `protocol = "auto"` a new TLS connection's ALPN decides which of
+//!   the two it becomes. Upgrades (WebSocket) always get a new HTTP/1.1
+//!   connection of their own, never pooled.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
+use super::connect::{Connected, Connector, Purpose};
 use super::error::UpstreamError;
 use crate::body::RequestBody;
-use crate::config::BackendConfig;
+use crate::config::{BackendConfig, UpstreamProtocol};
+use crate::tls::UpstreamTls;
 
-/// The sending half of a pooled HTTP/1.1 connection.
-pub type Sender = SendRequest<RequestBody>;
+/// The sending half of a connection.
+#[derive(Debug)]
+pub enum Sender {
+    /// An HTTP/1.1 connection: one request at a time.
+    Http1(http1::SendRequest<RequestBody>),
+    /// A share of an HTTP/2 connection.
+    Http2(http2::SendRequest<RequestBody>),
+}
+
+impl Sender {
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Sender::Http1(sender) => sender.is_closed(),
+            Sender::Http2(sender) => sender.is_closed(),
+        }
+    }
+
+    /// HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        matches!(self, Sender::Http2(_))
+    }
+
+    /// Sends a request; a request the connection could not take is handed
+    /// back in the error, unsent.
+    pub async fn try_send_request(
+        &mut self,
+        request: http::Request<RequestBody>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<http::Request<RequestBody>>>
+    {
+        match self {
+            Sender::Http1(sender) => sender.try_send_request(request).await,
+            Sender::Http2(sender) => sender.try_send_request(request).await,
+        }
+    }
+}
 
 /// The keep-alive connections to one server.
 #[derive(Debug)]
 pub struct ConnectionPool {
     address: SocketAddr,
-    /// The backend's pool settings and the idle connections, under one
+    /// The server's host as configured (its default TLS name).
+    host: Option<String>,
+    /// The backend's pool settings and the connections, under one
     /// short-held lock (a reload may change the settings).
     state: Mutex<PoolState>,
     /// Connections opened so far (tests use it to prove reuse).
@@ -39,85 +84,170 @@ pub struct ConnectionPool {
 struct PoolState {
     settings: PoolSettings,
     idle: Vec<Idle>,
+    shared: Vec<Multiplexed>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct PoolSettings {
     connect_timeout: Duration,
     idle_timeout: Duration,
     max_idle: usize,
+    protocol: UpstreamProtocol,
+    tls: Option<Arc<UpstreamTls>>,
+    h2_max_streams: u32,
 }
 
 impl PoolSettings {
-    fn of(backend: &BackendConfig) -> PoolSettings {
+    fn of(backend: &BackendConfig, tls: Option<Arc<UpstreamTls>>) -> PoolSettings {
         PoolSettings {
             connect_timeout: backend.connect_timeout,
             idle_timeout: backend.idle_timeout,
             max_idle: backend.max_idle_per_server,
+            protocol: backend.protocol,
+            tls,
+            h2_max_streams: backend.h2_max_streams,
         }
     }
 }
 
 #[derive(Debug)]
 struct Idle {
-    sender: Sender,
+    sender: http1::SendRequest<RequestBody>,
     since: Instant,
 }
 
+/// An HTTP/2 connection and the requests it carries now.
+#[derive(Debug)]
+struct Multiplexed {
+    sender: http2::SendRequest<RequestBody>,
+    streams: Arc<AtomicU32>,
+    /// When its last stream ended (or it opened).
+    last_used: Instant,
+}
+
+/// Holds one stream of an HTTP/2 connection until dropped.
+#[derive(Debug)]
+pub struct Stream(Arc<AtomicU32>);
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A connection ready to carry one request.
+#[derive(Debug)]
 pub struct Connection {
     /// Sends the request on it.
     pub sender: Sender,
-    /// Whether it came from the pool (a pooled connection may have been
-    /// closed by the server just now; a fresh one was just made).
+    /// Whether it was used before (a pooled connection may have been closed
+    /// by the server just now; a fresh one was just made).
     pub reused: bool,
+    /// For HTTP/2: the stream it holds.
+    pub stream: Option<Stream>,
 }
 
 impl ConnectionPool {
-    /// An empty pool for the server at `address`, with `backend`'s settings.
-    pub fn new(address: SocketAddr, backend: &BackendConfig) -> ConnectionPool {
+    /// An empty pool for the server at `address` (written as `host`, if a
+    /// name), with `backend`'s settings and TLS.
+    pub fn new(
+        address: SocketAddr,
+        host: Option<String>,
+        backend: &BackendConfig,
+        tls: Option<Arc<UpstreamTls>>,
+    ) -> ConnectionPool {
         ConnectionPool {
             address,
+            host,
             state: Mutex::new(PoolState {
-                settings: PoolSettings::of(backend),
+                settings: PoolSettings::of(backend, tls),
                 idle: Vec::new(),
+                shared: Vec::new(),
             }),
             connects: AtomicU64::new(0),
         }
     }
 
     /// Takes new settings; pooled connections stay.
-    pub fn reconfigure(&self, backend: &BackendConfig) {
+    pub fn reconfigure(&self, backend: &BackendConfig, tls: Option<Arc<UpstreamTls>>) {
         if let Ok(mut state) = self.state.lock() {
-            state.settings = PoolSettings::of(backend);
+            state.settings = PoolSettings::of(backend, tls);
         }
     }
 
     fn settings(&self) -> Option<PoolSettings> {
-        self.state.lock().ok().map(|s| s.settings)
+        self.state.lock().ok().map(|s| s.settings.clone())
     }
 
-    /// A pooled connection if a live one is idle, else a new one.
+    /// How to reach the server with the current settings.
+    pub fn connector(&self) -> Connector {
+        let settings = self.settings();
+        let protocol = settings.as_ref().map_or(UpstreamProtocol::Http1, |s| s.protocol);
+        let timeout = settings.as_ref().map_or(Duration::from_secs(5), |s| s.connect_timeout);
+        let tls = settings.and_then(|s| s.tls).map(|tls| {
+            let name = Connector::server_name(&tls, self.host.as_deref(), self.address);
+            (tls, name)
+        });
+        Connector {
+            address: self.address,
+            protocol,
+            tls,
+            timeout,
+        }
+    }
+
+    /// A connection for one request: a share of an HTTP/2 connection with
+    /// room, else an idle HTTP/1.1 one, else a new one.
     pub async fn checkout(&self) -> Result<Connection, UpstreamError> {
+        if let Some(connection) = self.share() {
+            return Ok(connection);
+        }
         while let Some((idle, settings)) = self.pop() {
             if idle.since.elapsed() > settings.idle_timeout || idle.sender.is_closed() {
                 continue;
             }
             let mut sender = idle.sender;
             if sender.is_ready() {
-                return Ok(Connection { sender, reused: true });
+                return Ok(Connection {
+                    sender: Sender::Http1(sender),
+                    reused: true,
+                    stream: None,
+                });
             }
             // Put back the moment its last response ended: it becomes ready
             // as soon as its connection task has seen that.
             if let Ok(Ok(())) = tokio::time::timeout(settings.connect_timeout, sender.ready()).await {
-                return Ok(Connection { sender, reused: true });
+                return Ok(Connection {
+                    sender: Sender::Http1(sender),
+                    reused: true,
+                    stream: None,
+                });
             }
         }
         self.connect().await
     }
 
-    /// Returns a connection after its response has been read to the end.
-    pub fn checkin(&self, sender: Sender) {
+    /// A new HTTP/1.1 connection for an upgrade, never pooled: after a 101
+    /// it carries the tunnel.
+    pub async fn connect_for_upgrade(&self) -> Result<http1::SendRequest<RequestBody>, UpstreamError> {
+        let connected = self.connector().connect(Purpose::Upgrade).await?;
+        self.connects.fetch_add(1, Ordering::Relaxed);
+        let address = self.address;
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(connected.transport))
+            .await
+            .map_err(|source| UpstreamError::Handshake { address, source })?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.with_upgrades().await {
+                tracing::debug!(%address, error = %crate::report::Report(&error), "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Returns an HTTP/1.1 connection after its response has been read to
+    /// the end.
+    pub fn checkin(&self, sender: http1::SendRequest<RequestBody>) {
         if sender.is_closed() {
             return;
         }
@@ -136,42 +266,90 @@ impl ConnectionPool {
         self.connects.load(Ordering::Relaxed)
     }
 
-    /// Idle connections, for the admin view and tests.
+    /// Idle HTTP/1.1 connections, for the admin view and tests.
     pub fn idle_count(&self) -> usize {
         self.state.lock().map(|s| s.idle.len()).unwrap_or(0)
     }
 
+    /// Open HTTP/2 connections, for the admin view and tests.
+    pub fn http2_connections(&self) -> usize {
+        self.state.lock().map(|s| s.shared.len()).unwrap_or(0)
+    }
+
     fn pop(&self) -> Option<(Idle, PoolSettings)> {
         let mut state = self.state.lock().ok()?;
-        let settings = state.settings;
+        let settings = state.settings.clone();
         state.idle.pop().map(|idle| (idle, settings))
+    }
+
+    /// A stream on an HTTP/2 connection with room; closed connections and
+    /// ones idle past `idle_timeout` are dropped on the way.
+    fn share(&self) -> Option<Connection> {
+        let mut state = self.state.lock().ok()?;
+        let (limit, idle_timeout) = (state.settings.h2_max_streams, state.settings.idle_timeout);
+        state.shared.retain(|c| {
+            let unused_too_long = c.streams.load(Ordering::Relaxed) == 0 && c.last_used.elapsed() > idle_timeout;
+            !(c.sender.is_closed() || unused_too_long)
+        });
+        let chosen = state
+            .shared
+            .iter_mut()
+            .find(|c| c.sender.is_ready() && c.streams.load(Ordering::Relaxed) < limit)?;
+        chosen.streams.fetch_add(1, Ordering::Relaxed);
+        chosen.last_used = Instant::now();
+        Some(Connection {
+            sender: Sender::Http2(chosen.sender.clone()),
+            reused: true,
+            stream: Some(Stream(Arc::clone(&chosen.streams))),
+        })
     }
 
     async fn connect(&self) -> Result<Connection, UpstreamError> {
         let address = self.address;
-        let connect_timeout = self.settings().map_or(Duration::from_secs(5), |s| s.connect_timeout);
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(address)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(UpstreamError::Connect { address, source }),
-            Err(_) => {
-                return Err(UpstreamError::ConnectTimeout {
-                    address,
-                    after: connect_timeout,
-                })
-            }
-        };
+        let Connected { transport, http2 } = self.connector().connect(Purpose::Requests).await?;
         self.connects.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
+        let io = TokioIo::new(transport);
+        if !http2 {
+            let (sender, connection) = http1::Builder::new()
+                .handshake(io)
+                .await
+                .map_err(|source| UpstreamError::Handshake { address, source })?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%address, error = %crate::report::Report(&error), "upstream connection ended with an error");
+                }
+            });
+            return Ok(Connection {
+                sender: Sender::Http1(sender),
+                reused: false,
+                stream: None,
+            });
+        }
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .handshake(io)
             .await
             .map_err(|source| UpstreamError::Handshake { address, source })?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                tracing::debug!(%address, error = %crate::report::Report(&error), "upstream connection ended with an error");
+                tracing::debug!(%address, error = %crate::report::Report(&error), "upstream HTTP/2 connection ended with an error");
             }
         });
-        Ok(Connection { sender, reused: false })
+        let streams = Arc::new(AtomicU32::new(1));
+        if let Ok(mut state) = self.state.lock() {
+            state.shared.push(Multiplexed {
+                sender: sender.clone(),
+                streams: Arc::clone(&streams),
+                last_used: Instant::now(),
+            });
+        }
+        Ok(Connection {
+            sender: Sender::Http2(sender),
+            reused: false,
+            stream: Some(Stream(streams)),
+        })
     }
 }
 
@@ -218,7 +396,7 @@ mod tests {
              [backend.b]\nservers = [{{ name = \"s\", address = \"{address}\" }}]\n{settings}\n"
         );
         let config = Config::parse(std::path::Path::new("t.toml"), &text).expect("valid");
-        ConnectionPool::new(address, &config.backends[0])
+        ConnectionPool::new(address, None, &config.backends[0], None)
     }
 
     /// One request on `connection`, its body read to the end (as the proxy
@@ -229,8 +407,18 @@ mod tests {
         request
             .headers_mut()
             .insert(http::header::HOST, http::HeaderValue::from_static("test"));
-        let response = connection.sender.send_request(request).await.expect("response");
+        let response = match connection.sender.try_send_request(request).await {
+            Ok(response) => response,
+            Err(failed) => panic!("no response: {}", failed.into_error()),
+        };
         response.into_body().collect().await.expect("body");
+    }
+
+    fn checkin(pool: &ConnectionPool, connection: Connection) {
+        match connection.sender {
+            Sender::Http1(sender) => pool.checkin(sender),
+            Sender::Http2(_) => panic!("an HTTP/1.1 test"),
+        }
     }
 
     #[tokio::test]
@@ -241,7 +429,7 @@ mod tests {
             let mut connection = pool.checkout().await.expect("connection");
             assert_eq!(connection.reused, round > 0, "round {round}");
             exchange(&mut connection).await;
-            pool.checkin(connection.sender);
+            checkin(&pool, connection);
         }
         assert_eq!(pool.connects(), 1, "one connection carried five requests");
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "the server saw one");
@@ -256,8 +444,8 @@ mod tests {
         let mut second = pool.checkout().await.expect("connection");
         exchange(&mut first).await;
         exchange(&mut second).await;
-        pool.checkin(first.sender);
-        pool.checkin(second.sender);
+        checkin(&pool, first);
+        checkin(&pool, second);
         assert_eq!(pool.idle_count(), 1, "max_idle_per_server = 1 keeps one");
         tokio::time::sleep(Duration::from_millis(120)).await;
         let fresh = pool.checkout().await.expect("connection");
@@ -275,7 +463,7 @@ mod tests {
             exchange(&mut connection).await;
             // Give hyper's connection task the moment to see the close.
             tokio::time::sleep(Duration::from_millis(20)).await;
-            pool.checkin(connection.sender);
+            checkin(&pool, connection);
         }
         assert_eq!(pool.connects(), 3);
         assert_eq!(accepted.load(Ordering::SeqCst), 3);

@@ -1,7 +1,8 @@
 //! A server's response body on its way to the client. When it has been read
-//! to the end, its connection goes back to the pool and the server's
-//! in-flight count drops; if the client goes away first, the connection is
-//! closed instead (it still carries unread bytes).
+//! to the end, its connection goes back to the pool (HTTP/1.1) or its
+//! stream is released (HTTP/2), and the server's in-flight count drops; if
+//! the client goes away first, an HTTP/1.1 connection is closed instead (it
+//! still carries unread bytes) and an HTTP/2 stream is reset.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::pool::Sender;
+use super::pool::{Connection, Sender};
 use super::server::{InFlight, Server};
 
 /// A server's response body (see the module doc).
@@ -21,19 +22,19 @@ pub struct UpstreamBody {
 }
 
 struct Release {
-    sender: Sender,
+    connection: Connection,
     server: Arc<Server>,
     _in_flight: InFlight,
 }
 
 impl UpstreamBody {
-    /// `body`, whose connection (`sender`) goes back to `server`'s pool
-    /// at its end; `in_flight` counts it until then.
-    pub fn new(body: Incoming, sender: Sender, server: Arc<Server>, in_flight: InFlight) -> UpstreamBody {
+    /// `body`, whose `connection` goes back to `server`'s pool at its end;
+    /// `in_flight` counts it until then.
+    pub fn new(body: Incoming, connection: Connection, server: Arc<Server>, in_flight: InFlight) -> UpstreamBody {
         let mut response = UpstreamBody {
             body,
             release: Some(Release {
-                sender,
+                connection,
                 server,
                 _in_flight: in_flight,
             }),
@@ -46,7 +47,10 @@ impl UpstreamBody {
 
     fn finish(&mut self) {
         if let Some(release) = self.release.take() {
-            release.server.pool.checkin(release.sender);
+            // An HTTP/2 stream is released when its guard drops.
+            if let Sender::Http1(sender) = release.connection.sender {
+                release.server.pool.checkin(sender);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::pool::ConnectionPool;
 use crate::config::{BackendConfig, ServerConfig};
 use crate::metrics::ServerMetrics;
+use crate::tls::UpstreamTls;
 
 /// What the operator set, as HAProxy's `set server ... state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,7 +105,7 @@ pub fn server_key(name: &str) -> u64 {
 
 impl Server {
     /// A new server, healthy and ready, with an empty pool.
-    pub fn new(config: &ServerConfig, backend: &BackendConfig) -> Server {
+    pub fn new(config: &ServerConfig, backend: &BackendConfig, tls: Option<Arc<UpstreamTls>>) -> Server {
         Server {
             name: Arc::from(config.name.as_str()),
             key: server_key(&config.name),
@@ -117,7 +118,7 @@ impl Server {
             passive_downs: AtomicU64::new(0),
             admin: AtomicU8::new(AdminState::Ready as u8),
             last_check: Mutex::new(None),
-            pool: ConnectionPool::new(config.address, backend),
+            pool: ConnectionPool::new(config.address, config.host.clone(), backend, tls),
             metrics: {
                 let metrics = ServerMetrics::new(&backend.name, &config.name);
                 metrics.up.set(1);
@@ -177,9 +178,9 @@ impl Server {
 
     /// Takes the settings of a new configuration for the same server
     /// (same backend, name and address): health and pooled connections stay.
-    pub fn update(&self, config: &ServerConfig, backend: &BackendConfig) {
+    pub fn update(&self, config: &ServerConfig, backend: &BackendConfig, tls: Option<Arc<UpstreamTls>>) {
         self.weight.store(config.weight, Ordering::Relaxed);
-        self.pool.reconfigure(backend);
+        self.pool.reconfigure(backend, tls);
     }
 
     /// Up by its health checks and passive health.

@@ -54,10 +54,18 @@ impl Checker<'_, '_> {
                 );
             }
             if let Some(address) = self.server_address(&s.address, &format!("{sfield}.address")) {
+                let host = s
+                    .address
+                    .get_ref()
+                    .rsplit_once(':')
+                    .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'))
+                    .filter(|host| host.parse::<std::net::IpAddr>().is_err())
+                    .map(str::to_string);
                 servers.push(ServerConfig {
                     name: s.name.get_ref().clone(),
                     address,
                     weight,
+                    host,
                 });
             }
         }
@@ -86,6 +94,102 @@ impl Checker<'_, '_> {
                 .as_ref()
                 .map(|m| *m.get_ref())
                 .unwrap_or(MAX_IDLE_PER_SERVER),
+            protocol: self.upstream_protocol(b, &field),
+            tls: b.tls.as_ref().map(|t| self.upstream_tls(t, &field)),
+            h2_max_streams: b.h2_max_streams.as_ref().map_or(UPSTREAM_H2_MAX_STREAMS, |m| {
+                self.check(
+                    *m.get_ref() >= 1,
+                    m,
+                    &format!("{field}.h2_max_streams"),
+                    "must be at least 1",
+                );
+                (*m.get_ref()).max(1)
+            }),
+            tunnel_idle_timeout: self.duration(
+                &b.tunnel_idle_timeout,
+                &format!("{field}.tunnel_idle_timeout"),
+                TUNNEL_IDLE_TIMEOUT,
+            ),
+        }
+    }
+
+    fn upstream_protocol(&mut self, b: &BackendFile, field: &str) -> UpstreamProtocol {
+        let Some(p) = &b.protocol else {
+            return UpstreamProtocol::Http1;
+        };
+        let protocol = match p.get_ref().as_str() {
+            "http1" | "http/1.1" => UpstreamProtocol::Http1,
+            "h2" => UpstreamProtocol::H2,
+            "h2c" => UpstreamProtocol::H2c,
+            "auto" => UpstreamProtocol::Auto,
+            other => {
+                self.problems.at(
+                    Some(p.span().start),
+                    format!("{field}.protocol"),
+                    format!("\"{other}\": expected \"http1\", \"h2\", \"h2c\" or \"auto\""),
+                );
+                return UpstreamProtocol::Http1;
+            }
+        };
+        match (protocol, &b.tls) {
+            (UpstreamProtocol::H2, None) => {
+                self.problems.at(
+                    Some(p.span().start),
+                    format!("{field}.protocol"),
+                    "\"h2\" is HTTP/2 over TLS: add `tls = {}` (or use \"h2c\" for cleartext)",
+                );
+            }
+            (UpstreamProtocol::H2c, Some(_)) => {
+                self.problems.at(
+                    Some(p.span().start),
+                    format!("{field}.protocol"),
+                    "\"h2c\" is cleartext HTTP/2: remove `tls` (or use \"h2\")",
+                );
+            }
+            _ => {}
+        }
+        protocol
+    }
+
+    fn upstream_tls(&mut self, t: &Spanned<UpstreamTlsFile>, field: &str) -> UpstreamTlsConfig {
+        let field = format!("{field}.tls");
+        let (line, column) = self.line_column(t.span().start);
+        let t = t.get_ref();
+        let ca =
+            t.ca.as_ref()
+                .and_then(|c| self.existing_file(c, &format!("{field}.ca")));
+        let client_certificate = match (&t.client_cert, &t.client_key) {
+            (Some(cert), Some(key)) => {
+                let cert = self.existing_file(cert, &format!("{field}.client_cert"));
+                let key = self.existing_file(key, &format!("{field}.client_key"));
+                cert.zip(key)
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                self.problems.at(
+                    Some(one.span().start),
+                    field.clone(),
+                    "set both client_cert and client_key, or neither",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        let server_name = t.server_name.as_ref().map(|n| {
+            let valid = rustls::pki_types::ServerName::try_from(n.get_ref().as_str()).is_ok();
+            self.check(
+                valid,
+                n,
+                &format!("{field}.server_name"),
+                "must be a DNS name or an IP address",
+            );
+            n.get_ref().clone()
+        });
+        UpstreamTlsConfig {
+            ca,
+            server_name,
+            client_certificate,
+            insecure_skip_verify: t.insecure_skip_verify.unwrap_or(false),
+            at: Position { line, column },
         }
     }
 

@@ -13,6 +13,7 @@ impl Checker<'_, '_> {
             max_connections: self.at_least_one(&g.max_connections, "global.max_connections", MAX_CONNECTIONS),
             max_in_flight: self.at_least_one(&g.max_in_flight, "global.max_in_flight", MAX_IN_FLIGHT),
             shutdown_grace: self.duration(&g.shutdown_grace, "global.shutdown_grace", SHUTDOWN_GRACE),
+            max_tunnels: self.at_least_one(&g.max_tunnels, "global.max_tunnels", MAX_TUNNELS),
         }
     }
 
