@@ -256,3 +256,65 @@ source = "builtin:round-robbin"
         ],
     );
 }
+
+/// A backend's TLS files are checked like a listener's: a missing CA and a
+/// protocol that does not fit the TLS when the file is validated; a CA
+/// file with no certificate and a client key that does not fit its
+/// certificate when it is prepared; each at its place.
+#[test]
+fn backend_tls_files_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let validated = r#"[[listener]]
+name = "web"
+bind = "127.0.0.1:0"
+default_backend = "missing-ca"
+
+[backend.missing-ca]
+servers = [{ name = "a", address = "127.0.0.1:1" }]
+tls = { ca = "nowhere/ca.pem" }
+
+[backend.h2-without-tls]
+servers = [{ name = "a", address = "127.0.0.1:1" }]
+protocol = "h2"
+"#;
+    let checked = check(&write(dir.path(), "validated.toml", validated));
+    assert_eq!(checked.code, Some(2), "{}", checked.stderr);
+    assert_reported(
+        &checked,
+        &[
+            (8, "backend.missing-ca.tls.ca", "no such file"),
+            (12, "backend.h2-without-tls.protocol", "add `tls = {}`"),
+        ],
+    );
+
+    std::fs::write(dir.path().join("not-a-ca.pem"), "garbage\n").unwrap();
+    let ca = support::TestCa::new(dir.path(), "ca");
+    let one = ca.issue(dir.path(), "one", &["one.test"]);
+    let two = ca.issue(dir.path(), "two", &["two.test"]);
+    let prepared = format!(
+        r#"[[listener]]
+name = "web"
+bind = "127.0.0.1:0"
+default_backend = "empty-ca"
+
+[backend.empty-ca]
+servers = [{{ name = "a", address = "127.0.0.1:1" }}]
+tls = {{ ca = "not-a-ca.pem" }}
+
+[backend.wrong-key]
+servers = [{{ name = "a", address = "127.0.0.1:1" }}]
+tls = {{ ca = "ca.pem", client_cert = "{}", client_key = "{}" }}
+"#,
+        one.cert.display(),
+        two.key.display()
+    );
+    let checked = check(&write(dir.path(), "prepared.toml", &prepared));
+    assert_eq!(checked.code, Some(2), "{}", checked.stderr);
+    assert_reported(
+        &checked,
+        &[
+            (8, "backend.empty-ca.tls", "holds no certificate"),
+            (12, "backend.wrong-key.tls", "does not fit the certificate"),
+        ],
+    );
+}

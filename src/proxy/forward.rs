@@ -94,6 +94,11 @@ pub async fn forward_to(
                 } else {
                     server.metrics.other_errors.inc();
                 }
+                if error.is_tls() {
+                    // Every failed handshake: a certificate problem is an
+                    // operator's to fix, with the server and the reason.
+                    tracing::warn!(backend = %backend.name, server = %server.name, error = %Report(&error), "TLS with the server failed");
+                }
                 let retry = error.may_retry(replayable);
                 tracing::debug!(backend = %backend.name, server = %server.name, error = %Report(&error), retry, "upstream attempt failed");
                 if !retry {

@@ -102,6 +102,14 @@ pub struct Backend {
     pub passive_health: Option<toml::Table>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_backend: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<toml::Table>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub h2_max_streams: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel_idle_timeout: Option<String>,
 }
 
 /// One of a backend's `servers`.

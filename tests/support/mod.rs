@@ -24,6 +24,8 @@ mod faulty;
 mod lab;
 #[path = "peers.rs"]
 mod peers;
+#[path = "pki.rs"]
+mod pki;
 #[path = "process.rs"]
 mod process;
 
@@ -36,7 +38,9 @@ pub use faulty::{BlackHole, Closer};
 #[allow(unused_imports)]
 pub use lab::{add_lab_plugins, lab_config, Lab, LabParts, LAB};
 #[allow(unused_imports)]
-pub use peers::{Nginx, RedisServer};
+pub use peers::{Nginx, NginxSite, RedisServer};
+#[allow(unused_imports)]
+pub use pki::{Issued, TestCa};
 #[allow(unused_imports)]
 pub use process::ProxyProcess;
 

@@ -18,6 +18,18 @@ pub struct Nginx {
     _dir: tempfile::TempDir,
 }
 
+/// What an nginx serves besides its defaults (`/health` answers 200,
+/// everything else names the server).
+#[derive(Debug, Clone, Default)]
+pub struct NginxSite {
+    /// Parameters of `listen` after the address: `ssl`, `http2`, `ssl http2`.
+    pub listen: String,
+    /// More directives of the `server` block (certificates...).
+    pub directives: String,
+    /// More directives of `location /` (headers...).
+    pub location: String,
+}
+
 impl Nginx {
     /// Starts nginx on `address`; port 0 picks a free one. A free port can
     /// be taken by another process between our probe and nginx's bind (and
@@ -25,13 +37,18 @@ impl Nginx {
     /// process), so a start counts only when this very nginx answers with
     /// its own name, and a start that lost the port is retried on another.
     pub async fn start(name: &str, address: SocketAddr) -> Nginx {
+        Nginx::start_site(name, address, &NginxSite::default()).await
+    }
+
+    /// Starts nginx serving `site` (TLS, HTTP/2, more directives).
+    pub async fn start_site(name: &str, address: SocketAddr, site: &NginxSite) -> Nginx {
         for _ in 0..5 {
             let candidate = if address.port() == 0 {
                 std::net::TcpListener::bind(address).unwrap().local_addr().unwrap()
             } else {
                 address
             };
-            if let Some(nginx) = Nginx::try_start(name, candidate).await {
+            if let Some(nginx) = Nginx::try_start(name, candidate, site).await {
                 return nginx;
             }
             assert_eq!(address.port(), 0, "nginx could not listen on {address}");
@@ -39,7 +56,12 @@ impl Nginx {
         panic!("nginx did not start on any of 5 free ports");
     }
 
-    async fn try_start(name: &str, address: SocketAddr) -> Option<Nginx> {
+    async fn try_start(name: &str, address: SocketAddr, site: &NginxSite) -> Option<Nginx> {
+        let NginxSite {
+            listen,
+            directives,
+            location,
+        } = site;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         let conf = format!(
@@ -58,10 +80,12 @@ http {{
     scgi_temp_path {d}/scgi;
     keepalive_requests 100000;
     server {{
-        listen {address};
+        listen {address} {listen};
+        {directives}
         location = /health {{ return 200 "ok\n"; }}
         location / {{
             add_header x-served-by {name} always;
+            {location}
             return 200 "Served by {name}\n";
         }}
     }}
@@ -88,11 +112,21 @@ http {{
                 // It exited: the port was taken.
                 return None;
             }
-            let answer = client
-                .send(http::Request::get(&url).body(Default::default()).unwrap())
-                .await;
-            if answer.is_ok_and(|reply| reply.served_by() == name) {
-                break;
+            if listen.is_empty() {
+                let answer = client
+                    .send(http::Request::get(&url).body(Default::default()).unwrap())
+                    .await;
+                if answer.is_ok_and(|reply| reply.served_by() == name) {
+                    break;
+                }
+            } else if tokio::net::TcpStream::connect(address).await.is_ok() {
+                // TLS or HTTP/2 only: it listens, and it is still ours a
+                // moment later (nginx exits at once when the port is taken).
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Ok(None) = child.try_wait() {
+                    break;
+                }
+                return None;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
