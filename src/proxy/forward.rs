@@ -169,10 +169,22 @@ async fn exchange(
             Ok(Err(failed)) => failed,
         };
         let Some(unsent) = failed.take_message() else {
-            return Err(UpstreamError::Exchange {
-                address,
-                source: failed.into_error(),
-            });
+            let error = failed.into_error();
+            // An HTTP/2 server that refused the stream, or sent GOAWAY
+            // before taking it, did not process it (RFC 9113 8.7): a
+            // replayable request goes again on another connection.
+            if replayable && connection.sender.is_http2() && refused_unprocessed(&error) && resends < MAX_RESENDS {
+                resends += 1;
+                tracing::debug!(%address, error = %Report(&error), "HTTP/2 stream refused: sending again");
+                connection = server.pool.checkout().await?;
+                request = fit(
+                    upstream_request(view, body, replayable),
+                    connection.sender.is_http2(),
+                    tls,
+                );
+                continue;
+            }
+            return Err(UpstreamError::Exchange { address, source: error });
         };
         if connection.reused && resends < MAX_RESENDS {
             resends += 1;
@@ -194,6 +206,20 @@ async fn exchange(
             source: failed.into_error(),
         });
     }
+}
+
+/// Whether an HTTP/2 error says the server did not process the stream: a
+/// `REFUSED_STREAM` reset, or a graceful GOAWAY that left it out.
+fn refused_unprocessed(error: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+                || (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR));
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Marks a request whose client asked for trailers (`TE: trailers`), which

@@ -78,6 +78,10 @@ pub struct ConnectionPool {
     state: Mutex<PoolState>,
     /// Connections opened so far (tests use it to prove reuse).
     connects: AtomicU64,
+    /// Held while a connection that may speak HTTP/2 is being opened, so
+    /// requests arriving meanwhile wait to share it instead of each
+    /// opening their own.
+    opening: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -85,6 +89,9 @@ struct PoolState {
     settings: PoolSettings,
     idle: Vec<Idle>,
     shared: Vec<Multiplexed>,
+    /// With `protocol = "auto"`: whether the last connection's ALPN chose
+    /// HTTP/2.
+    speaks_http2: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,8 +170,10 @@ impl ConnectionPool {
                 settings: PoolSettings::of(backend, tls),
                 idle: Vec::new(),
                 shared: Vec::new(),
+                speaks_http2: None,
             }),
             connects: AtomicU64::new(0),
+            opening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -199,8 +208,8 @@ impl ConnectionPool {
     /// A connection for one request: a share of an HTTP/2 connection with
     /// room, else an idle HTTP/1.1 one, else a new one.
     pub async fn checkout(&self) -> Result<Connection, UpstreamError> {
-        if let Some(connection) = self.share() {
-            return Ok(connection);
+        if self.may_speak_http2() {
+            return self.checkout_shared().await;
         }
         while let Some((idle, settings)) = self.pop() {
             if idle.since.elapsed() > settings.idle_timeout || idle.sender.is_closed() {
@@ -223,6 +232,30 @@ impl ConnectionPool {
                     stream: None,
                 });
             }
+        }
+        self.connect().await
+    }
+
+    /// Whether the next connection may be HTTP/2.
+    fn may_speak_http2(&self) -> bool {
+        let Ok(state) = self.state.lock() else { return false };
+        match state.settings.protocol {
+            UpstreamProtocol::H2 | UpstreamProtocol::H2c => true,
+            UpstreamProtocol::Http1 => false,
+            UpstreamProtocol::Auto => state.settings.tls.is_some() && state.speaks_http2 != Some(false),
+        }
+    }
+
+    /// A stream on a shared connection; one connection is opened at a
+    /// time, and requests that arrive meanwhile wait for it and share it.
+    async fn checkout_shared(&self) -> Result<Connection, UpstreamError> {
+        if let Some(connection) = self.share() {
+            return Ok(connection);
+        }
+        // In line behind whoever is opening one: it may have room for us.
+        let _opener = self.opening.lock().await;
+        if let Some(connection) = self.share() {
+            return Ok(connection);
         }
         self.connect().await
     }
@@ -308,6 +341,9 @@ impl ConnectionPool {
         let address = self.address;
         let Connected { transport, http2 } = self.connector().connect(Purpose::Requests).await?;
         self.connects.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut state) = self.state.lock() {
+            state.speaks_http2 = Some(http2);
+        }
         let io = TokioIo::new(transport);
         if !http2 {
             let (sender, connection) = http1::Builder::new()
