@@ -86,7 +86,9 @@ pub async fn forward_to(
                 if let Some(limit) = body_limit_hit(&error) {
                     return Err(ProxyError::BodyTooLarge { limit });
                 }
-                backend.observe(&server, Outcome::Failed);
+                if error.counts_against_server() {
+                    backend.observe(&server, Outcome::Failed);
+                }
                 if error.never_reached_server() {
                     server.metrics.connect_errors.inc();
                 } else if error.is_timeout() {
@@ -143,7 +145,15 @@ async fn exchange(
     let tls = target.backend.config.tls.is_some();
     let in_flight = server.track();
     let mut connection = server.pool.checkout().await?;
-    let timeout = target.backend.config.response_timeout;
+    // A gRPC call's own deadline bounds the wait too.
+    let configured = target.backend.config.response_timeout;
+    let deadline = view
+        .head
+        .extensions
+        .get::<super::grpc::GrpcCall>()
+        .and_then(|c| c.deadline)
+        .filter(|d| *d < configured);
+    let timeout = deadline.unwrap_or(configured);
     let mut request = fit(
         upstream_request(view, body, replayable),
         connection.sender.is_http2(),
@@ -155,6 +165,12 @@ async fn exchange(
     loop {
         let sent = tokio::time::timeout(timeout, connection.sender.try_send_request(request)).await;
         let mut failed = match sent {
+            Err(_) if deadline.is_some() => {
+                return Err(UpstreamError::CallDeadline {
+                    address,
+                    after: timeout,
+                })
+            }
             Err(_) => {
                 return Err(UpstreamError::ResponseTimeout {
                     address,

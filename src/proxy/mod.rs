@@ -14,6 +14,7 @@ mod error;
 mod fallback;
 mod forward;
 mod generation;
+mod grpc;
 mod head_checks;
 mod headers;
 mod request_id;
@@ -61,6 +62,8 @@ struct Trace {
     plugin: Option<Arc<PluginVersion>>,
     /// Who failed it, when the proxy answered with an error.
     blame: Option<Blame>,
+    /// A gRPC call: errors are answered as gRPC statuses.
+    grpc: bool,
 }
 
 /// Counts a request in the in-flight gauge while it lives (also when the
@@ -203,7 +206,11 @@ impl Proxy {
             warn_overloaded();
             return fail(ProxyError::Overloaded, id, trace, &[]);
         };
-        let (head, body) = request.into_parts();
+        let (mut head, body) = request.into_parts();
+        if let Some(call) = grpc::call(&head.headers) {
+            trace.grpc = true;
+            head.extensions.insert(call);
+        }
         let mut view = RequestView { head, conn };
         if let Err(error) = admit(&view, &route.limits) {
             return fail(error, id, trace, &[]);
@@ -253,7 +260,11 @@ fn fail(error: ProxyError, id: RequestId, trace: &mut Trace, edits: &[HeaderOp])
         Blame::Client => tracing::debug!(blame = blame.as_str(), error = %Report(&error), "request refused"),
         _ => tracing::debug!(blame = blame.as_str(), error = %Report(&error), "request failed"),
     }
-    with_edits(error.into_response(id), edits)
+    let response = match trace.grpc {
+        true => grpc::error_response(&error, id),
+        false => error.into_response(id),
+    };
+    with_edits(response, edits)
 }
 
 /// Refuses a request before any plugin runs: a head that could be read two

@@ -70,6 +70,15 @@ pub enum UpstreamError {
         #[source]
         source: hyper::Error,
     },
+    /// The client's own deadline (a gRPC call's `grpc-timeout`) passed
+    /// before the response head: not the server's fault.
+    #[error("{address} sent no response head within the call's deadline of {after:?}")]
+    CallDeadline {
+        /// The server.
+        address: SocketAddr,
+        /// The deadline.
+        after: Duration,
+    },
     /// No response head within `response_timeout`.
     #[error("{address} sent no response head within {after:?}")]
     ResponseTimeout {
@@ -94,6 +103,12 @@ impl UpstreamError {
         )
     }
 
+    /// Whether the server is to blame (passive health counts it): not when
+    /// the client's own deadline ran out first.
+    pub fn counts_against_server(&self) -> bool {
+        !matches!(self, UpstreamError::CallDeadline { .. })
+    }
+
     /// A TLS handshake that failed (the proxy answers 502, not 503: the
     /// server was reached and did not prove who it is).
     pub fn is_tls(&self) -> bool {
@@ -115,7 +130,9 @@ impl UpstreamError {
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
-            UpstreamError::ConnectTimeout { .. } | UpstreamError::ResponseTimeout { .. }
+            UpstreamError::ConnectTimeout { .. }
+                | UpstreamError::ResponseTimeout { .. }
+                | UpstreamError::CallDeadline { .. }
         )
     }
 }
@@ -189,6 +206,7 @@ mod tests {
             ),
             // The server may still be working on it: never.
             (UpstreamError::ResponseTimeout { address, after }, (false, false)),
+            (UpstreamError::CallDeadline { address, after }, (false, false)),
         ];
         for (error, (replayable, not_replayable)) in errors {
             assert_eq!(error.may_retry(true), replayable, "{error} (replayable)");
