@@ -43,6 +43,17 @@ async fn get_from(source: &str, proxy: SocketAddr, path: &str) -> (u16, String) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_acl_allows_and_denies_by_cidr() {
+    acl_allows_and_denies_by_cidr(&acl_c()).await;
+}
+
+/// The C ACL as built against contract 0.1.0 (`tests/compat/0.1.0/`,
+/// unrebuilt) behaves the same under this host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_acl_built_for_contract_0_1_0_behaves_the_same() {
+    acl_allows_and_denies_by_cidr(&format!("{}/tests/compat/0.1.0/acl.wasm", env!("CARGO_MANIFEST_DIR"))).await;
+}
+
+async fn acl_allows_and_denies_by_cidr(acl: &str) {
     let template = format!(
         r#"
 [[listener]]
@@ -67,8 +78,7 @@ config = {{ allow = ["127.0.0.0/8", "::1/128"], deny = ["127.0.0.2/32", "127.0.0
 [plugin.acl-closed]
 source = "{acl}"
 config = {{ allow = ["10.0.0.0/8"], status = 451 }}
-"#,
-        acl = acl_c()
+"#
     );
     let lab = Lab::start(&template).await;
     let guarded = lab.addr("guarded");
