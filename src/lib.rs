@@ -105,4 +105,5 @@ pub mod report;
 pub mod running;
 pub mod scaffold;
 pub mod tls;
+pub mod tunnel;
 pub mod upstream;

@@ -52,6 +52,13 @@ pub struct ListenerBlameLabels {
     pub blame: &'static str,
 }
 
+/// Labels tunnels closed by why they ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TunnelLabels {
+    /// `closed`, `idle`, `shutdown` or `error`.
+    pub reason: &'static str,
+}
+
 /// Labels of `retries`: the backend.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackendLabels {
@@ -158,6 +165,10 @@ pub struct Metrics {
     pub open_connections: Family<ListenerLabels, Gauge>,
     /// Requests being handled, all listeners together.
     pub in_flight: Gauge,
+    /// Tunnels (upgraded connections) open now.
+    pub tunnels_open: Gauge,
+    /// Tunnels closed, by why.
+    pub tunnels_closed: Family<TunnelLabels, Counter>,
     /// Responses from servers, by backend, server and status class.
     pub upstream_responses: Family<ServerClassLabels, Counter>,
     /// Failed attempts to a server, by kind: connect, timeout or other.
@@ -193,6 +204,8 @@ impl Metrics {
             request_duration: Family::new_with_constructor(latency_histogram),
             open_connections: Family::default(),
             in_flight: Gauge::default(),
+            tunnels_open: Gauge::default(),
+            tunnels_closed: Family::default(),
             upstream_responses: Family::default(),
             upstream_errors: Family::default(),
             retries: Family::default(),
@@ -229,6 +242,16 @@ impl Metrics {
             m.open_connections.clone(),
         );
         r.register("in_flight_requests", "Requests being handled", m.in_flight.clone());
+        r.register(
+            "tunnels_open",
+            "Upgraded connections (WebSocket tunnels) open",
+            m.tunnels_open.clone(),
+        );
+        r.register(
+            "tunnels_closed",
+            "Tunnels closed, by why: closed by a side, idle, shutdown, error",
+            m.tunnels_closed.clone(),
+        );
         r.register(
             "upstream_responses",
             "Responses from servers, by backend, server and status class",

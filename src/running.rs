@@ -201,10 +201,14 @@ impl RunningProxy {
     }
 
     /// Stops accepting, lets open connections finish (bounded), stops
-    /// health checks and the watcher.
+    /// health checks and the watcher; tunnels (upgraded connections) may
+    /// go on until the grace period ends, then are closed.
     pub async fn shutdown(mut self) {
+        let grace = self.proxy().generation().config.limits.shutdown_grace;
+        let deadline = tokio::time::Instant::now() + grace;
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
+        self.proxy().tunnels().close_by(deadline).await;
     }
 }
 

@@ -17,6 +17,8 @@ pub struct ProxyState {
     pub version: &'static str,
     /// Requests being handled, all listeners together.
     pub in_flight: i64,
+    /// Upgraded connections (WebSocket tunnels) open now.
+    pub tunnels_open: usize,
     /// Each listener of the current generation.
     pub listeners: Vec<ListenerState>,
     /// Each backend of the current generation.
@@ -116,6 +118,7 @@ pub fn state(reloader: &Reloader) -> ProxyState {
         swap: reloader.status(),
         version: env!("CARGO_PKG_VERSION"),
         in_flight: metrics().in_flight.get(),
+        tunnels_open: reloader.proxy().tunnels().open(),
         listeners,
         backends,
     }

@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use http::{HeaderValue, Response, Version};
 use hyper::body::Incoming;
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -27,6 +28,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::Shared;
+use crate::body::BoxError;
 use crate::config::ListenerLimits;
 use crate::plugin::ConnectionInfo;
 use crate::proxy::ProxyBody;
@@ -83,7 +85,13 @@ impl Connection {
                         return;
                     }
                 };
-                let h2_negotiated = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                let tls = stream.get_ref().1;
+                let h2_negotiated = tls.alpn_protocol() == Some(b"h2");
+                // What plugins may ask about the handshake.
+                let info = Arc::new(
+                    ConnectionInfo::new(info.client, info.local, info.scheme, Arc::clone(&info.listener))
+                        .with_tls(tls.server_name(), tls.alpn_protocol()),
+                );
                 if h2_negotiated {
                     serve_h2(TokioIo::new(stream), &shared, &limits, &info, h2).await
                 } else {
@@ -92,7 +100,7 @@ impl Connection {
             }
         };
         if let Err(error) = result {
-            tracing::debug!(error = %Report(&error), "connection ended with an error");
+            tracing::debug!(error = %Report(&*error), "connection ended with an error");
         }
     }
 }
@@ -127,17 +135,20 @@ async fn serve_h1<I>(
     limits: &ListenerLimits,
     info: &Arc<ConnectionInfo>,
     watcher: Watcher,
-) -> hyper::Result<()>
+) -> Result<(), BoxError>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut builder = http1::Builder::new();
+    // hyper-util's auto builder, HTTP/1.1 only: its connection can both
+    // hand itself over to an upgrade (WebSocket) and drain gracefully.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .max_headers(limits.max_headers);
-    let connection = builder.serve_connection(io, service(shared, info));
+    let connection = builder.serve_connection_with_upgrades(io, service(shared, info));
     watcher.watch(connection).await
 }
 
@@ -147,7 +158,7 @@ async fn serve_h2<I>(
     limits: &ListenerLimits,
     info: &Arc<ConnectionInfo>,
     watcher: Watcher,
-) -> hyper::Result<()>
+) -> Result<(), BoxError>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -156,12 +167,14 @@ where
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.h2_max_streams)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // WebSocket over HTTP/2 (RFC 8441).
+        .enable_connect_protocol()
         .max_pending_accept_reset_streams(Some(100))
         .max_local_error_reset_streams(Some(1024))
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20));
     let connection = builder.serve_connection(io, service(shared, info));
-    watcher.watch(connection).await
+    watcher.watch(connection).await.map_err(BoxError::from)
 }
 
 /// The proxy as a hyper service for one connection. Each request runs in

@@ -147,6 +147,18 @@ impl HostRequest for PluginState {
         Ok(self.request()?.version_name().to_string())
     }
 
+    fn upgrade(&mut self, _: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self.request()?.upgrade().map(|u| u.protocol.clone()))
+    }
+
+    fn tls_server_name(&mut self, _: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self.request()?.conn.server_name.as_deref().map(str::to_string))
+    }
+
+    fn alpn(&mut self, _: Resource<RequestHandle>) -> Result<Option<String>> {
+        Ok(self.request()?.conn.alpn.map(str::to_string))
+    }
+
     fn drop(&mut self, _: Resource<RequestHandle>) -> Result<()> {
         // Handles are borrows of the host's request: nothing to free.
         Ok(())

@@ -60,7 +60,7 @@ pub use engine::{PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use instance::PluginInstance;
 pub use remote_state::StateUnavailable;
-pub use request_view::{version_name, ConnectionInfo, RequestView};
+pub use request_view::{version_name, ConnectionInfo, RequestView, UpgradeRequest};
 pub use set::PluginSet;
 pub use settings::PluginSettings;
 pub use shared_state::{Namespace, SharedStates};

@@ -22,6 +22,10 @@ pub struct ConnectionInfo {
     /// The client's IP as a header value, made once per connection for
     /// `X-Forwarded-For`.
     pub client_ip: http::HeaderValue,
+    /// The name the client asked for by SNI (TLS listeners), lower case.
+    pub server_name: Option<Arc<str>>,
+    /// The protocol ALPN settled (TLS listeners).
+    pub alpn: Option<&'static str>,
 }
 
 impl ConnectionInfo {
@@ -35,7 +39,56 @@ impl ConnectionInfo {
             scheme,
             listener,
             client_ip,
+            server_name: None,
+            alpn: None,
         }
+    }
+
+    /// With what the TLS handshake settled: the SNI name and ALPN.
+    pub fn with_tls(mut self, server_name: Option<&str>, alpn: Option<&[u8]>) -> ConnectionInfo {
+        self.server_name = server_name.map(|n| Arc::from(n.to_ascii_lowercase()));
+        self.alpn = match alpn {
+            Some(b"h2") => Some("h2"),
+            Some(b"http/1.1") => Some("http/1.1"),
+            _ => None,
+        };
+        self
+    }
+}
+
+/// A request that asks to switch protocols (an HTTP/1.1 `Upgrade`, or an
+/// HTTP/2 extended CONNECT), noted when it is admitted, before its
+/// hop-by-hop headers go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeRequest {
+    /// The protocol, lower case (`websocket`).
+    pub protocol: String,
+    /// Whether it came as an HTTP/2 extended CONNECT (RFC 8441).
+    pub extended_connect: bool,
+}
+
+impl UpgradeRequest {
+    /// The upgrade `head` asks for, if any.
+    pub fn of(head: &http::request::Parts) -> Option<UpgradeRequest> {
+        if head.method == http::Method::CONNECT {
+            let protocol = head.extensions.get::<hyper::ext::Protocol>()?;
+            return Some(UpgradeRequest {
+                protocol: protocol.as_str().to_ascii_lowercase(),
+                extended_connect: true,
+            });
+        }
+        let asks = head
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+        let protocol = head.headers.get(http::header::UPGRADE)?.to_str().ok()?;
+        (asks && head.version == http::Version::HTTP_11).then(|| UpgradeRequest {
+            protocol: protocol.trim().to_ascii_lowercase(),
+            extended_connect: false,
+        })
     }
 }
 
@@ -61,6 +114,11 @@ impl RequestView {
     /// `HTTP/1.1` and the like.
     pub fn version_name(&self) -> &'static str {
         version_name(self.head.version)
+    }
+
+    /// The upgrade this request asks for, if any.
+    pub fn upgrade(&self) -> Option<&UpgradeRequest> {
+        self.head.extensions.get::<UpgradeRequest>()
     }
 
     /// Whether a plugin with `interest` wants to see this request.

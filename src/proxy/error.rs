@@ -106,6 +106,9 @@ pub enum ProxyError {
     /// `max_in_flight` requests are being handled.
     #[error("too many requests in flight")]
     Overloaded,
+    /// `max_tunnels` upgraded connections are open.
+    #[error("too many upgraded connections open")]
+    TooManyTunnels,
     /// The server could not be reached, failed, or was too slow.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -115,9 +118,10 @@ impl ProxyError {
     /// The status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::NoRoute { .. } | ProxyError::NoServer { .. } | ProxyError::Overloaded => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ProxyError::NoRoute { .. }
+            | ProxyError::NoServer { .. }
+            | ProxyError::Overloaded
+            | ProxyError::TooManyTunnels => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::BadRequest { status, .. } => *status,
             ProxyError::UnknownBackend { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,7 +143,7 @@ impl ProxyError {
                 Blame::Plugin
             }
             ProxyError::NoServer { .. } | ProxyError::Upstream(_) => Blame::Upstream,
-            ProxyError::NoRoute { .. } | ProxyError::Overloaded => Blame::Proxy,
+            ProxyError::NoRoute { .. } | ProxyError::Overloaded | ProxyError::TooManyTunnels => Blame::Proxy,
         }
     }
 

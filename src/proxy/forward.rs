@@ -144,7 +144,11 @@ async fn exchange(
     let address = server.address;
     let tls = target.backend.config.tls.is_some();
     let in_flight = server.track();
-    let mut connection = server.pool.checkout().await?;
+    let upgrade = view.upgrade().is_some();
+    let mut connection = match upgrade {
+        true => server.pool.connect_for_upgrade().await?,
+        false => server.pool.checkout().await?,
+    };
     // A gRPC call's own deadline bounds the wait too.
     let configured = target.backend.config.response_timeout;
     let deadline = view

@@ -13,7 +13,8 @@
 //!   when both are present, otherwise the proxy and the server could route
 //!   one request differently;
 //! - the authority must be a plain `host[:port]`, no user info;
-//! - `CONNECT` tunnels are not offered.
+//! - `CONNECT` tunnels are not offered; an HTTP/2 extended CONNECT (RFC
+//!   8441, a `:protocol` such as `websocket`) is an upgrade, not a tunnel.
 
 use http::request::Parts;
 use http::{header, Method, StatusCode, Version};
@@ -35,7 +36,14 @@ fn refuse(status: StatusCode, reason: &'static str) -> Result<(), Refusal> {
 /// mismatched or not a plain `host[:port]`.
 pub fn check_head(head: &Parts) -> Result<(), Refusal> {
     if head.method == Method::CONNECT {
-        return refuse(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
+        if head.extensions.get::<hyper::ext::Protocol>().is_none() {
+            return refuse(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
+        }
+        // An extended CONNECT carries its target as :authority and :path.
+        return match head.uri.authority() {
+            Some(_) => Ok(()),
+            None => refuse(StatusCode::BAD_REQUEST, "an extended CONNECT needs an authority"),
+        };
     }
 
     let mut hosts = head.headers.get_all(header::HOST).iter();

@@ -19,6 +19,7 @@ mod head_checks;
 mod headers;
 mod request_id;
 mod response_body;
+mod upgrade;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,6 +45,7 @@ use crate::log_throttle::ThrottledLog;
 use crate::metrics::{class_index, metrics};
 use crate::plugin::{ChainOutcome, ConnectionInfo, DirectResponse, HeaderOp, PluginVersion, RequestView, Verdict};
 use crate::report::Report;
+use crate::tunnel::Tunnels;
 use fallback::{forward_or_fall_back, Reply};
 
 /// The running proxy's decision state, swapped whole on reload.
@@ -52,6 +54,8 @@ pub struct Proxy {
     /// Requests being handled; `max_in_flight` permits (fixed at start).
     in_flight: Semaphore,
     access_log: Option<AccessLog>,
+    /// Upgraded connections, which outlive generations.
+    tunnels: Tunnels,
 }
 
 /// What became of a request, for its span, the metrics and the access log.
@@ -95,10 +99,12 @@ impl Proxy {
     /// A proxy serving `generation`.
     pub fn new(generation: Generation) -> Proxy {
         let permits = generation.config.limits.max_in_flight.min(Semaphore::MAX_PERMITS);
+        let tunnels = Tunnels::new(generation.config.limits.max_tunnels);
         Proxy {
             current: ArcSwap::from_pointee(generation),
             in_flight: Semaphore::new(permits),
             access_log: None,
+            tunnels,
         }
     }
 
@@ -106,6 +112,11 @@ impl Proxy {
     pub fn with_access_log(mut self, log: Option<AccessLog>) -> Proxy {
         self.access_log = log;
         self
+    }
+
+    /// The open tunnels (upgraded connections).
+    pub fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
     }
 
     /// The generation new requests start on.
@@ -211,6 +222,7 @@ impl Proxy {
             trace.grpc = true;
             head.extensions.insert(call);
         }
+        let client_upgrade = upgrade::note(&mut head);
         let mut view = RequestView { head, conn };
         if let Err(error) = admit(&view, &route.limits) {
             return fail(error, id, trace, &[]);
@@ -225,8 +237,20 @@ impl Proxy {
             Decided::Answer(response) => return response,
             Decided::Forward(target) => target,
         };
+        // An upgrade needs a place under max_tunnels before anything goes.
+        let upgrade = view.upgrade().cloned();
+        let tunnel = match &upgrade {
+            Some(_) => match self.tunnels.reserve() {
+                Some(permit) => Some(permit),
+                None => return fail(ProxyError::TooManyTunnels, id, trace, &outcome.response_edits),
+            },
+            None => None,
+        };
         // 3. prepare the head for the server
         prepare_upstream_head(&mut view, &outcome.request_edits, id);
+        if let Some(upgrade) = &upgrade {
+            upgrade::prepare(&mut view, upgrade);
+        }
         trace.backend = Some(Arc::clone(&target.backend.name));
         tracing::Span::current().record("backend", display(&target.backend.name));
         // 4. balance, 5. exchange (retries, fallback)
@@ -241,7 +265,12 @@ impl Proxy {
                 trace.server = Some(Arc::clone(&forwarded.server.name));
                 tracing::debug!(status = forwarded.response.status().as_u16(), "forwarded");
                 let mut response = forwarded.response;
-                strip_hop_by_hop(response.headers_mut());
+                if let (Some(upgrade), Some(permit)) = (&upgrade, tunnel) {
+                    let idle = target.backend.config.tunnel_idle_timeout;
+                    response = upgrade::answer(response, client_upgrade, upgrade, &self.tunnels, permit, idle);
+                }
+                let status = response.status();
+                strip_hop_by_hop_unless_switching(response.headers_mut(), status);
                 let response = with_edits(response, &outcome.response_edits);
                 with_edits(response, &forwarded.response_edits)
             }
@@ -361,6 +390,14 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: Request
     }
     append_forwarded_for(&mut view.head.headers, &view.conn.client_ip);
     view.head.headers.insert(REQUEST_ID, id.header_value());
+}
+
+/// Removes hop-by-hop headers, but not from a 101: its `Connection` and
+/// `Upgrade` are the switch itself.
+fn strip_hop_by_hop_unless_switching(headers: &mut http::HeaderMap, status: StatusCode) {
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        strip_hop_by_hop(headers);
+    }
 }
 
 /// Whether `TE` lists `trailers`.

@@ -152,6 +152,9 @@ pub struct Connection {
     pub reused: bool,
     /// For HTTP/2: the stream it holds.
     pub stream: Option<Stream>,
+    /// Whether it goes back to the pool after its response (not an
+    /// upgrade's: after a 101 it carries the tunnel).
+    pub pooled: bool,
 }
 
 impl ConnectionPool {
@@ -221,6 +224,7 @@ impl ConnectionPool {
                     sender: Sender::Http1(sender),
                     reused: true,
                     stream: None,
+                    pooled: true,
                 });
             }
             // Put back the moment its last response ended: it becomes ready
@@ -230,6 +234,7 @@ impl ConnectionPool {
                     sender: Sender::Http1(sender),
                     reused: true,
                     stream: None,
+                    pooled: true,
                 });
             }
         }
@@ -262,7 +267,7 @@ impl ConnectionPool {
 
     /// A new HTTP/1.1 connection for an upgrade, never pooled: after a 101
     /// it carries the tunnel.
-    pub async fn connect_for_upgrade(&self) -> Result<http1::SendRequest<RequestBody>, UpstreamError> {
+    pub async fn connect_for_upgrade(&self) -> Result<Connection, UpstreamError> {
         let connected = self.connector().connect(Purpose::Upgrade).await?;
         self.connects.fetch_add(1, Ordering::Relaxed);
         let address = self.address;
@@ -275,7 +280,12 @@ impl ConnectionPool {
                 tracing::debug!(%address, error = %crate::report::Report(&error), "upstream connection ended with an error");
             }
         });
-        Ok(sender)
+        Ok(Connection {
+            sender: Sender::Http1(sender),
+            reused: false,
+            stream: None,
+            pooled: false,
+        })
     }
 
     /// Returns an HTTP/1.1 connection after its response has been read to
@@ -334,6 +344,7 @@ impl ConnectionPool {
             sender: Sender::Http2(chosen.sender.clone()),
             reused: true,
             stream: Some(Stream(Arc::clone(&chosen.streams))),
+            pooled: true,
         })
     }
 
@@ -359,6 +370,7 @@ impl ConnectionPool {
                 sender: Sender::Http1(sender),
                 reused: false,
                 stream: None,
+                pooled: true,
             });
         }
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
@@ -385,6 +397,7 @@ impl ConnectionPool {
             sender: Sender::Http2(sender),
             reused: false,
             stream: Some(Stream(streams)),
+            pooled: true,
         })
     }
 }

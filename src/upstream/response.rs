@@ -39,16 +39,23 @@ impl UpstreamBody {
                 _in_flight: in_flight,
             }),
         };
-        if response.body.is_end_stream() {
+        if response.body.is_end_stream() && response.release.as_ref().is_some_and(|r| r.connection.pooled) {
             response.finish();
         }
         response
     }
 
+    /// An upgrade's body (a 101 has none): what counts the tunnel as in
+    /// flight to its server. Its connection is not pooled.
+    pub fn into_in_flight(mut body: UpstreamBody) -> Option<InFlight> {
+        body.release.take().map(|release| release._in_flight)
+    }
+
     fn finish(&mut self) {
         if let Some(release) = self.release.take() {
-            // An HTTP/2 stream is released when its guard drops.
-            if let Sender::Http1(sender) = release.connection.sender {
+            // An HTTP/2 stream is released when its guard drops; an
+            // upgrade's connection is never pooled.
+            if let (true, Sender::Http1(sender)) = (release.connection.pooled, release.connection.sender) {
                 release.server.pool.checkin(sender);
             }
         }

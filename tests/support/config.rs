@@ -37,6 +37,8 @@ pub struct Global {
     pub max_in_flight: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tunnels: Option<usize>,
 }
 
 /// `[admin]`.

@@ -28,6 +28,8 @@ mod peers;
 mod pki;
 #[path = "process.rs"]
 mod process;
+#[path = "websocket.rs"]
+mod websocket;
 
 #[allow(unused_imports)]
 pub use client::{der_of, load, raw_exchange, served_leaf, Client, LoadReport, Reply};
@@ -43,6 +45,8 @@ pub use peers::{Nginx, NginxSite, RedisServer};
 pub use pki::{Issued, TestCa};
 #[allow(unused_imports)]
 pub use process::ProxyProcess;
+#[allow(unused_imports)]
+pub use websocket::WsEcho;
 
 /// One engine per test process, so each component is compiled once.
 pub fn engine() -> Arc<PluginEngine> {
