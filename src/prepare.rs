@@ -8,19 +8,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rustls::sign::CertifiedKey;
-
 use crate::config::{Config, Problem};
 use crate::plugin::{PluginEngine, PluginSet};
 use crate::report::report;
-use crate::tls::{load_certified_key, upstream_tls, UpstreamTls};
+use crate::tls::{claimed_twice, load_certificate, upstream_tls, ServedCertificate, UpstreamTls};
 
 /// What a configuration needs to serve, loaded and checked.
 pub struct Prepared {
     /// Every plugin, compiled and initialised.
     pub plugins: PluginSet,
-    /// Certificates by listener name.
-    pub certificates: HashMap<String, CertifiedKey>,
+    /// Certificates by listener name, in configuration order.
+    pub certificates: HashMap<String, Vec<ServedCertificate>>,
     /// TLS clients by backend name (backends with `tls` only).
     pub upstream_tls: HashMap<String, Arc<UpstreamTls>>,
 }
@@ -41,12 +39,27 @@ pub fn prepare_reusing(
     let mut certificates = HashMap::new();
     for (i, listener) in config.listeners.iter().enumerate() {
         let Some(tls) = &listener.tls else { continue };
-        match load_certified_key(&tls.cert, tls.key.as_deref()) {
-            Ok(key) => {
-                certificates.insert(listener.name.clone(), key);
+        let field = format!("listener[{i}].tls");
+        let mut served = Vec::new();
+        for certificate in &tls.certificates {
+            match load_certificate(&certificate.cert, certificate.key.as_deref()) {
+                Ok(loaded) => {
+                    if let Some(problem) = expired(&loaded) {
+                        problems.push(config.problem_at(certificate.at, field.clone(), problem));
+                    }
+                    served.push(loaded);
+                }
+                Err(e) => problems.push(config.problem_at(certificate.at, field.clone(), report(&e))),
             }
-            Err(e) => problems.push(config.problem_at(tls.at, format!("listener[{i}].tls"), crate::report::report(&e))),
         }
+        for name in claimed_twice(&served) {
+            problems.push(config.problem_at(
+                tls.at,
+                field.clone(),
+                format!("two certificates claim the name {name:?}: which one to serve would be a guess"),
+            ));
+        }
+        certificates.insert(listener.name.clone(), served);
     }
     let mut upstream = HashMap::new();
     for backend in &config.backends {
@@ -76,4 +89,20 @@ pub fn prepare_reusing(
         }),
         _ => Err(problems),
     }
+}
+
+/// Why a certificate cannot be served: it has expired.
+fn expired(certificate: &ServedCertificate) -> Option<String> {
+    let leaf = certificate.leaf.as_ref()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    (leaf.not_after <= now).then(|| {
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(leaf.not_after.max(0) as u64);
+        format!(
+            "the certificate for {} expired on {}",
+            certificate.names.join(", "),
+            humantime::format_rfc3339_seconds(when)
+        )
+    })
 }

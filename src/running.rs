@@ -91,8 +91,8 @@ impl RunningProxy {
         ));
         for l in &config.listeners {
             let tls = match (&l.tls, prepared.certificates.get(&l.name)) {
-                (Some(settings), Some(key)) => {
-                    let store = CertificateStore::new(key.clone());
+                (Some(settings), Some(served)) => {
+                    let store = CertificateStore::new(served.clone(), settings.unknown_name);
                     let tls_config = server_config(settings, Arc::clone(&store)).map_err(|source| StartError::Tls {
                         listener: l.name.clone(),
                         source: Box::new(source),

@@ -153,7 +153,7 @@ async fn certbot_renews_through_the_proxy_and_the_new_certificate_is_served_with
             },
             Listener {
                 tls: Some(Tls {
-                    cert: cert.clone(),
+                    cert: Some(cert.clone()),
                     key: Some(key.clone()),
                     ..Tls::default()
                 }),
@@ -187,7 +187,7 @@ async fn certbot_renews_through_the_proxy_and_the_new_certificate_is_served_with
     let issued = |name: &str| der_of(&std::fs::read_to_string(live.join(name)).unwrap());
     let first = issued("cert.pem");
     config.listener_mut("www-https").tls = Some(Tls {
-        cert: live.join("fullchain.pem"),
+        cert: Some(live.join("fullchain.pem")),
         key: Some(live.join("privkey.pem")),
         ..Tls::default()
     });

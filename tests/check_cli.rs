@@ -318,3 +318,61 @@ tls = {{ ca = "ca.pem", client_cert = "{}", client_key = "{}" }}
         ],
     );
 }
+
+/// Several certificates on a listener: an expired one, a key that does not
+/// fit, two claiming one name, each reported.
+#[test]
+fn a_listeners_certificates_are_checked_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = support::TestCa::new(dir.path(), "ca");
+    let a = ca.issue(dir.path(), "a", &["a.test"]);
+    let b = ca.issue(dir.path(), "b", &["b.test", "shared.test"]);
+    let c = ca.issue(dir.path(), "c", &["shared.test"]);
+    let old = ca.issue_expired(dir.path(), "old", &["old.test"]);
+    let text = format!(
+        r#"[[listener]]
+name = "web"
+bind = "127.0.0.1:0"
+default_backend = "www"
+
+[listener.tls]
+unknown_name = "refuse"
+
+[[listener.tls.certificates]]
+cert = "{a}"
+key = "{b_key}"
+
+[[listener.tls.certificates]]
+cert = "{b}"
+key = "{b_key}"
+
+[[listener.tls.certificates]]
+cert = "{c}"
+key = "{c_key}"
+
+[[listener.tls.certificates]]
+cert = "{old}"
+key = "{old_key}"
+
+[backend.www]
+servers = [{{ name = "a", address = "127.0.0.1:1" }}]
+"#,
+        a = a.cert.display(),
+        b = b.cert.display(),
+        b_key = b.key.display(),
+        c = c.cert.display(),
+        c_key = c.key.display(),
+        old = old.cert.display(),
+        old_key = old.key.display(),
+    );
+    let checked = check(&write(dir.path(), "sni.toml", &text));
+    assert_eq!(checked.code, Some(2), "{}", checked.stderr);
+    assert_reported(
+        &checked,
+        &[
+            (10, "listener[0].tls", "does not fit the certificate"),
+            (22, "listener[0].tls", "expired on 2021-01-01"),
+            (10, "listener[0].tls", "two certificates claim the name \"shared.test\""),
+        ],
+    );
+}

@@ -21,7 +21,7 @@ fn tagged(parts: &LabParts, dir: &Path) -> ProxyConfig {
             Listener::plain("web").plugins(&["tag"]).default_backend("www"),
             Listener {
                 tls: Some(Tls {
-                    cert: dir.join("live/fullchain.pem"),
+                    cert: Some(dir.join("live/fullchain.pem")),
                     key: Some(dir.join("live/privkey.pem")),
                     ..Tls::default()
                 }),

@@ -66,10 +66,10 @@ async fn separate_cert_and_key_files_work_and_min_version_is_enforced() {
     let lab = Lab::start_with(|parts| {
         let mut config = lab_config(parts);
         config.listener_mut("www-https").tls = Some(Tls {
-            cert: parts.cert.clone(),
+            cert: Some(parts.cert.clone()),
             key: Some(parts.key.clone()),
             min_version: Some("1.3".into()),
-            http2: None,
+            ..Tls::default()
         });
         config
     })

@@ -73,14 +73,30 @@ pub struct ListenerFile {
 #[serde(deny_unknown_fields)]
 pub struct TlsFile {
     /// The certificate chain, or one PEM holding chain and key as HAProxy
-    /// takes it.
-    pub cert: Spanned<String>,
+    /// takes it (one certificate; `certificates` for several).
+    pub cert: Option<Spanned<String>>,
     /// The private key, when not in `cert`.
     pub key: Option<Spanned<String>>,
+    /// Several certificates, chosen by SNI (the first is the default).
+    #[serde(default)]
+    pub certificates: Vec<CertificateFile>,
+    /// `"default"` (the first certificate) or `"refuse"`: what a client
+    /// that sends no SNI name, or an unknown one, gets.
+    pub unknown_name: Option<Spanned<String>>,
     /// `"1.2"` (default) or `"1.3"`.
     pub min_version: Option<Spanned<String>>,
     /// Offer HTTP/2 by ALPN (default true).
     pub http2: Option<bool>,
+}
+
+/// One of `tls.certificates`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFile {
+    /// The chain, or chain and key in one PEM.
+    pub cert: Spanned<String>,
+    /// The private key, when not in `cert`.
+    pub key: Option<Spanned<String>>,
 }
 
 /// `[backend.NAME]`: a group of servers.

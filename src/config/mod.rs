@@ -171,16 +171,37 @@ pub struct ListenerLimits {
 /// `tls = { ... }` of a listener: its certificate and protocols.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
-    /// Certificate chain, or one PEM with chain and key (HAProxy style).
-    pub cert: PathBuf,
-    /// Private key, when not in `cert`.
-    pub key: Option<PathBuf>,
+    /// The certificates, chosen by SNI; the first is the default.
+    pub certificates: Vec<CertificateConfig>,
+    /// What a client with no SNI name, or an unknown one, gets.
+    pub unknown_name: UnknownName,
     /// The oldest TLS version accepted.
     pub min_version: TlsVersion,
     /// Offer `h2` by ALPN.
     pub http2: bool,
-    /// Where `cert` is written, for problems found while loading it.
+    /// Where `tls` is written, for problems found while loading it.
     pub at: Position,
+}
+
+/// One certificate of a TLS listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateConfig {
+    /// Certificate chain, or one PEM with chain and key (HAProxy style).
+    pub cert: PathBuf,
+    /// Private key, when not in `cert`.
+    pub key: Option<PathBuf>,
+    /// Where its `cert` is written, for problems found while loading it.
+    pub at: Position,
+}
+
+/// What a TLS listener does for a client whose SNI name no certificate
+/// covers, or that sends none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownName {
+    /// The first certificate.
+    Default,
+    /// No certificate: the handshake fails.
+    Refuse,
 }
 
 /// The oldest TLS version a listener accepts (`min_version`).

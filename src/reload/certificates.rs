@@ -1,7 +1,8 @@
 //! Certificates of TLS listeners: each listener's store, reloaded from its
-//! files (a pair that loads and matches replaces the served certificate
-//! for new handshakes; a broken one is logged and the old one stays), with
-//! its expiry in the metrics and the status.
+//! files. Every certificate on its own: one that loads and matches its key
+//! replaces the one it was for new handshakes, a broken one is logged and
+//! the old one stays, the others are left as they are. Each certificate's
+//! names and expiry are in the metrics and the status.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use super::status::CertificateStatus;
 use super::Reloader;
 use crate::content_hash::{short, ContentHash};
 use crate::report::Report;
-use crate::tls::{load_certified_key, CertificateStore};
+use crate::tls::{load_certificate, CertificateStore, ServedCertificate};
 
 /// A TLS listener's certificate store, with where its files are.
 pub struct CertificateSlot {
@@ -19,10 +20,18 @@ pub struct CertificateSlot {
     pub store: Arc<CertificateStore>,
 }
 
+fn fingerprint(certificate: &ServedCertificate) -> String {
+    certificate
+        .key
+        .cert
+        .first()
+        .map(|der| ContentHash::of(der).to_string())
+        .unwrap_or_default()
+}
+
 impl Reloader {
-    /// Re-reads every TLS listener's certificate files; a pair that loads
-    /// and matches replaces the served certificate for new handshakes, a
-    /// broken one is logged and the old certificate stays.
+    /// Re-reads every certificate file of every TLS listener (see the
+    /// module doc).
     pub async fn reload_certificates(&self) {
         let _one_at_a_time = self.serial.lock().await;
         let config = Arc::clone(&self.proxy.generation().config);
@@ -35,32 +44,55 @@ impl Reloader {
             else {
                 continue;
             };
-            let loaded = tokio::task::spawn_blocking(move || load_certified_key(&tls.cert, tls.key.as_deref())).await;
-            match loaded {
-                Ok(Ok(key)) => self.install_certificate(slot, key),
-                Ok(Err(error)) => {
-                    tracing::warn!(listener = %slot.listener, error = %Report(&error), "certificate rejected, the previous one keeps serving");
-                    self.with_status(|s| {
-                        if let Some(c) = s.certificates.iter_mut().find(|c| c.listener == slot.listener) {
-                            c.last_error = Some(Report(&error).to_string());
-                        }
-                    });
+            for (index, certificate) in tls.certificates.iter().enumerate() {
+                let (cert, key) = (certificate.cert.clone(), certificate.key.clone());
+                let loaded = tokio::task::spawn_blocking(move || load_certificate(&cert, key.as_deref())).await;
+                match loaded {
+                    Ok(Ok(served)) => self.install_certificate(slot, index, served),
+                    Ok(Err(error)) => {
+                        tracing::warn!(listener = %slot.listener, file = %certificate.cert.display(), error = %Report(&error), "certificate rejected, the previous one keeps serving");
+                        self.with_status(|s| {
+                            let entry = s
+                                .certificates
+                                .iter_mut()
+                                .find(|c| c.listener == slot.listener && c.index == index);
+                            if let Some(c) = entry {
+                                c.last_error = Some(Report(&error).to_string());
+                            }
+                        });
+                    }
+                    Err(e) => tracing::error!(listener = %slot.listener, error = %e, "certificate reload aborted"),
                 }
-                Err(e) => tracing::error!(listener = %slot.listener, error = %e, "certificate reload aborted"),
             }
         }
     }
 
-    pub(super) fn install_certificate(&self, slot: &CertificateSlot, key: rustls::sign::CertifiedKey) {
-        let fingerprint = |k: &rustls::sign::CertifiedKey| k.cert.first().map(|c| ContentHash::of(c).to_string());
-        let new = fingerprint(&key).unwrap_or_default();
-        let old = fingerprint(&slot.store.current()).unwrap_or_default();
-        if new != old {
-            slot.store.replace(key);
-            tracing::info!(listener = %slot.listener, fingerprint = %short(&new), "certificate replaced for new handshakes");
+    /// Installs a listener's whole set (at start, and when a reload changed
+    /// its certificates).
+    pub(super) fn install_certificates(&self, slot: &CertificateSlot, served: &[ServedCertificate]) {
+        if served.len() != slot.store.certificates().len() {
+            tracing::warn!(listener = %slot.listener, "the number of certificates changed: restart to apply it");
         }
-        let leaf = slot.store.current().cert.first().and_then(|c| crate::tls::describe(c));
-        if let Some(leaf) = &leaf {
+        for (index, certificate) in served.iter().enumerate() {
+            self.install_certificate(slot, index, certificate.clone());
+        }
+    }
+
+    /// New handshakes get `certificate` in place of the `index`-th, if it
+    /// differs; its names, expiry and fingerprint are recorded.
+    pub(super) fn install_certificate(&self, slot: &CertificateSlot, index: usize, certificate: ServedCertificate) {
+        let new = fingerprint(&certificate);
+        let old = slot
+            .store
+            .certificates()
+            .get(index)
+            .map(fingerprint)
+            .unwrap_or_default();
+        if new != old {
+            tracing::info!(listener = %slot.listener, names = %certificate.names.join(","), fingerprint = %short(&new), "certificate replaced for new handshakes");
+            slot.store.replace(index, certificate.clone());
+        }
+        if let Some(leaf) = &certificate.leaf {
             crate::metrics::metrics()
                 .certificate_expiry
                 .get_or_create(&crate::metrics::CertificateLabels {
@@ -72,12 +104,18 @@ impl Reloader {
         self.with_status(|s| {
             let entry = CertificateStatus {
                 listener: slot.listener.clone(),
+                index,
+                names: certificate.names.clone(),
                 fingerprint: new.clone(),
-                subject: leaf.as_ref().map(|l| l.subject.clone()),
-                not_after: leaf.as_ref().map(|l| l.not_after),
+                subject: certificate.leaf.as_ref().map(|l| l.subject.clone()),
+                not_after: certificate.leaf.as_ref().map(|l| l.not_after),
                 last_error: None,
             };
-            match s.certificates.iter_mut().find(|c| c.listener == slot.listener) {
+            let existing = s
+                .certificates
+                .iter_mut()
+                .find(|c| c.listener == slot.listener && c.index == index);
+            match existing {
                 Some(c) => *c = entry,
                 None => s.certificates.push(entry),
             }

@@ -119,7 +119,7 @@ impl Reloader {
         };
         reloader.record_published(&generation, None, "start");
         for slot in &reloader.certificates {
-            reloader.install_certificate(slot, (*slot.store.current()).clone());
+            reloader.install_certificates(slot, &slot.store.certificates());
         }
         reloader
     }
@@ -213,8 +213,8 @@ impl Reloader {
         self.proxy.publish_shared(Arc::clone(&generation));
         self.health.sync(&generation.backend_list(), &self.shutdown);
         for slot in &self.certificates {
-            if let Some(key) = prepared.certificates.get(&slot.listener) {
-                self.install_certificate(slot, key.clone());
+            if let Some(served) = prepared.certificates.get(&slot.listener) {
+                self.install_certificates(slot, served);
             }
         }
         self.record_published(&generation, Some(&current), cause);
@@ -232,9 +232,9 @@ impl Reloader {
             }
         }
         for listener in &generation.config.listeners {
-            if let Some(tls) = &listener.tls {
-                files.push((tls.cert.clone(), WatchTarget::Certificate));
-                if let Some(key) = &tls.key {
+            for certificate in listener.tls.iter().flat_map(|tls| &tls.certificates) {
+                files.push((certificate.cert.clone(), WatchTarget::Certificate));
+                if let Some(key) = &certificate.key {
                     files.push((key.clone(), WatchTarget::Certificate));
                 }
             }

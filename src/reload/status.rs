@@ -54,6 +54,12 @@ pub struct PluginStatus {
 pub struct CertificateStatus {
     /// The listener's name.
     pub listener: String,
+    /// Its place among the listener's certificates (0: the default).
+    #[serde(default)]
+    pub index: usize,
+    /// The names it answers for by SNI.
+    #[serde(default)]
+    pub names: Vec<String>,
     /// SHA-256 of the leaf certificate served now.
     pub fingerprint: String,
     /// The leaf's subject (`CN=...`).

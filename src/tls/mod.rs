@@ -1,20 +1,21 @@
 //! TLS termination: certificates loaded from PEM files (chain and key
 //! separately, or one combined PEM as HAProxy takes it), checked for a
-//! matching key, served through a resolver whose certificate can be swapped
-//! without touching the listener. `client.rs`: TLS to backends' servers.
+//! matching key, served by SNI through a store whose certificates can be
+//! swapped without touching the listener (`sni.rs`). `client.rs`: TLS to
+//! backends' servers.
 
 mod client;
+mod sni;
 
 pub use client::{upstream_tls, UpstreamTls};
+pub use sni::{claimed_twice, load_certificate, CertificateStore, LeafInfo, ServedCertificate};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
@@ -104,37 +105,6 @@ pub fn load_certified_key(cert: &Path, key: Option<&Path>) -> Result<CertifiedKe
     })
 }
 
-/// Serves one certificate, replaceable while the listener runs.
-#[derive(Debug)]
-pub struct CertificateStore {
-    current: ArcSwap<CertifiedKey>,
-}
-
-impl CertificateStore {
-    /// A store serving `key` until it is replaced.
-    pub fn new(key: CertifiedKey) -> Arc<CertificateStore> {
-        Arc::new(CertificateStore {
-            current: ArcSwap::from_pointee(key),
-        })
-    }
-
-    /// New handshakes get `key`; established connections keep theirs.
-    pub fn replace(&self, key: CertifiedKey) {
-        self.current.store(Arc::new(key));
-    }
-
-    /// The certificate new handshakes get.
-    pub fn current(&self) -> Arc<CertifiedKey> {
-        self.current.load_full()
-    }
-}
-
-impl ResolvesServerCert for CertificateStore {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.load_full())
-    }
-}
-
 /// The rustls configuration of a TLS listener.
 pub fn server_config(settings: &TlsConfig, store: Arc<CertificateStore>) -> Result<ServerConfig, TlsError> {
     let versions: &[&'static rustls::SupportedProtocolVersion] = match settings.min_version {
@@ -152,22 +122,4 @@ pub fn server_config(settings: &TlsConfig, store: Arc<CertificateStore>) -> Resu
         vec![b"http/1.1".to_vec()]
     };
     Ok(config)
-}
-
-/// What the status page shows of a certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeafInfo {
-    /// The subject's distinguished name (`CN=...`).
-    pub subject: String,
-    /// Expiry, seconds since the Unix epoch.
-    pub not_after: i64,
-}
-
-/// The subject and expiry of a DER certificate, if it parses.
-pub fn describe(der: &[u8]) -> Option<LeafInfo> {
-    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(LeafInfo {
-        subject: certificate.subject().to_string(),
-        not_after: certificate.validity().not_after.timestamp(),
-    })
 }

@@ -77,13 +77,26 @@ pub struct Listener {
 /// A listener's `tls = { … }`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tls {
-    pub cert: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<Certificate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http2: Option<bool>,
+}
+
+/// One of `tls.certificates`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Certificate {
+    pub cert: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
 }
 
 /// `[backend.NAME]`.
@@ -182,7 +195,7 @@ impl Listener {
     pub fn tls(name: &str, cert: &Path) -> Listener {
         Listener {
             tls: Some(Tls {
-                cert: cert.to_path_buf(),
+                cert: Some(cert.to_path_buf()),
                 ..Tls::default()
             }),
             ..Listener::plain(name)

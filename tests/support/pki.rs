@@ -40,8 +40,27 @@ impl TestCa {
     /// A certificate for `names` (server, or client: any name), written as
     /// `dir/FILE.pem` and `dir/FILE.key`.
     pub fn issue(&self, dir: &Path, file: &str, names: &[&str]) -> Issued {
+        self.issue_with(dir, file, names, |_| {})
+    }
+
+    /// A certificate that expired in 2021.
+    pub fn issue_expired(&self, dir: &Path, file: &str, names: &[&str]) -> Issued {
+        self.issue_with(dir, file, names, |params| {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        })
+    }
+
+    fn issue_with(
+        &self,
+        dir: &Path,
+        file: &str,
+        names: &[&str],
+        change: impl FnOnce(&mut CertificateParams),
+    ) -> Issued {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        change(&mut params);
         params
             .distinguished_name
             .push(DnType::CommonName, names.first().copied().unwrap_or(file));

@@ -108,8 +108,55 @@ impl Checker<'_, '_> {
     }
 
     pub(super) fn tls(&mut self, t: &TlsFile, field: &str) -> Option<TlsConfig> {
-        let cert = self.existing_file(&t.cert, &format!("{field}.cert"));
-        let key = t.key.as_ref().map(|k| self.existing_file(k, &format!("{field}.key")));
+        // Each certificate as written: its cert, its key, its field.
+        type Written<'f> = (&'f Spanned<String>, Option<&'f Spanned<String>>, String);
+        let mut written: Vec<Written<'_>> = Vec::new();
+        match (&t.cert, t.certificates.is_empty()) {
+            (Some(cert), true) => written.push((cert, t.key.as_ref(), field.to_string())),
+            (Some(cert), false) => {
+                self.problems.at(
+                    Some(cert.span().start),
+                    format!("{field}.cert"),
+                    "set cert (one certificate) or certificates (several), not both",
+                );
+            }
+            (None, true) => {
+                self.problems.at(None, field.to_string(), "needs cert, or certificates");
+            }
+            (None, false) => {
+                if let Some(key) = &t.key {
+                    self.check(
+                        false,
+                        key,
+                        &format!("{field}.key"),
+                        "key goes with cert, or in each of certificates",
+                    );
+                }
+                for (i, c) in t.certificates.iter().enumerate() {
+                    written.push((&c.cert, c.key.as_ref(), format!("{field}.certificates[{i}]")));
+                }
+            }
+        }
+        let mut certificates = Vec::new();
+        let mut complete = true;
+        for (cert, key, at_field) in written {
+            let (line, column) = self.line_column(cert.span().start);
+            let cert_path = self.existing_file(cert, &format!("{at_field}.cert"));
+            let key_path = key.map(|k| self.existing_file(k, &format!("{at_field}.key")));
+            match (cert_path, key_path) {
+                (Some(cert), None) => certificates.push(CertificateConfig {
+                    cert,
+                    key: None,
+                    at: Position { line, column },
+                }),
+                (Some(cert), Some(Some(key))) => certificates.push(CertificateConfig {
+                    cert,
+                    key: Some(key),
+                    at: Position { line, column },
+                }),
+                _ => complete = false,
+            }
+        }
         let min_version = match t.min_version.as_ref().map(|v| (v, v.get_ref().as_str())) {
             None | Some((_, "1.2")) => Some(TlsVersion::Tls12),
             Some((_, "1.3")) => Some(TlsVersion::Tls13),
@@ -122,16 +169,26 @@ impl Checker<'_, '_> {
                 None
             }
         };
-        let (line, column) = self.line_column(t.cert.span().start);
+        let unknown_name = match t.unknown_name.as_ref().map(|u| (u, u.get_ref().as_str())) {
+            None | Some((_, "default")) => UnknownName::Default,
+            Some((_, "refuse")) => UnknownName::Refuse,
+            Some((u, other)) => {
+                self.problems.at(
+                    Some(u.span().start),
+                    format!("{field}.unknown_name"),
+                    format!("\"{other}\": expected \"default\" or \"refuse\""),
+                );
+                UnknownName::Default
+            }
+        };
+        let at = certificates.first().map(|c| c.at).unwrap_or_default();
+        (complete && !certificates.is_empty()).then_some(())?;
         Some(TlsConfig {
-            cert: cert?,
-            key: match key {
-                Some(k) => Some(k?),
-                None => None,
-            },
+            certificates,
+            unknown_name,
             min_version: min_version?,
             http2: t.http2.unwrap_or(true),
-            at: Position { line, column },
+            at,
         })
     }
 
