@@ -20,7 +20,8 @@
 //! - [`listener`], [`tls`]: accepting within connection limits, TLS
 //!   termination, HTTP/1.1 and HTTP/2 with the listener's limits, draining
 //!   on shutdown, `SO_REUSEPORT` for restarts.
-//! - [`body`]: request bodies on their way to a server.
+//! - [`body`]: request bodies on their way to a server; [`tunnel`]:
+//!   upgraded connections (WebSocket), which outlive generations.
 //! - [`prepare`], [`running`]: check everything a configuration needs, then
 //!   bind and serve.
 //! - [`reload`]: hot swap of plugins, configuration and certificates on file
@@ -45,7 +46,9 @@
 //!        ▼
 //!  1 admit     a request id; a place under max_in_flight (else 503); pin the
 //!              current generation (lock-free); head checks (400); a declared
-//!              body over max_body (413)                          Proxy::handle, admit
+//!              body over max_body (413); an upgrade (Connection: upgrade +
+//!              Upgrade, or an HTTP/2 extended CONNECT) and a gRPC call (its
+//!              grpc-timeout) are noted                           Proxy::handle, admit
 //!        ▼
 //!  2 hooks     the listener's request hooks, in order, each skipped unless its
 //!              interest matches: continue | route(B) | respond(R), header edits
@@ -54,16 +57,25 @@
 //!        ├── respond, refuse, unknown backend, no route ───────────────────► 6
 //!        ▼ route(B), or the listener's default backend when all continue
 //!  3 prepare   the head for the server: plugin edits, hop-by-hop headers
-//!              removed, X-Forwarded-For, Host from :authority, x-request-id
-//!                                                                prepare_upstream_head
+//!              removed, X-Forwarded-For, Host from :authority, x-request-id;
+//!              an upgrade takes a place under max_tunnels (else 503) and gets
+//!              its Connection/Upgrade back (an extended CONNECT becomes an
+//!              RFC 6455 GET)                                     prepare_upstream_head, upgrade
 //!        ▼
 //!  4 balance   the backend's balancer picks among the servers not tried yet
 //!              (name, address, weight, health, in-flight, sequence); a failed
 //!              call: fail-closed refuses (► 6), fail-open asks the builtin
 //!              round-robin                                       plugin::Balancer
 //!        ▼
-//!  5 exchange  a pooled keep-alive connection (or a new one) carries the request
+//!  5 exchange  a connection to the server (TCP, TLS with SNI and resumption;
+//!              HTTP/1.1, or HTTP/2 by protocol or ALPN) carries the request:
+//!              an idle HTTP/1.1 one, a stream of a shared HTTP/2 one (a new
+//!              connection past h2_max_streams), a new HTTP/1.1 one for an
+//!              upgrade; shaped for its version (te: trailers for HTTP/2); the
+//!              wait for the head bounded by response_timeout and grpc-timeout
 //!              ├── no connection / handed back unsent ──► 4, body untouched
+//!              ├── refused by an HTTP/2 server (REFUSED_STREAM, GOAWAY),
+//!              │     replayable ──► a new connection, same server
 //!              ├── failed before a response head, idempotent and bodiless ──► 4
 //!              │     (at most `retries` more, within the retry budget; every
 //!              │      outcome feeds passive health)              proxy/forward.rs
@@ -74,7 +86,12 @@
 //!  6 respond   hop-by-hop headers removed, response edits applied (the chain's,
 //!              then the balancer's); an error becomes its response in one place,
 //!              503 / 502 / 504 / 413 / 400 / the plugin's status, naming the
-//!              request id, its blame recorded                    Proxy::respond, fail
+//!              request id (for gRPC: a trailers-only grpc-status), its blame
+//!              recorded                                          Proxy::respond, fail
+//!              an upgrade answered 101: the client gets 101 (200 for an
+//!              extended CONNECT) and a tunnel copies bytes both ways until a
+//!              side closes, tunnel_idle_timeout, or shutdown's grace ends
+//!                                                                proxy/upgrade.rs, tunnel
 //!        ▼
 //!  7 account   metrics (status class, duration, errors by blame), the access-log
 //!              line; the body streams back and its connection returns to the
