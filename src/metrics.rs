@@ -175,6 +175,8 @@ pub struct Metrics {
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
     /// Further attempts after a failed one, by backend.
     pub retries: Family<BackendLabels, Counter>,
+    /// Picks made while a backend was in panic (see `panic_threshold`).
+    pub panic_picks: Family<BackendLabels, Counter>,
     /// 1 while a server is healthy, else 0.
     pub server_up: Family<ServerLabels, Gauge>,
     /// Health changes of a server, by the state entered.
@@ -209,6 +211,7 @@ impl Metrics {
             upstream_responses: Family::default(),
             upstream_errors: Family::default(),
             retries: Family::default(),
+            panic_picks: Family::default(),
             server_up: Family::default(),
             server_transitions: Family::default(),
             plugin_calls: Family::default(),
@@ -263,6 +266,11 @@ impl Metrics {
             m.upstream_errors.clone(),
         );
         r.register("retries", "Further attempts after a failed one", m.retries.clone());
+        r.register(
+            "panic_picks",
+            "Picks made while too few servers were up: servers down by passive health alone were tried anyway",
+            m.panic_picks.clone(),
+        );
         r.register("server_up", "1 while a server is healthy, else 0", m.server_up.clone());
         r.register(
             "server_transitions",

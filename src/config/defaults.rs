@@ -31,5 +31,6 @@ pub(crate) const MAX_HEADERS: usize = 100;
 pub(crate) const H2_MAX_STREAMS: u32 = 100;
 pub(crate) const PASSIVE_FAILURES: u32 = 3;
 pub(crate) const PASSIVE_COOLDOWN: Duration = Duration::from_secs(10);
+pub(crate) const PANIC_THRESHOLD: f64 = 0.5;
 pub(crate) const RETRY_RATIO: f64 = 0.2;
 pub(crate) const RETRY_MIN_PER_SECOND: u32 = 10;

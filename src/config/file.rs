@@ -66,9 +66,26 @@ pub struct ListenerFile {
     pub max_headers: Option<Spanned<usize>>,
     pub max_body: Option<Spanned<String>>,
     pub h2_max_streams: Option<Spanned<u32>>,
+    /// How request paths are normalised before plugins see them.
+    pub normalize_path: Option<NormalizePathFile>,
 }
 
-/// `tls = { ... }` of a listener.
+/// `normalize_path = { ... }` of a listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizePathFile {
+    /// Normalise at all (default true).
+    pub enabled: Option<bool>,
+    /// Merge repeated slashes (default true).
+    pub merge_slashes: Option<bool>,
+    /// `"keep"` (default), `"refuse"` or `"decode"` for `%2F`.
+    pub escaped_slashes: Option<Spanned<String>>,
+    /// Lower-case the path (default false), for servers that ignore case.
+    pub lowercase: Option<bool>,
+    /// `"forward"` (default: the normalised path) or `"refuse"` (400) when
+    /// normalising changes a path.
+    pub on_change: Option<Spanned<String>>,
+}
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFile {
@@ -150,6 +167,9 @@ pub struct PassiveHealthFile {
     pub failures: Option<Spanned<u32>>,
     pub on_5xx: Option<bool>,
     pub cooldown: Option<Spanned<String>>,
+    /// Below this share of servers up, those down by passive health alone
+    /// are tried anyway.
+    pub panic_threshold: Option<Spanned<f64>>,
 }
 
 /// `retry_budget = { ... }` of a backend.

@@ -146,6 +146,47 @@ pub struct ListenerConfig {
     pub default_backend: Option<String>,
     /// What the listener accepts from clients.
     pub limits: ListenerLimits,
+    /// How request paths are normalised before plugins see them.
+    pub normalize_path: PathNormalization,
+}
+
+/// A listener's `normalize_path` (see `proxy/path.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathNormalization {
+    /// Normalise at all.
+    pub enabled: bool,
+    /// Merge repeated slashes.
+    pub merge_slashes: bool,
+    /// What an encoded slash (`%2F`) becomes.
+    pub escaped_slashes: EscapedSlashes,
+    /// Lower-case the path.
+    pub lowercase: bool,
+    /// Refuse (400) a path that normalising changes, instead of forwarding
+    /// the normalised one.
+    pub refuse_changed: bool,
+}
+
+impl Default for PathNormalization {
+    fn default() -> PathNormalization {
+        PathNormalization {
+            enabled: true,
+            merge_slashes: true,
+            escaped_slashes: EscapedSlashes::Keep,
+            lowercase: false,
+            refuse_changed: false,
+        }
+    }
+}
+
+/// What path normalisation does with `%2F`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscapedSlashes {
+    /// Leave it encoded (it is part of a segment).
+    Keep,
+    /// Refuse the request (400).
+    Refuse,
+    /// Decode it to `/` (it separates segments, as many servers read it).
+    Decode,
 }
 
 /// What one listener accepts from clients.
@@ -294,6 +335,11 @@ pub struct PassiveHealthConfig {
     pub on_5xx: bool,
     /// Without active checks, how long a server marked down stays down.
     pub cooldown: Duration,
+    /// Envoy's panic threshold: when less than this share of a backend's
+    /// servers (maintenance aside) is up, the servers down by passive
+    /// health alone are offered to the balancer as up again, so a backend
+    /// never locks itself out on the evidence of its own failures. 0: off.
+    pub panic_threshold: f64,
 }
 
 /// Retries allowed per backend, so retries cannot multiply an outage:

@@ -344,6 +344,7 @@ fn pick(
     attempt: u32,
 ) -> Result<Option<(usize, Vec<HeaderOp>)>, ProxyError> {
     let backend = &target.backend;
+    let panic = backend.in_panic();
     let mut indices = Vec::with_capacity(backend.servers.len());
     let mut servers = Vec::with_capacity(backend.servers.len());
     for (i, server) in backend.servers.iter().enumerate() {
@@ -356,7 +357,7 @@ fn pick(
             name: Arc::clone(&server.name),
             address: Arc::clone(&server.address_text),
             weight: server.effective_weight(),
-            healthy: server.is_available(),
+            healthy: server.is_available() || (panic && server.down_only_passively()),
             in_flight: server.in_flight(),
         });
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::{Config, ListenerLimits};
+use crate::config::{Config, ListenerLimits, PathNormalization};
 use crate::plugin::{Balancer, PluginSet, RequestChain};
 use crate::tls::UpstreamTls;
 use crate::upstream::Backend;
@@ -51,6 +51,8 @@ pub struct ListenerRoute {
     pub default_backend: Option<BalancedBackend>,
     /// What it accepts from clients.
     pub limits: ListenerLimits,
+    /// How it normalises request paths.
+    pub normalize_path: PathNormalization,
     /// Its metric handles.
     pub metrics: crate::metrics::ListenerMetrics,
 }
@@ -86,6 +88,7 @@ impl Generation {
                     chain: plugins.chain(&l.plugins),
                     default_backend: l.default_backend.as_ref().and_then(|b| backends.get(b).cloned()),
                     limits: l.limits.clone(),
+                    normalize_path: l.normalize_path.clone(),
                     metrics: crate::metrics::ListenerMetrics::new(&l.name),
                 };
                 (l.name.clone(), route)

@@ -17,6 +17,7 @@ mod generation;
 mod grpc;
 mod head_checks;
 mod headers;
+mod path;
 mod request_id;
 mod response_body;
 mod upgrade;
@@ -40,7 +41,6 @@ pub use response_body::ProxyBody;
 
 use crate::access_log::{AccessLog, Entry};
 use crate::body::ClientBody;
-use crate::config::ListenerLimits;
 use crate::log_throttle::ThrottledLog;
 use crate::metrics::{class_index, metrics};
 use crate::plugin::{ChainOutcome, ConnectionInfo, DirectResponse, HeaderOp, PluginVersion, RequestView, Verdict};
@@ -224,7 +224,7 @@ impl Proxy {
         }
         let client_upgrade = upgrade::note(&mut head);
         let mut view = RequestView { head, conn };
-        if let Err(error) = admit(&view, &route.limits) {
+        if let Err(error) = admit(&mut view, route) {
             return fail(error, id, trace, &[]);
         }
         // 2. the request hooks
@@ -297,12 +297,25 @@ fn fail(error: ProxyError, id: RequestId, trace: &mut Trace, edits: &[HeaderOp])
 }
 
 /// Refuses a request before any plugin runs: a head that could be read two
-/// ways, or a declared body over the listener's limit.
-fn admit(view: &RequestView, limits: &ListenerLimits) -> Result<(), ProxyError> {
+/// ways, a path that cannot be normalised, or a declared body over the
+/// listener's limit. A path that normalising changes is replaced here, so
+/// plugins and the server see the same one.
+fn admit(view: &mut RequestView, route: &ListenerRoute) -> Result<(), ProxyError> {
+    let limits = &route.limits;
     check_head(&view.head).map_err(|r| ProxyError::BadRequest {
         status: r.status,
         reason: r.reason,
     })?;
+    match path::normalize(view.head.uri.path(), &route.normalize_path) {
+        Ok(None) => {}
+        Ok(Some(normal)) => replace_path(&mut view.head.uri, &normal),
+        Err(refusal) => {
+            return Err(ProxyError::BadRequest {
+                status: StatusCode::BAD_REQUEST,
+                reason: refusal.reason(),
+            })
+        }
+    }
     let declared = view
         .head
         .headers
@@ -358,6 +371,19 @@ fn decide<'g>(
         },
     };
     Decided::Answer(fail(error, id, trace, &outcome.response_edits))
+}
+
+/// `uri` with its path replaced, query and authority kept.
+fn replace_path(uri: &mut http::Uri, path: &str) {
+    let mut parts = uri.clone().into_parts();
+    let path_and_query = match parts.path_and_query.as_ref().and_then(|p| p.query()) {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    parts.path_and_query = http::uri::PathAndQuery::try_from(path_and_query).ok();
+    if let Ok(normal) = http::Uri::from_parts(parts) {
+        *uri = normal;
+    }
 }
 
 /// Logs overload at most once a second.

@@ -26,6 +26,10 @@ pub struct Backend {
     pub retry_budget: RetryBudget,
     /// Further attempts after a failed one (a metric).
     pub retries: prometheus_client::metrics::counter::Counter,
+    /// Picks made in panic (a metric).
+    panics: prometheus_client::metrics::counter::Counter,
+    /// Whether the last pick was in panic (to log transitions once).
+    panicking: std::sync::atomic::AtomicBool,
 }
 
 /// How a real request to a server went, for passive health.
@@ -84,6 +88,13 @@ impl Backend {
                     backend: config.name.clone(),
                 })
                 .clone(),
+            panics: crate::metrics::metrics()
+                .panic_picks
+                .get_or_create(&crate::metrics::BackendLabels {
+                    backend: config.name.clone(),
+                })
+                .clone(),
+            panicking: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -113,6 +124,41 @@ impl Backend {
                 tracing::info!(%backend, server = %server.name, "server back after the passive-health cooldown");
             });
         }
+    }
+
+    /// Whether the backend is in panic (see `panic_threshold`): too few of
+    /// its servers are up, and some are down by passive health alone, so
+    /// those are tried anyway. Counted per pick; entering and leaving panic
+    /// are logged once each.
+    pub fn in_panic(&self) -> bool {
+        let threshold = self.config.passive_health.panic_threshold;
+        let mut eligible = 0usize;
+        let mut up = 0usize;
+        let mut revivable = false;
+        for server in &self.servers {
+            if server.admin_state() == super::server::AdminState::Maint {
+                continue;
+            }
+            eligible += 1;
+            if server.is_healthy() {
+                up += 1;
+            } else if server.down_only_passively() {
+                revivable = true;
+            }
+        }
+        let panic = threshold > 0.0 && revivable && eligible > 0 && (up as f64) < threshold * eligible as f64;
+        if panic {
+            self.panics.inc();
+        }
+        if self.panicking.swap(panic, Ordering::Relaxed) != panic {
+            match panic {
+                true => {
+                    tracing::warn!(backend = %self.name, up, of = eligible, "backend in panic: trying the servers passive health took down")
+                }
+                false => tracing::info!(backend = %self.name, up, of = eligible, "backend out of panic"),
+            }
+        }
+        panic
     }
 
     /// The next value of the per-backend sequence the balancer sees.

@@ -106,7 +106,13 @@ impl Checker {
             let result = result.unwrap_or_else(|_| Err(format!("no answer within {:?}", self.check.timeout)));
             let latency = started.elapsed();
             let ok = result.is_ok();
-            let change = counts.record(ok, self.server.is_healthy(), &self.check);
+            // A success counts toward bringing it up from either kind of
+            // down; a failure toward taking down what the checks hold up.
+            let up = match ok {
+                true => self.server.is_healthy(),
+                false => self.server.actively_up(),
+            };
+            let change = counts.record(ok, up, &self.check);
             let detail = match result {
                 Ok(status) => status,
                 Err(reason) => reason,

@@ -79,7 +79,10 @@ pub struct Server {
     pub address_text: Arc<str>,
     /// Configured weight; a reload may change it on a kept server.
     weight: AtomicU32,
+    /// Up by its active health checks (always, without checks).
     healthy: AtomicBool,
+    /// Down by passive health: real requests failed in a row.
+    passive_down: AtomicBool,
     in_flight: AtomicU32,
     /// Consecutive failures seen on real requests.
     passive_failures: AtomicU32,
@@ -113,6 +116,7 @@ impl Server {
             address_text: Arc::from(config.address.to_string()),
             weight: AtomicU32::new(config.weight),
             healthy: AtomicBool::new(true),
+            passive_down: AtomicBool::new(false),
             in_flight: AtomicU32::new(0),
             passive_failures: AtomicU32::new(0),
             passive_downs: AtomicU64::new(0),
@@ -185,12 +189,32 @@ impl Server {
 
     /// Up by its health checks and passive health.
     pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed) && !self.passive_down.load(Ordering::Relaxed)
+    }
+
+    /// Up by its active health checks, whatever passive health says.
+    pub fn actively_up(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Sets its health, counting a change in the metrics.
+    /// Down by passive health only: its active checks (if any) pass and it
+    /// is not in maintenance. A backend in panic tries such servers anyway.
+    pub fn down_only_passively(&self) -> bool {
+        self.passive_down.load(Ordering::Relaxed)
+            && self.healthy.load(Ordering::Relaxed)
+            && self.admin_state() != AdminState::Maint
+    }
+
+    /// Sets what its active health checks say; up also ends a passive
+    /// mark-down (the checks' `rise` successes prove it answers again).
     pub fn set_healthy(&self, healthy: bool) {
-        if self.healthy.swap(healthy, Ordering::Relaxed) != healthy {
+        let before = self.is_healthy();
+        self.healthy.store(healthy, Ordering::Relaxed);
+        if healthy {
+            self.passive_down.store(false, Ordering::Relaxed);
+            self.passive_failures.store(0, Ordering::Relaxed);
+        }
+        if before != self.is_healthy() {
             self.count_transition(healthy);
         }
     }
@@ -218,7 +242,7 @@ impl Server {
             return false;
         }
         let failures = self.passive_failures.fetch_add(1, Ordering::Relaxed) + 1;
-        if failures >= threshold && self.healthy.swap(false, Ordering::Relaxed) {
+        if failures >= threshold && self.is_healthy() && !self.passive_down.swap(true, Ordering::Relaxed) {
             self.passive_downs.fetch_add(1, Ordering::Relaxed);
             self.count_transition(false);
             return true;
@@ -234,7 +258,11 @@ impl Server {
     /// Back up after a passive mark-down (no active checks to do it).
     pub fn passive_recover(&self) {
         self.passive_failures.store(0, Ordering::Relaxed);
-        self.set_healthy(true);
+        let before = self.is_healthy();
+        self.passive_down.store(false, Ordering::Relaxed);
+        if !before && self.is_healthy() {
+            self.count_transition(true);
+        }
     }
 
     /// Requests this proxy has in flight to it.

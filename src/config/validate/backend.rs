@@ -281,6 +281,19 @@ impl Checker<'_, '_> {
                 &format!("{field}.passive_health.cooldown"),
                 PASSIVE_COOLDOWN,
             ),
+            panic_threshold: match p.and_then(|p| p.panic_threshold.as_ref()) {
+                None => PANIC_THRESHOLD,
+                Some(t) => {
+                    let ok = (0.0..=1.0).contains(t.get_ref());
+                    self.check(
+                        ok,
+                        t,
+                        &format!("{field}.passive_health.panic_threshold"),
+                        "must be from 0.0 to 1.0",
+                    );
+                    t.get_ref().clamp(0.0, 1.0)
+                }
+            },
         }
     }
 

@@ -62,6 +62,7 @@ impl Checker<'_, '_> {
                     plugins: l.plugins.iter().map(|p| p.get_ref().clone()).collect(),
                     default_backend: l.default_backend.as_ref().map(|b| b.get_ref().clone()),
                     limits: self.listener_limits(l, &field),
+                    normalize_path: self.normalize_path(l.normalize_path.as_ref(), &field),
                 });
             }
         }
@@ -190,6 +191,43 @@ impl Checker<'_, '_> {
             http2: t.http2.unwrap_or(true),
             at,
         })
+    }
+
+    fn normalize_path(&mut self, n: Option<&NormalizePathFile>, field: &str) -> PathNormalization {
+        let defaults = PathNormalization::default();
+        let Some(n) = n else { return defaults };
+        let escaped_slashes = match n.escaped_slashes.as_ref().map(|e| (e, e.get_ref().as_str())) {
+            None | Some((_, "keep")) => EscapedSlashes::Keep,
+            Some((_, "refuse")) => EscapedSlashes::Refuse,
+            Some((_, "decode")) => EscapedSlashes::Decode,
+            Some((e, other)) => {
+                self.problems.at(
+                    Some(e.span().start),
+                    format!("{field}.normalize_path.escaped_slashes"),
+                    format!("\"{other}\": expected \"keep\", \"refuse\" or \"decode\""),
+                );
+                EscapedSlashes::Keep
+            }
+        };
+        let refuse_changed = match n.on_change.as_ref().map(|o| (o, o.get_ref().as_str())) {
+            None | Some((_, "forward")) => false,
+            Some((_, "refuse")) => true,
+            Some((o, other)) => {
+                self.problems.at(
+                    Some(o.span().start),
+                    format!("{field}.normalize_path.on_change"),
+                    format!("\"{other}\": expected \"forward\" or \"refuse\""),
+                );
+                false
+            }
+        };
+        PathNormalization {
+            enabled: n.enabled.unwrap_or(defaults.enabled),
+            merge_slashes: n.merge_slashes.unwrap_or(defaults.merge_slashes),
+            escaped_slashes,
+            lowercase: n.lowercase.unwrap_or(defaults.lowercase),
+            refuse_changed,
+        }
     }
 
     pub(super) fn bind(&mut self, bind: &Spanned<String>, field: &str) -> Option<SocketAddr> {
