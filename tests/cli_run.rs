@@ -184,3 +184,25 @@ async fn log_lines_name_their_connection_and_request() {
         assert!(line.contains(&part), "{part:?} in {line}");
     }
 }
+
+/// With no client connected, SIGTERM has nothing to drain: the process
+/// exits at once (it waited a fixed second, or longer, before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_without_clients_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ProxyConfig {
+        listeners: vec![Listener::plain("web").default_backend("www")],
+        ..ProxyConfig::default()
+    };
+    config
+        .backends
+        .insert("www".into(), Backend::of(&[("a", "127.0.0.1:1".parse().unwrap())]));
+    let mut proxy = ProxyProcess::start(&config.write(dir.path()));
+    proxy.address_logged("listening listener=web");
+    let started = std::time::Instant::now();
+    proxy.signal("-TERM");
+    let exit = tokio::task::block_in_place(|| proxy.exits_within(Duration::from_secs(5)));
+    let took = started.elapsed();
+    assert_eq!(exit, Some(Some(0)), "a clean exit");
+    assert!(took < Duration::from_millis(500), "exited after {took:?}");
+}

@@ -118,7 +118,11 @@ impl Listener {
         shared.draining.store(true, Ordering::Relaxed);
         let drained = async {
             tokio::join!(h2.shutdown(), async {
-                tokio::time::sleep(IDLE_DRAIN).await;
+                // Idle keep-alive clients get a moment for one last
+                // request; with none open there is nothing to wait for.
+                if h1.count() > 0 {
+                    tokio::time::sleep(IDLE_DRAIN).await;
+                }
                 h1.shutdown().await;
             });
         };

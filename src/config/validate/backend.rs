@@ -21,6 +21,9 @@ impl Checker<'_, '_> {
     ) -> BackendConfig {
         let field = format!("backend.{}", name.get_ref());
         let balancer = match &b.balancer {
+            // Named or not, the default is builtin:round-robin unless the
+            // file declares a plugin of that name.
+            Some(p) if p.get_ref() == DEFAULT_BALANCER => DEFAULT_BALANCER.to_string(),
             Some(p) => {
                 self.reference(p, plugins, "plugin", &format!("{field}.balancer"));
                 p.get_ref().clone()
@@ -378,6 +381,22 @@ mod tests {
         assert!(problem_at(&with_backend("servers = []"), "backend.spare.servers")
             .1
             .contains("at least one server"));
+    }
+
+    #[test]
+    fn round_robin_named_but_not_declared_is_the_builtin() {
+        let config = valid(&with_backend(
+            "balancer = \"round-robin\"\nservers = [{ name = \"s\", address = \"127.0.0.1:2\" }]",
+        ));
+        assert_eq!(
+            config.backend("spare").map(|b| b.balancer.as_str()),
+            Some(DEFAULT_BALANCER)
+        );
+        assert!(config.plugin(DEFAULT_BALANCER).is_some(), "builtin:round-robin added");
+        let other = with_backend("balancer = \"least-conn\"\nservers = [{ name = \"s\", address = \"127.0.0.1:2\" }]");
+        assert!(problem_at(&other, "backend.spare.balancer")
+            .1
+            .contains("unknown plugin \"least-conn\""));
     }
 
     #[test]

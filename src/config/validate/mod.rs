@@ -111,15 +111,43 @@ fn decode_sections(root: DeTable<'_>, problems: &mut Problems<'_>) -> Document {
     document
 }
 
+/// Decodes one section. An unknown field is reported and left out, then
+/// the section is decoded again, so its other fields are still checked
+/// (every problem at once); any other error drops the section.
 fn decode<T: DeserializeOwned>(value: Spanned<DeValue<'_>>, field: &str, problems: &mut Problems<'_>) -> Option<T> {
     let start = value.span().start;
-    match T::deserialize(ValueDeserializer::from(value)) {
-        Ok(decoded) => Some(decoded),
-        Err(e) => {
-            let at = e.span().map(|s| s.start).unwrap_or(start);
-            problems.at(Some(at), field, e.message().trim());
-            None
+    let mut value = value;
+    // A section has far fewer fields than this.
+    for _ in 0..64 {
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(decoded) => return Some(decoded),
+            Err(e) => {
+                let at = e.span().map(|s| s.start).unwrap_or(start);
+                problems.at(Some(at), field, e.message().trim());
+                let unknown = e.message().starts_with("unknown field");
+                match e.span() {
+                    Some(span) if unknown && remove_key_at(&mut value, span.start) => continue,
+                    _ => return None,
+                }
+            }
         }
+    }
+    None
+}
+
+/// Removes the key that starts at `offset`, wherever it is in `value`.
+fn remove_key_at(value: &mut Spanned<DeValue<'_>>, offset: usize) -> bool {
+    match value.get_mut() {
+        DeValue::Table(table) => {
+            let found = table.keys().find(|k| k.span().start == offset).cloned();
+            if let Some(key) = found {
+                table.remove(&key);
+                return true;
+            }
+            table.iter_mut().any(|(_, v)| remove_key_at(v, offset))
+        }
+        DeValue::Array(items) => items.iter_mut().any(|v| remove_key_at(v, offset)),
+        _ => false,
     }
 }
 
@@ -147,7 +175,11 @@ impl Checker<'_, '_> {
             .map(|(name, b)| self.backend(name, b, &backend_names, &plugin_names))
             .collect();
         let mut plugins: Vec<PluginConfig> = doc.plugins.iter().map(|(n, p)| self.plugin(n, p)).collect();
-        let uses_default_balancer = doc.backends.iter().any(|(_, b)| b.balancer.is_none());
+        let uses_default_balancer = doc.backends.iter().any(|(_, b)| {
+            b.balancer
+                .as_ref()
+                .is_none_or(|name| name.get_ref() == DEFAULT_BALANCER)
+        });
         if uses_default_balancer && !plugin_names.contains(&DEFAULT_BALANCER) {
             plugins.push(PluginConfig::builtin(DEFAULT_BALANCER));
         }
@@ -334,6 +366,34 @@ mod tests {
         let lines: Vec<usize> = found.iter().map(|p| p.line).collect();
         assert!(lines.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
         assert!(found.iter().all(|p| p.file.ends_with("test.toml")));
+    }
+
+    /// An unknown field does not hide the other problems of its section.
+    #[test]
+    fn an_unknown_field_does_not_hide_the_rest_of_its_section() {
+        let text =
+            format!("{BASE}\n[plugin.p]\nsource = \"plugins/missing.wasm\"\ntimeout = \"fast\"\ncolour = \"blue\"\n");
+        let found = problems(&text);
+        let fields: Vec<&str> = found.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["plugin.p.source", "plugin.p.timeout", "plugin.p"],
+            "{found:#?}"
+        );
+        assert!(found[2].message.starts_with("unknown field `colour`"), "{found:#?}");
+        let nested = BASE.replace(
+            "default_backend = \"www\"",
+            "default_backend = \"www\"\ntls = { cert = \"x.pem\", colour = 1 }",
+        );
+        let found = problems(&nested);
+        assert!(
+            found.iter().any(|p| p.message.starts_with("unknown field `colour`")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|p| p.field == "listener[0].tls.cert"),
+            "the rest of tls is checked: {found:#?}"
+        );
     }
 
     #[test]
