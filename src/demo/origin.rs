@@ -2,7 +2,9 @@
 //! names itself in its page and in an `x-served-by` header, answers
 //! `GET /health` with 200, lists the request headers it received (so the
 //! effect of plugins is visible), reads any request body to the end,
-//! reporting its length, and answers `/delay/MS` after MS milliseconds. Used by `switchyard demo` and by the tests, which
+//! reporting its length and SHA-256, answers `/delay/MS` after MS
+//! milliseconds, `/status/NNN` with that status and `/bytes/N` with a body
+//! of N bytes. Used by `switchyard demo` and by the tests, which
 //! can kill it (every connection dropped at once) and start it again on the
 //! same address.
 
@@ -120,6 +122,18 @@ async fn answer(state: &OriginState, request: Request<Incoming>) -> Response<Ful
         tokio::time::sleep(std::time::Duration::from_millis(ms.min(60_000))).await;
     }
     state.hits.fetch_add(1, Ordering::Relaxed);
+    let path = request.uri().path().to_string();
+    if let Some(size) = path.strip_prefix("/bytes/").and_then(|n| n.parse::<usize>().ok()) {
+        let body: String = (0..size.min(64 << 20))
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        return page(state, StatusCode::OK, "text/plain", body);
+    }
+    let status = path
+        .strip_prefix("/status/")
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or(StatusCode::OK);
     let mut text = format!(
         "Served by {}\n{} {} {:?}\n",
         state.name,
@@ -132,10 +146,16 @@ async fn answer(state: &OriginState, request: Request<Incoming>) -> Response<Ful
     }
     let body = request.into_body().collect().await.map(|b| b.to_bytes());
     match body {
-        Ok(bytes) => text.push_str(&format!("body-bytes: {}\n", bytes.len())),
+        Ok(bytes) => {
+            text.push_str(&format!("body-bytes: {}\n", bytes.len()));
+            text.push_str(&format!(
+                "body-sha256: {}\n",
+                crate::content_hash::ContentHash::of(&bytes)
+            ));
+        }
         Err(e) => text.push_str(&format!("body-error: {e}\n")),
     }
-    page(state, StatusCode::OK, "text/plain; charset=utf-8", text)
+    page(state, status, "text/plain; charset=utf-8", text)
 }
 
 fn page(state: &OriginState, status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {

@@ -1,6 +1,7 @@
 //! Accepting clients: one task per listener accepts connections within the
-//! global and per-listener connection limits (at a limit it stops
-//! accepting, and new clients wait in the kernel's queue), and each
+//! global and per-listener connection limits (at a limit the connection
+//! just accepted waits for room and the next ones wait in the kernel's
+//! queue; a listener waiting for clients holds no room), and each
 //! connection is served by `connection.rs`.
 //!
 //! Shutdown drains: the listener stops accepting (taking what the kernel
@@ -88,11 +89,6 @@ impl Listener {
         };
         let mut backoff = Duration::from_millis(5);
         loop {
-            let permits = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                permits = self.permits(local_connections.as_ref()) => permits,
-            };
-            let Some(permits) = permits else { break };
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 accepted = self.socket.accept() => accepted,
@@ -100,6 +96,19 @@ impl Listener {
             match accepted {
                 Ok((stream, client)) => {
                     backoff = Duration::from_millis(5);
+                    // Permits are taken after accepting: a listener waiting
+                    // for its next client holds none, so the global limit
+                    // is shared by what is open, not by who listens. At the
+                    // limit, this one waits here and the rest in the
+                    // kernel's queue.
+                    let permits = tokio::select! {
+                        _ = shutdown.cancelled() => {
+                            self.spawn(stream, client, scheme, Vec::new(), &shared, &h1, &h2);
+                            break;
+                        }
+                        permits = self.permits(local_connections.as_ref()) => permits,
+                    };
+                    let Some(permits) = permits else { break };
                     self.spawn(stream, client, scheme, permits, &shared, &h1, &h2);
                 }
                 Err(error) => {
@@ -142,7 +151,7 @@ impl Listener {
                 Ok(permit) => permit,
                 Err(_) => {
                     if let Some(times) = self.full.tick() {
-                        tracing::warn!(listener = %self.name, times, "max_connections reached: new connections wait in the kernel's queue");
+                        tracing::warn!(listener = %self.name, times, "max_connections reached: new connections wait until one closes");
                     }
                     Arc::clone(limit).acquire_owned().await.ok()?
                 }

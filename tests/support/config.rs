@@ -112,6 +112,8 @@ pub struct Backend {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_timeout: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passive_health: Option<toml::Table>,

@@ -64,3 +64,51 @@ impl Drop for Closer {
         self.task.abort();
     }
 }
+
+/// A keep-alive HTTP/1.1 server answering every request with one status
+/// and an `x-served-by` header, counting the requests.
+pub struct FixedStatus {
+    pub address: SocketAddr,
+    pub requests: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FixedStatus {
+    pub async fn start(name: &'static str, status: u16) -> FixedStatus {
+        use http_body_util::Full;
+        let socket = tokio::net::TcpListener::bind(ANY_PORT).await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&requests);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = socket.accept().await {
+                let count = Arc::clone(&count);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_request| {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let response = http::Response::builder()
+                            .status(status)
+                            .header("x-served-by", name)
+                            .body(Full::new(bytes::Bytes::from_static(b"fixed\n")))
+                            .unwrap();
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FixedStatus {
+            address,
+            requests,
+            task,
+        }
+    }
+}
+
+impl Drop for FixedStatus {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

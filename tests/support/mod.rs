@@ -20,6 +20,8 @@ pub mod config;
 mod examples;
 #[path = "faulty.rs"]
 mod faulty;
+#[path = "h2raw.rs"]
+pub mod h2raw;
 #[path = "lab.rs"]
 mod lab;
 #[path = "peers.rs"]
@@ -28,6 +30,8 @@ mod peers;
 mod pki;
 #[path = "process.rs"]
 mod process;
+#[path = "relay.rs"]
+mod relay;
 #[path = "websocket.rs"]
 mod websocket;
 
@@ -36,7 +40,7 @@ pub use client::{der_of, load, raw_exchange, served_leaf, Client, LoadReport, Re
 #[allow(unused_imports)]
 pub use examples::{rust_example, script_example};
 #[allow(unused_imports)]
-pub use faulty::{BlackHole, Closer};
+pub use faulty::{BlackHole, Closer, FixedStatus};
 #[allow(unused_imports)]
 pub use lab::{add_lab_plugins, lab_config, Lab, LabParts, LAB};
 #[allow(unused_imports)]
@@ -45,6 +49,8 @@ pub use peers::{Nginx, NginxSite, RedisServer};
 pub use pki::{Issued, TestCa};
 #[allow(unused_imports)]
 pub use process::ProxyProcess;
+#[allow(unused_imports)]
+pub use relay::{Fault, Relay, Unreachable};
 #[allow(unused_imports)]
 pub use websocket::WsEcho;
 
