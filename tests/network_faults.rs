@@ -549,3 +549,49 @@ async fn admin_post_reload_applies_the_file_or_names_its_problem() {
         "the last good one serves"
     );
 }
+
+/// A server whose answer starts too late: 504 after `response_timeout`,
+/// and the late server is not waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_answer_costs_response_timeout() {
+    let app = origin("app1").await;
+    let relay = Relay::start(app.address(), Fault::Delay(Duration::from_secs(3))).await;
+    let lab = Lab::start_with(|_| {
+        config(&[("app1", relay.address)], |b| {
+            b.response_timeout = Some("300ms".into());
+            b.retries = Some(0);
+        })
+    })
+    .await;
+    let started = Instant::now();
+    let reply = lab.client().get(&lab.url("web", "/")).await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, 504, "{}", reply.body);
+    assert!(
+        took >= Duration::from_millis(280) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}
+
+/// A body that drips in slowly is streamed, not cut: `response_timeout`
+/// bounds the wait for the head only. 20 kB at 1 kB per 40 ms (about
+/// 0.8 s, over a 300 ms response timeout) arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowly_dripping_body_arrives_whole() {
+    let app = origin("app1").await;
+    let relay = Relay::start(
+        app.address(),
+        Fault::Drip {
+            bytes: 1000,
+            every: Duration::from_millis(40),
+        },
+    )
+    .await;
+    let lab = Lab::start_with(|_| config(&[("app1", relay.address)], |b| b.response_timeout = Some("300ms".into()))).await;
+    let started = Instant::now();
+    let reply = lab.client().get(&lab.url("web", "/bytes/20000")).await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), 20_000);
+    assert!(took >= Duration::from_millis(600), "it really dripped: {took:?}");
+}
