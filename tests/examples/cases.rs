@@ -280,6 +280,15 @@ config = {{ header = "x-user" }}
     let before = map_keys(client.clone(), url.clone()).await;
     let again = map_keys(client.clone(), url.clone()).await;
     assert_eq!(before, again, "the same key always lands on the same server");
+    // Spread: each of the three servers holds a fair share of the keys (a
+    // balancer that always picks one server fails here).
+    for server in ["web1", "web2", "web3"] {
+        let share = before.values().filter(|s| *s == server).count();
+        assert!(
+            (2_000..=4_700).contains(&share),
+            "{server} holds {share} of 10,000 keys (a third is 3,333)"
+        );
+    }
     lab.web2.take().unwrap().kill();
     let after = map_keys(client.clone(), url.clone()).await;
     let moved = before.iter().filter(|(k, server)| after[*k] != **server).count();
@@ -287,7 +296,13 @@ config = {{ header = "x-user" }}
     eprintln!(
         "consistent hash: {on_web2} of 10,000 keys were on web2; {moved} moved when it died (bound 1.5/N = 5,000)"
     );
+    assert!(on_web2 > 0);
     assert_eq!(moved, on_web2, "only web2's keys moved");
+    for (key, server) in &before {
+        if server != "web2" {
+            assert_eq!(&after[key], server, "{key} was not web2's and stayed");
+        }
+    }
     assert!(moved <= 10_000 * 3 / 2 / 3, "moved {moved}");
     assert!(after.values().all(|s| s != "web2"));
 }
