@@ -53,14 +53,27 @@ pub struct BodyTooLarge {
     pub limit: u64,
 }
 
+/// The client's body broke off or was malformed (a bad chunk, a reset
+/// stream, a closed connection): the client's fault, not the server's.
+#[derive(Debug, thiserror::Error)]
+#[error("the client's request body broke off")]
+pub struct ClientBodyBroken {
+    /// hyper's reason.
+    #[source]
+    pub source: hyper::Error,
+}
+
 impl Body for ClientBody {
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.incoming).poll_frame(cx);
-        let Poll::Ready(Some(Ok(frame))) = polled else {
-            return polled.map(|f| f.map(|r| r.map_err(BoxError::from)));
+        let frame = match polled {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            Poll::Ready(Some(Err(source))) => return Poll::Ready(Some(Err(Box::new(ClientBodyBroken { source })))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
         };
         if let (Some(remaining), Some(data)) = (self.remaining, frame.data_ref()) {
             let len = data.len() as u64;

@@ -587,7 +587,12 @@ async fn a_slowly_dripping_body_arrives_whole() {
         },
     )
     .await;
-    let lab = Lab::start_with(|_| config(&[("app1", relay.address)], |b| b.response_timeout = Some("300ms".into()))).await;
+    let lab = Lab::start_with(|_| {
+        config(&[("app1", relay.address)], |b| {
+            b.response_timeout = Some("300ms".into())
+        })
+    })
+    .await;
     let started = Instant::now();
     let reply = lab.client().get(&lab.url("web", "/bytes/20000")).await;
     let took = started.elapsed();

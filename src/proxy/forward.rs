@@ -19,7 +19,7 @@ use http::{Method, Request, Response, Version};
 use super::error::ProxyError;
 use super::generation::BalancedBackend;
 use super::response_body::ProxyBody;
-use crate::body::{BodyTooLarge, RequestBody};
+use crate::body::{BodyTooLarge, ClientBodyBroken, RequestBody};
 use crate::plugin::{CandidateServer, CandidateView, HeaderOp, Pick, RequestView};
 use crate::report::Report;
 use crate::upstream::{Outcome, Server, UpstreamBody, UpstreamError};
@@ -83,8 +83,8 @@ pub async fn forward_to(
                 });
             }
             Err(error) => {
-                if let Some(limit) = body_limit_hit(&error) {
-                    return Err(ProxyError::BodyTooLarge { limit });
+                if let Some(fault) = client_fault(&error) {
+                    return Err(fault);
                 }
                 if error.counts_against_server() {
                     backend.observe(&server, Outcome::Failed);
@@ -121,12 +121,20 @@ pub async fn forward_to(
     })
 }
 
-/// The limit, if sending failed because the client's body exceeded it.
-fn body_limit_hit(error: &UpstreamError) -> Option<u64> {
+/// The client's fault, if sending failed because of its body: over the
+/// limit, or broken off or malformed (then nothing is retried and the
+/// server is not blamed).
+fn client_fault(error: &UpstreamError) -> Option<ProxyError> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
     while let Some(e) = source {
         if let Some(too_large) = e.downcast_ref::<BodyTooLarge>() {
-            return Some(too_large.limit);
+            return Some(ProxyError::BodyTooLarge { limit: too_large.limit });
+        }
+        if e.is::<ClientBodyBroken>() {
+            return Some(ProxyError::BadRequest {
+                status: http::StatusCode::BAD_REQUEST,
+                reason: "the request body broke off or is malformed",
+            });
         }
         source = e.source();
     }

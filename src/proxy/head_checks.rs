@@ -46,6 +46,23 @@ pub fn check_head(head: &Parts) -> Result<(), Refusal> {
         };
     }
 
+    // hyper refuses a last coding other than chunked; chunked applied twice
+    // ("chunked, chunked", or two such lines) is framing two parsers may
+    // read differently (RFC 9112 6.1).
+    let chunked = head
+        .headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .filter(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+        .count();
+    if chunked > 1 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Transfer-Encoding applies chunked more than once",
+        );
+    }
+
     let mut hosts = head.headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
@@ -138,6 +155,16 @@ mod tests {
         assert!(!ok(http::Request::get("/").header("host", "shop.example:80:81")));
         assert!(!ok(http::Request::get("/").header("host", "shop.example:http")));
         assert!(!ok(http::Request::get("/").header("host", "[::1]x")));
+        assert!(ok(http::Request::post("/")
+            .header("host", "a")
+            .header("transfer-encoding", "gzip, chunked")));
+        assert!(!ok(http::Request::post("/")
+            .header("host", "a")
+            .header("transfer-encoding", "chunked, Chunked")));
+        assert!(!ok(http::Request::post("/")
+            .header("host", "a")
+            .header("transfer-encoding", "chunked")
+            .header("transfer-encoding", "chunked")));
         assert!(!ok(http::Request::get("/").header("host", "[]:80")));
         assert!(!ok(http::Request::get("/").header("host", ":80")));
         assert!(ok(http::Request::get("/").header("host", "[::1]")));
