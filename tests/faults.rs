@@ -6,8 +6,8 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::{BlackHole, Client, Nginx};
@@ -64,16 +64,29 @@ async fn a_server_process_killed_during_2000_requests_costs_none_of_them() {
     let (proxy, _dir) = proxy(&[("web1", web1.address), ("web2", web2.address)], checks).await;
     let client = Client::new("");
     let url = format!("http://{}/", proxy.local_addr("web").unwrap());
-    let done = Arc::new(AtomicBool::new(false));
+    // Every answer, with when it came and who served it.
+    let answers: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
     let load = tokio::spawn({
-        let (client, url) = (client.clone(), url.clone());
-        async move { support::load(&client, &url, 2_000, 8, |_| Ok(())).await }
+        let (client, url, answers) = (client.clone(), url.clone(), Arc::clone(&answers));
+        async move {
+            support::load(&client, &url, 2_000, 8, move |reply| {
+                answers
+                    .lock()
+                    .unwrap()
+                    .push((Instant::now(), reply.served_by().to_string()));
+                Ok(())
+            })
+            .await
+        }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Kill once a fifth of the load is done, not after a guessed sleep.
+    support::eventually(Duration::from_secs(20), "400 answers before the kill", async || {
+        answers.lock().unwrap().len() >= 400
+    })
+    .await;
     let killed = Instant::now();
     web2.kill();
     let passive = until_down(&proxy, "web2", killed).await;
-    done.store(true, Ordering::SeqCst);
     let report = load.await.unwrap();
     eprintln!("web2 killed: marked down by passive health after {passive:?}");
     assert!(
@@ -83,6 +96,23 @@ async fn a_server_process_killed_during_2000_requests_costs_none_of_them() {
         report.failures.first()
     );
     assert_eq!(report.ok, 2_000);
+    // The kill overlapped the load: web2 served before it, requests were
+    // still being answered after it, and those came from the survivor.
+    let (before, after, web2_before, all_web1) = {
+        let answers = answers.lock().unwrap();
+        let before = answers.iter().filter(|(at, _)| *at < killed).count();
+        let web2_before = answers.iter().filter(|(at, by)| *at < killed && by == "web2").count();
+        let after: Vec<&String> = answers
+            .iter()
+            .filter(|(at, _)| *at > killed + passive)
+            .map(|(_, by)| by)
+            .collect();
+        (before, after.len(), web2_before, after.iter().all(|by| *by == "web1"))
+    };
+    eprintln!("kill overlap: {before} answers before it ({web2_before} by web2), {after} after web2 was marked down");
+    assert!(web2_before >= 100, "web2 took its share before the kill: {web2_before}");
+    assert!(after >= 1_000, "the load went on after the kill: {after}");
+    assert!(all_web1, "the survivor served what came after");
     for _ in 0..10 {
         assert_eq!(client.get(&url).await.served_by(), "web1");
     }
@@ -154,8 +184,9 @@ passive_health = { failures = 2 }"#;
     assert!(!healthy(&proxy, "hole"), "the silent server is marked down");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_retry_budget_keeps_retries_from_multiplying_an_outage() {
+/// Connections four closing servers got for 100 failing requests with
+/// `retries = 3` and this retry budget.
+async fn attempts_with(budget: &str) -> usize {
     let closers = [
         support::Closer::start().await,
         support::Closer::start().await,
@@ -167,11 +198,8 @@ async fn the_retry_budget_keeps_retries_from_multiplying_an_outage() {
         .copied()
         .zip(closers.iter().map(|c| c.address))
         .collect();
-    // Without a budget each request would be tried on all four servers.
-    let extra = r#"retries = 3
-passive_health = { failures = 0 }
-retry_budget = { ratio = 0.2, min_per_second = 0 }"#;
-    let (proxy, _dir) = proxy(&servers, extra).await;
+    let extra = format!("retries = 3\npassive_health = {{ failures = 0 }}\nretry_budget = {budget}");
+    let (proxy, _dir) = proxy(&servers, &extra).await;
     let client = Client::new("");
     let url = format!("http://{}/", proxy.local_addr("web").unwrap());
     for _ in 0..100 {
@@ -179,9 +207,19 @@ retry_budget = { ratio = 0.2, min_per_second = 0 }"#;
         assert!(matches!(reply.status.as_u16(), 502 | 503), "{}", reply.body);
         assert!(reply.body.contains("request id "), "{}", reply.body);
     }
-    let attempts: usize = closers.iter().map(|c| c.accepted.load(Ordering::SeqCst)).sum();
-    eprintln!("retry budget: 100 failing requests made {attempts} attempts (no budget: 400)");
-    assert!((100..=100 + 20 + 2).contains(&attempts), "attempts {attempts}");
+    closers.iter().map(|c| c.accepted.load(Ordering::SeqCst)).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_budget_keeps_retries_from_multiplying_an_outage() {
+    let budgeted = attempts_with("{ ratio = 0.2, min_per_second = 0 }").await;
+    // A floor far above the load: in effect no budget.
+    let unbudgeted = attempts_with("{ ratio = 0.2, min_per_second = 100000 }").await;
+    eprintln!(
+        "retry budget: 100 failing requests made {budgeted} attempts with ratio 0.2, {unbudgeted} without a budget"
+    );
+    assert!((100..=100 + 20 + 2).contains(&budgeted), "attempts {budgeted}");
+    assert_eq!(unbudgeted, 400, "without a budget each request tries all four servers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
