@@ -4,7 +4,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use support::config::{Admin, Backend, Listener, Plugin, ProxyConfig, Tls};
 use support::{der_of, eventually, fixture, load, replace_file, Lab, LabParts, Reply};
@@ -94,15 +95,47 @@ async fn plugin_replaced_50_times_under_load_fails_no_request_and_the_last_versi
     let url = lab.url("web", "/");
     let path = plugin_path(&lab);
     let first_version = std::sync::Arc::downgrade(lab.proxy.proxy().generation().plugins.get("tag").unwrap());
+    let generation_before = lab.proxy.reloader().status().generation;
+    // Every answer's version, with when it came.
+    let answers: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+    // The load runs until the swaps are over, and for 20,000 requests at
+    // least.
+    let swaps_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = tokio::spawn({
-        let client = client.clone();
-        async move { load(&client, &url, 20_000, 8, one_version).await }
+        let (client, answers, swaps_done) = (client.clone(), Arc::clone(&answers), Arc::clone(&swaps_done));
+        async move {
+            let mut report = support::LoadReport::default();
+            while !(swaps_done.load(std::sync::atomic::Ordering::SeqCst) && report.ok + report.failures.len() >= 20_000)
+            {
+                let answers = Arc::clone(&answers);
+                let part = load(&client, &url, 800, 8, move |reply| {
+                    one_version(reply)?;
+                    let tag = reply.header("x-tag").unwrap_or("").to_string();
+                    answers.lock().unwrap().push((Instant::now(), tag));
+                    Ok(())
+                })
+                .await;
+                report.ok += part.ok;
+                report.failures.extend(part.failures);
+                report.inconsistent.extend(part.inconsistent);
+            }
+            report
+        }
     });
+    support::eventually(Duration::from_secs(20), "the load runs", async || {
+        answers.lock().unwrap().len() >= 200
+    })
+    .await;
+    let mut swapped_at = Vec::new();
     for i in 0..50 {
         let version = if i % 2 == 0 { "b" } else { "a" };
         replace_file(&path, &tag_bytes(version));
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        swapped_at.push(Instant::now());
+        // Past the watcher's settling time (100 ms), so each write is a
+        // swap of its own.
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    swaps_done.store(true, std::sync::atomic::Ordering::SeqCst);
     let report = load.await.unwrap();
     assert!(
         report.failures.is_empty(),
@@ -111,14 +144,44 @@ async fn plugin_replaced_50_times_under_load_fails_no_request_and_the_last_versi
         report.failures.first()
     );
     assert!(report.inconsistent.is_empty(), "{:?}", report.inconsistent.first());
-    assert_eq!(report.ok, 20_000);
+    assert!(report.ok >= 20_000, "{}", report.ok);
     // The 50th write was version "a".
     eventually(Duration::from_secs(5), "the last version serves", async || {
         client.get(&lab.url("web", "/")).await.header("x-tag") == Some("a")
     })
     .await;
     let status = lab.proxy.reloader().status();
-    assert!(status.generation > 10, "swaps published generations: {status:?}");
+    assert_eq!(
+        status.generation - generation_before,
+        50,
+        "each of the 50 swaps published one generation: {status:?}"
+    );
+    // The swaps overlapped the load: the version of the answers changed
+    // with them, and most swaps had answers after them.
+    let (changes, overlapped) = {
+        let mut answers = answers.lock().unwrap().clone();
+        answers.sort_by_key(|(at, _)| *at);
+        let changes = answers
+            .iter()
+            .filter(|(at, _)| *at > swapped_at[0])
+            .map(|(_, tag)| tag.as_str())
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[0] != w[1])
+            .count();
+        let last_answer = answers.last().map(|(at, _)| *at);
+        let overlapped = swapped_at
+            .iter()
+            .filter(|at| last_answer.is_some_and(|last| last > **at))
+            .count();
+        (changes, overlapped)
+    };
+    eprintln!("50 swaps: the answers' version changed {changes} times after the first; {overlapped} swaps had answers after them");
+    assert!(
+        changes >= 40,
+        "answers followed the swaps: {changes} changes of version"
+    );
+    assert_eq!(overlapped, 50, "the load overlapped every swap");
     let tag = status.plugins.iter().find(|p| p.name == "tag").unwrap();
     assert_eq!(
         tag.hash,
@@ -126,6 +189,38 @@ async fn plugin_replaced_50_times_under_load_fails_no_request_and_the_last_versi
     );
     // The first version's instances were freed once its requests ended.
     assert!(first_version.upgrade().is_none(), "the old version is still alive");
+}
+
+/// Slow requests that were decided by version a when the file became
+/// version b finish as a decided them (both of a's headers), while new
+/// requests already get b: a swap never changes a request in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_requests_spanning_a_swap_finish_on_the_version_they_started_with() {
+    let lab = tagged_lab().await;
+    let client = lab.client();
+    let path = plugin_path(&lab);
+    let slow: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url) = (client.clone(), lab.url("web", "/delay/1500"));
+            tokio::spawn(async move { client.get(&url).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    replace_file(&path, &tag_bytes("b"));
+    eventually(Duration::from_secs(5), "version b serves new requests", async || {
+        client.get(&lab.url("web", "/")).await.header("x-tag") == Some("b")
+    })
+    .await;
+    assert!(
+        slow.iter().all(|task| !task.is_finished()),
+        "the swap happened while the slow requests were in flight"
+    );
+    for task in slow {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("x-tag"), Some("a"), "finished on version a");
+        assert_eq!(reply.received("x-tag-request"), vec!["a".to_string()]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
