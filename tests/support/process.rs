@@ -109,7 +109,7 @@ impl ProxyProcess {
                     .find(|l| l.starts_with("VmRSS:"))
                     .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             })
-            .unwrap_or(0)
+            .expect("the proxy's VmRSS is readable in /proc")
     }
 }
 
