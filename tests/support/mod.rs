@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use switchyard::plugin::{builtin::GUEST_WASM_DIR, PluginEngine};
 
+#[path = "browser.rs"]
+mod browser;
 #[path = "client.rs"]
 mod client;
 #[path = "config.rs"]
@@ -35,6 +37,8 @@ mod relay;
 #[path = "websocket.rs"]
 mod websocket;
 
+#[allow(unused_imports)]
+pub use browser::Browser;
 #[allow(unused_imports)]
 pub use client::{der_of, load, raw_exchange, served_leaf, Client, LoadReport, Reply};
 #[allow(unused_imports)]
