@@ -600,3 +600,51 @@ async fn a_slowly_dripping_body_arrives_whole() {
     assert_eq!(reply.body.len(), 20_000);
     assert!(took >= Duration::from_millis(600), "it really dripped: {took:?}");
 }
+
+/// A server that takes a request and never answers: 504 after
+/// `response_timeout`, and the request is not sent to another server
+/// (not even a GET: a timed-out request may be running there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_to_a_server_that_never_answers_times_out_and_is_not_replayed() {
+    let app1 = origin("app1").await;
+    let app2 = origin("app2").await;
+    let silent = Relay::start(app1.address(), Fault::NeverAnswer).await;
+    let good = Relay::start(app2.address(), Fault::Pass).await;
+    let lab = Lab::start_with(|_| {
+        config(&[("silent", silent.address), ("good", good.address)], |b| {
+            b.response_timeout = Some("300ms".into());
+            b.retries = Some(2);
+            b.passive_health = Some(table([("failures", 0.into())]));
+        })
+    })
+    .await;
+    let client = lab.client();
+    let mut timed_out = 0;
+    for i in 0..6 {
+        let request = if i % 2 == 0 {
+            post(&lab.url("web", "/order"), b"once".to_vec())
+        } else {
+            http::Request::get(lab.url("web", "/")).body(Full::default()).unwrap()
+        };
+        let started = Instant::now();
+        let reply = client.send(request).await.unwrap();
+        if reply.status == 504 {
+            timed_out += 1;
+            assert!(
+                started.elapsed() < Duration::from_millis(1500),
+                "{:?}",
+                started.elapsed()
+            );
+        } else {
+            assert_eq!(reply.status, 200);
+        }
+    }
+    let at_silent = silent.requests_with("POST") + silent.requests_with("GET");
+    assert!(at_silent >= 2, "round robin reached the silent server: {at_silent}");
+    assert_eq!(timed_out, at_silent, "each request it swallowed timed out, none moved");
+    assert_eq!(
+        good.requests_with("POST") + good.requests_with("GET"),
+        6 - at_silent,
+        "the good server got only its own"
+    );
+}
