@@ -175,7 +175,26 @@ async fn exchange(
     // hands back the unsent request and another connection carries it.
     let mut resends = 0;
     loop {
-        let sent = tokio::time::timeout(timeout, connection.sender.try_send_request(request)).await;
+        let ended = connection.stream.as_ref().map(|s| s.connection_ended().clone());
+        let sent = tokio::time::timeout(timeout, send_watching(&mut connection.sender, request, ended)).await;
+        let sent = match sent {
+            Ok(Sent::Lost) => {
+                tracing::warn!(%address, replayable, "an HTTP/2 connection ended without answering a request");
+                if replayable && resends < MAX_RESENDS {
+                    resends += 1;
+                    connection = server.pool.checkout().await?;
+                    request = fit(
+                        upstream_request(view, body, replayable),
+                        connection.sender.is_http2(),
+                        tls,
+                    );
+                    continue;
+                }
+                return Err(UpstreamError::ConnectionLost { address });
+            }
+            Ok(Sent::Done(result)) => Ok(result),
+            Err(elapsed) => Err(elapsed),
+        };
         let mut failed = match sent {
             Err(_) if deadline.is_some() => {
                 return Err(UpstreamError::CallDeadline {
@@ -233,6 +252,45 @@ async fn exchange(
             address,
             source: failed.into_error(),
         });
+    }
+}
+
+/// How long a request whose HTTP/2 connection has ended still waits for
+/// hyper to report what became of its stream.
+const LOST_STREAM_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What became of a request handed to a connection (short-lived, on the
+/// stack of one attempt: not worth boxing the response for).
+#[allow(clippy::large_enum_variant)]
+enum Sent {
+    /// hyper answered: a response, or the request's failure.
+    Done(Result<Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<Request<RequestBody>>>),
+    /// The HTTP/2 connection ended and hyper never reported the stream
+    /// (it can lose one that was opened just as a GOAWAY arrived).
+    Lost,
+}
+
+/// Sends on `sender`, and for HTTP/2 watches the connection: once it has
+/// ended, a request with no answer is given up after a short grace
+/// instead of waiting out `response_timeout`.
+async fn send_watching(
+    sender: &mut crate::upstream::Sender,
+    request: Request<RequestBody>,
+    ended: Option<tokio_util::sync::CancellationToken>,
+) -> Sent {
+    let send = sender.try_send_request(request);
+    tokio::pin!(send);
+    let Some(ended) = ended else {
+        return Sent::Done(send.await);
+    };
+    tokio::select! {
+        biased;
+        result = &mut send => return Sent::Done(result),
+        () = ended.cancelled() => {}
+    }
+    match tokio::time::timeout(LOST_STREAM_GRACE, send).await {
+        Ok(result) => Sent::Done(result),
+        Err(_) => Sent::Lost,
     }
 }
 

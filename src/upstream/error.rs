@@ -61,6 +61,14 @@ pub enum UpstreamError {
         #[source]
         source: hyper::Error,
     },
+    /// The HTTP/2 connection ended while the request waited for its
+    /// answer, and hyper never reported the stream's fate (seen after a
+    /// server's GOAWAY): the server may or may not have taken it.
+    #[error("the HTTP/2 connection to {address} ended without answering the request")]
+    ConnectionLost {
+        /// The server.
+        address: SocketAddr,
+    },
     /// The request was handed back unsent.
     #[error("the request could not be written to {address}")]
     NotSent {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio_util::sync::CancellationToken;
 
 use super::connect::{Connected, Connector, Purpose};
 use super::error::UpstreamError;
@@ -127,18 +128,34 @@ struct Idle {
 #[derive(Debug)]
 struct Multiplexed {
     sender: http2::SendRequest<RequestBody>,
-    streams: Arc<AtomicU32>,
+    streams: Arc<Streams>,
     /// When its last stream ended (or it opened).
     last_used: Instant,
 }
 
+/// An HTTP/2 connection's open streams, and whether its task has ended.
+#[derive(Debug)]
+struct Streams {
+    open: AtomicU32,
+    /// Cancelled when the connection's task has ended.
+    ended: CancellationToken,
+}
+
 /// Holds one stream of an HTTP/2 connection until dropped.
 #[derive(Debug)]
-pub struct Stream(Arc<AtomicU32>);
+pub struct Stream(Arc<Streams>);
+
+impl Stream {
+    /// Cancelled when the stream's connection has ended, so a request
+    /// whose stream hyper lost track of is not left waiting.
+    pub fn connection_ended(&self) -> &CancellationToken {
+        &self.0.ended
+    }
+}
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -331,14 +348,14 @@ impl ConnectionPool {
         let mut state = self.state.lock().ok()?;
         let (limit, idle_timeout) = (state.settings.h2_max_streams, state.settings.idle_timeout);
         state.shared.retain(|c| {
-            let unused_too_long = c.streams.load(Ordering::Relaxed) == 0 && c.last_used.elapsed() > idle_timeout;
+            let unused_too_long = c.streams.open.load(Ordering::Relaxed) == 0 && c.last_used.elapsed() > idle_timeout;
             !(c.sender.is_closed() || unused_too_long)
         });
         let chosen = state
             .shared
             .iter_mut()
-            .find(|c| c.sender.is_ready() && c.streams.load(Ordering::Relaxed) < limit)?;
-        chosen.streams.fetch_add(1, Ordering::Relaxed);
+            .find(|c| c.sender.is_ready() && c.streams.open.load(Ordering::Relaxed) < limit)?;
+        chosen.streams.open.fetch_add(1, Ordering::Relaxed);
         chosen.last_used = Instant::now();
         Some(Connection {
             sender: Sender::Http2(chosen.sender.clone()),
@@ -380,12 +397,17 @@ impl ConnectionPool {
             .handshake(io)
             .await
             .map_err(|source| UpstreamError::Handshake { address, source })?;
+        let streams = Arc::new(Streams {
+            open: AtomicU32::new(1),
+            ended: CancellationToken::new(),
+        });
+        let on_end = streams.ended.clone();
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%address, error = %crate::report::Report(&error), "upstream HTTP/2 connection ended with an error");
             }
+            on_end.cancel();
         });
-        let streams = Arc::new(AtomicU32::new(1));
         if let Ok(mut state) = self.state.lock() {
             state.shared.push(Multiplexed {
                 sender: sender.clone(),
