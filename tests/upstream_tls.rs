@@ -79,7 +79,8 @@ async fn verified_tls_resumes_sessions_and_health_checks_speak_it_too() {
     }
     // nginx closes after each response: five handshakes, all but the first
     // resumed from the backend's session cache ("r"; "." is a full one).
-    assert_eq!(reused[0], ".", "{reused:?}");
+    // The first may resume too: a health check over TLS can have made the
+    // backend's first, full, handshake already.
     assert!(
         reused[1..].iter().all(|r| r == "r"),
         "later handshakes resume: {reused:?}"
