@@ -74,11 +74,20 @@ enum Command {
         command: PluginCommand,
     },
     /// Print a running proxy's status from its admin endpoint: generation,
-    /// each plugin's version and last error, certificates, last reload.
+    /// each plugin's version and last error, certificates, last reload, a
+    /// reload in progress. Exits 3 when the last reload was rejected.
     Status {
-        /// The admin endpoint's address (`[admin] bind` in the config).
-        #[arg(long, default_value = "127.0.0.1:9901")]
-        admin: SocketAddr,
+        /// The admin endpoint's address (default: from `-c`, else
+        /// 127.0.0.1:9901).
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+        /// The proxy's configuration file: the admin address and token
+        /// are read from its `[admin]` section.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// The admin token (also `SWITCHYARD_ADMIN_TOKEN`).
+        #[arg(long)]
+        token: Option<String>,
     },
 }
 
@@ -130,7 +139,7 @@ fn main() -> ExitCode {
             None => return ExitCode::FAILURE,
         },
         Command::Demo { http, https } => demo(DemoPorts { http, https }),
-        Command::Status { admin } => status(admin),
+        Command::Status { admin, config, token } => status(admin, config.as_deref(), token),
         Command::Plugin {
             command: PluginCommand::New { lang, name, dir },
         } => return new_plugin(lang, &name, dir),
@@ -228,11 +237,53 @@ fn demo(ports: DemoPorts) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn status(admin: SocketAddr) -> anyhow::Result<ExitCode> {
+fn status(
+    admin: Option<SocketAddr>,
+    config: Option<&std::path::Path>,
+    token: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use switchyard::admin::client;
+    let token = token.or_else(|| std::env::var("SWITCHYARD_ADMIN_TOKEN").ok());
+    let (address, token) = match (admin, config) {
+        (Some(address), _) => (address, token),
+        (None, Some(path)) => {
+            let config = match Config::load(path) {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("{}", Report(&error));
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let Some(admin) = config.admin else {
+                anyhow::bail!(
+                    "{} has no [admin] section, so the proxy serves no status; add one, for example:\n\n[admin]\nbind = \"127.0.0.1:9901\"",
+                    path.display()
+                );
+            };
+            if admin.bind.port() == 0 {
+                anyhow::bail!(
+                    "{}'s [admin] bind has port 0, chosen when the proxy starts: pass --admin with the address it logged",
+                    path.display()
+                );
+            }
+            (admin.bind, token.or(admin.token))
+        }
+        (None, None) => (SocketAddr::from(([127, 0, 0, 1], 9901)), token),
+    };
     let runtime = runtime(Some(1))?;
-    let status = runtime.block_on(switchyard::admin::client::fetch_status(admin))?;
-    print!("{}", switchyard::admin::client::render_status(&status));
+    let status = runtime.block_on(client::fetch_status(address, token.as_deref()))?;
+    print!("{}", client::render_status(&status, now_secs()));
+    if client::last_reload_rejected(&status) {
+        return Ok(ExitCode::from(client::REJECTED_EXIT));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Seconds since the Unix epoch.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The async runtime. One worker runs on tokio's single-threaded

@@ -12,13 +12,24 @@ use support::ProxyProcess;
 
 use switchyard::demo::Origin;
 
-fn status(admin: SocketAddr) -> String {
+/// `switchyard status ARGS`: exit code, stdout, stderr.
+fn status_with(args: &[&str]) -> (Option<i32>, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["status", "--admin", &admin.to_string()])
+        .arg("status")
+        .args(args)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn status(admin: SocketAddr) -> String {
+    let (code, stdout, stderr) = status_with(&["--admin", &admin.to_string()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,8 +46,12 @@ async fn sighup_reloads_status_reports_and_sigterm_stops() {
             workers: Some(1),
             ..Global::default()
         }),
+        // A fixed port, so `status -c` can find it from the file.
         admin: Some(Admin {
-            bind: support::ANY_PORT.into(),
+            bind: {
+                let free = std::net::TcpListener::bind(support::ANY_PORT).unwrap();
+                free.local_addr().unwrap().to_string()
+            },
             token: None,
         }),
         listeners: vec![Listener::plain("web").default_backend("one")],
@@ -71,14 +86,38 @@ async fn sighup_reloads_status_reports_and_sigterm_stops() {
     let shown = status(admin);
     assert!(shown.starts_with("generation 2 from"), "{shown}");
     assert!(shown.contains("SIGHUP"), "{shown}");
+    assert!(shown.contains(" UTC ("), "a readable time: {shown}");
+    // The admin address found from the configuration file.
+    let config_arg = config.display().to_string();
+    let (code, by_file, stderr) = status_with(&["-c", &config_arg]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(by_file.starts_with("generation 2 from"), "{by_file}");
+    // A configuration without [admin]: a hint, not a connection error.
+    let bare = dir.path().join("bare.toml");
+    let mut no_admin = typed.clone();
+    no_admin.admin = None;
+    std::fs::write(&bare, no_admin.to_toml()).unwrap();
+    let (code, _, stderr) = status_with(&["-c", &bare.display().to_string()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("has no [admin] section") && stderr.contains("bind = "),
+        "{stderr}"
+    );
 
     // A broken file on SIGHUP: rejected, shown, the old config serves.
     std::fs::write(&config, "[[listener]]\nname = \"web\"\nbind = 12\n").unwrap();
     proxy.signal("-HUP");
     support::eventually(Duration::from_secs(10), "the rejection is shown", async || {
-        status(admin).contains("rejected")
+        status_with(&["--admin", &admin.to_string()]).1.contains("REJECTED")
     })
     .await;
+    let (code, shown, _) = status_with(&["--admin", &admin.to_string()]);
+    assert_eq!(
+        code,
+        Some(3),
+        "a rejected last reload exits 3 for deploy scripts: {shown}"
+    );
+    assert!(shown.contains("generation 2 keeps serving"), "{shown}");
     assert_eq!(client.get(&url).await.served_by(), "web2");
 
     proxy.signal("-TERM");

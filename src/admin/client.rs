@@ -30,6 +30,12 @@ pub enum StatusError {
         #[source]
         source: hyper::Error,
     },
+    /// The endpoint wants a token and none (or a wrong one) was given.
+    #[error("the admin endpoint at {address} needs its token: pass --token, SWITCHYARD_ADMIN_TOKEN or -c with the configuration")]
+    Unauthorized {
+        /// The admin address.
+        address: SocketAddr,
+    },
     /// It answered something else than a status.
     #[error("unexpected answer from the admin endpoint at {address}")]
     Answer {
@@ -41,8 +47,9 @@ pub enum StatusError {
     },
 }
 
-/// `GET /status` from the admin endpoint at `address`.
-pub async fn fetch_status(address: SocketAddr) -> Result<SwapStatus, StatusError> {
+/// `GET /status` from the admin endpoint at `address`, with the bearer
+/// `token` when the endpoint needs one.
+pub async fn fetch_status(address: SocketAddr, token: Option<&str>) -> Result<SwapStatus, StatusError> {
     let stream = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|source| StatusError::Connect { address, source })?;
@@ -56,21 +63,57 @@ pub async fn fetch_status(address: SocketAddr) -> Result<SwapStatus, StatusError
     if let Ok(host) = http::HeaderValue::from_str(&address.to_string()) {
         request.headers_mut().insert(http::header::HOST, host);
     }
+    if let Some(token) = token {
+        if let Ok(value) = http::HeaderValue::from_str(&format!("Bearer {token}")) {
+            request.headers_mut().insert(http::header::AUTHORIZATION, value);
+        }
+    }
     let response = sender.send_request(request).await.map_err(exchange)?;
+    if response.status() == http::StatusCode::UNAUTHORIZED {
+        return Err(StatusError::Unauthorized { address });
+    }
     let body = response.into_body().collect().await.map_err(exchange)?.to_bytes();
     serde_json::from_slice(&body).map_err(|source| StatusError::Answer { address, source })
 }
 
-/// The status as `switchyard status` prints it.
-pub fn render_status(status: &SwapStatus) -> String {
+/// A moment as `2026-12-02 18:20:01 UTC (4m ago)`.
+fn moment(at: u64, now: u64) -> String {
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at);
+    let text = humantime::format_rfc3339_seconds(when).to_string();
+    let text = text.replacen('T', " ", 1).replacen('Z', " UTC", 1);
+    format!("{text} ({} ago)", ago(now.saturating_sub(at)))
+}
+
+/// Seconds as the two largest units: `12s`, `4m 5s`, `3h 20m`, `2d 4h`.
+fn ago(seconds: u64) -> String {
+    let (d, h, m, s) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60, seconds % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// The status as `switchyard status` prints it; `now` in seconds since
+/// the Unix epoch.
+pub fn render_status(status: &SwapStatus, now: u64) -> String {
     let mut out = format!("generation {} from {}\n", status.generation, status.config_file);
+    if let Some(running) = &status.in_progress {
+        let _ = writeln!(
+            out,
+            "reload in progress ({}, since {}): plugins compiling",
+            running.cause,
+            moment(running.since, now)
+        );
+    }
     if let Some(last) = &status.last_reload {
         let outcome = match (&last.published, &last.error) {
             (Some(g), _) => format!("published generation {g}"),
-            (None, Some(e)) => format!("rejected:\n{e}"),
-            (None, None) => "rejected".into(),
+            (None, Some(e)) => format!("REJECTED, generation {} keeps serving:\n{e}", status.generation),
+            (None, None) => "REJECTED".into(),
         };
-        let _ = writeln!(out, "last reload ({}, at {}): {outcome}", last.cause, last.at);
+        let _ = writeln!(out, "last reload ({}, {}): {outcome}", last.cause, moment(last.at, now));
     }
     out.push_str("plugins:\n");
     for p in &status.plugins {
@@ -83,7 +126,11 @@ pub fn render_status(status: &SwapStatus) -> String {
             p.since_generation
         );
         if let Some(e) = &p.last_error {
-            let _ = writeln!(out, "    last rejected version: {e}");
+            let version = p
+                .rejected_hash
+                .as_deref()
+                .map_or_else(String::new, |h| format!(" sha256:{}", short(h)));
+            let _ = writeln!(out, "    last rejected version{version}: {e}");
         }
     }
     for c in &status.certificates {
@@ -94,6 +141,15 @@ pub fn render_status(status: &SwapStatus) -> String {
     }
     out
 }
+
+/// Whether the last reload was rejected: `switchyard status` then exits
+/// with [`REJECTED_EXIT`], so a deploy script can tell.
+pub fn last_reload_rejected(status: &SwapStatus) -> bool {
+    status.last_reload.as_ref().is_some_and(|r| r.published.is_none())
+}
+
+/// `switchyard status`'s exit code when the last reload was rejected.
+pub const REJECTED_EXIT: u8 = 3;
 
 #[cfg(test)]
 mod tests {
@@ -117,17 +173,37 @@ mod tests {
                 hash: "0123456789abcdef0123".into(),
                 since_generation: 2,
                 last_error: Some("init rejected the configuration: no routes".into()),
+                rejected_hash: Some("fedcba9876543210fedc".into()),
             }],
             certificates: Vec::new(),
+            in_progress: Some(crate::reload::InProgress {
+                cause: "plugin file changed".into(),
+                since: 1_796_233_000,
+            }),
         };
-        let text = render_status(&status);
+        let text = render_status(&status, 1_796_233_012);
         assert!(text.starts_with("generation 3 from /etc/switchyard.toml\n"), "{text}");
         assert!(
-            text.contains("last reload (SIGHUP, at 1): rejected:\n  plugin.x"),
+            text.contains("last reload (SIGHUP, 1970-01-01 00:00:01 UTC (20789d 17h ago))"),
+            "a readable time: {text}"
+        );
+        assert!(
+            text.contains("REJECTED, generation 3 keeps serving:\n  plugin.x"),
             "{text}"
         );
+        assert!(
+            text.contains("reload in progress (plugin file changed, since 2026-12-02 17:36:40 UTC (12s ago))"),
+            "{text}"
+        );
+        assert!(last_reload_rejected(&status));
+        assert_eq!(ago(59), "59s");
+        assert_eq!(ago(61), "1m 1s");
+        assert_eq!(ago(3_600 * 5 + 61), "5h 1m");
         assert!(text.contains("sha256:0123456789ab since generation 2"), "{text}");
         assert!(!text.contains("0123456789abc"), "12 digits only: {text}");
-        assert!(text.contains("last rejected version: init rejected"), "{text}");
+        assert!(
+            text.contains("last rejected version sha256:fedcba987654: init rejected"),
+            "{text}"
+        );
     }
 }

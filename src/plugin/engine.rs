@@ -116,6 +116,9 @@ impl PluginEngine {
                 component
             }
             None => {
+                // Seconds for an interpreter-carrying component (Python,
+                // JavaScript): say so before, not only after.
+                tracing::info!(version = %hash.short(), bytes = bytes.len(), "compiling plugin");
                 let component = Component::new(&self.engine, bytes).map_err(PluginError::Compile)?;
                 tracing::info!(version = %hash.short(), bytes = bytes.len(), elapsed = ?started.elapsed(), "plugin compiled");
                 if let Some(disk) = &self.disk {

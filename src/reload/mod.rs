@@ -38,13 +38,14 @@ mod record;
 mod status;
 mod watch;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
 pub use certificates::CertificateSlot;
-pub use status::{CertificateStatus, PluginStatus, ReloadRecord, SwapStatus};
+pub use status::{CertificateStatus, InProgress, PluginStatus, ReloadRecord, SwapStatus};
 pub use watch::spawn_watcher;
 
 use crate::config::{Config, ConfigError, ListenerConfig, PluginSource, Problem, ProblemList};
@@ -158,7 +159,7 @@ impl Reloader {
             Err(error) => {
                 let current = self.proxy.generation().number;
                 tracing::warn!(file = %self.config_path.display(), generation = current, cause, "configuration rejected, the current one keeps serving:\n{}", Report(&error));
-                self.record_rejection(cause, &Report(&error).to_string(), error.problems());
+                self.record_rejection(cause, &Report(&error).to_string(), error.problems(), &HashMap::new());
                 Err(error.into())
             }
         }
@@ -174,6 +175,7 @@ impl Reloader {
     /// generation, or rejects it whole.
     pub async fn apply(&self, config: Config, cause: &str) -> Result<u64, ReloadError> {
         let _one_at_a_time = self.serial.lock().await;
+        let _shown = InProgressGuard::start(self, cause);
         let current = self.proxy.generation();
         let config = Arc::new(config);
         let prepared = {
@@ -191,7 +193,7 @@ impl Reloader {
                 };
                 self.log_rejection(&config, &problems, &hashes, current.number, cause);
                 let message = ProblemList(&problems).to_string();
-                self.record_rejection(cause, &message, &problems);
+                self.record_rejection(cause, &message, &problems, &hashes);
                 return Err(ReloadError::Rejected {
                     keeps: current.number,
                     problems,
@@ -263,4 +265,28 @@ pub(crate) fn watch_key(path: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     Some((dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()), name))
+}
+
+/// Shows a reload as in progress in the status until it ends, however it
+/// ends.
+struct InProgressGuard<'r> {
+    reloader: &'r Reloader,
+}
+
+impl<'r> InProgressGuard<'r> {
+    fn start(reloader: &'r Reloader, cause: &str) -> InProgressGuard<'r> {
+        reloader.with_status(|s| {
+            s.in_progress = Some(status::InProgress {
+                cause: cause.to_string(),
+                since: status::now(),
+            })
+        });
+        InProgressGuard { reloader }
+    }
+}
+
+impl Drop for InProgressGuard<'_> {
+    fn drop(&mut self) {
+        self.reloader.with_status(|s| s.in_progress = None);
+    }
 }

@@ -89,6 +89,7 @@ impl Reloader {
                         hash: version.hash().to_string(),
                         since_generation: since,
                         last_error: None,
+                        rejected_hash: None,
                     })
                 })
                 .collect();
@@ -101,12 +102,20 @@ impl Reloader {
         });
     }
 
-    pub(super) fn record_rejection(&self, cause: &str, message: &str, problems: &[Problem]) {
+    /// `hashes`: the content hash of each rejected plugin's file, by name.
+    pub(super) fn record_rejection(
+        &self,
+        cause: &str,
+        message: &str,
+        problems: &[Problem],
+        hashes: &HashMap<String, String>,
+    ) {
         self.with_status(|s| {
             for problem in problems {
                 if let Some(name) = plugin_named_by(problem) {
                     if let Some(p) = s.plugins.iter_mut().find(|p| p.name == name) {
                         p.last_error = Some(problem.message.clone());
+                        p.rejected_hash = hashes.get(name).cloned();
                     }
                 }
             }

@@ -15,10 +15,22 @@ pub struct SwapStatus {
     pub config_file: String,
     /// The most recent reload, published or rejected.
     pub last_reload: Option<ReloadRecord>,
+    /// A reload being prepared now (plugins compiling), if any.
+    #[serde(default)]
+    pub in_progress: Option<InProgress>,
     /// Each plugin's version serving now.
     pub plugins: Vec<PluginStatus>,
     /// Each TLS listener's certificate.
     pub certificates: Vec<CertificateStatus>,
+}
+
+/// A reload that has started and not yet ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InProgress {
+    /// What started it.
+    pub cause: String,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
 }
 
 /// One reload and its outcome.
@@ -47,6 +59,9 @@ pub struct PluginStatus {
     pub since_generation: u64,
     /// The last rejected version's error (cleared when a version loads).
     pub last_error: Option<String>,
+    /// SHA-256 of the last rejected version's file, as it was read.
+    #[serde(default)]
+    pub rejected_hash: Option<String>,
 }
 
 /// The certificate a TLS listener serves.
