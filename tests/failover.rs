@@ -59,7 +59,7 @@ async fn a_server_killed_under_load_costs_no_request_and_rejoins_after_restart()
     while done.load(Ordering::SeqCst) < 60 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    lab.web2.take().expect("web2 runs").kill();
+    lab.web2.take().expect("web2 runs").kill().await;
     killed.store(true, Ordering::SeqCst);
     for c in clients {
         c.await.unwrap();
@@ -100,8 +100,8 @@ async fn a_server_killed_under_load_costs_no_request_and_rejoins_after_restart()
 #[tokio::test]
 async fn with_every_server_down_the_client_gets_a_prompt_503() {
     let mut lab = Lab::start(LAB).await;
-    lab.web1.take().unwrap().kill();
-    lab.web2.take().unwrap().kill();
+    lab.web1.take().unwrap().kill().await;
+    lab.web2.take().unwrap().kill().await;
     let client = lab.client();
     let reply = client.get(&lab.url("www-https", "/")).await;
     assert_eq!(reply.status, 503, "{reply:?}");

@@ -408,7 +408,7 @@ health_check = { path = "/health", interval = "100ms", timeout = "100ms", rise =
     let loaded = browser.time_origin().await;
 
     let address = lab.web1.as_ref().unwrap().address();
-    lab.web1.take().unwrap().kill();
+    lab.web1.take().unwrap().kill().await;
     lab.wait_for_health("www", "web1", false, Duration::from_secs(5)).await;
     // The page polls every 2 s.
     let down = browser

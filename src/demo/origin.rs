@@ -29,6 +29,7 @@ pub struct Origin {
     address: SocketAddr,
     hits: Arc<AtomicU64>,
     accept: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Origin {
@@ -41,12 +42,14 @@ impl Origin {
             name: name.to_string(),
             hits: Arc::clone(&hits),
         });
-        let accept = tokio::spawn(accept_loop(socket, state));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let accept = tokio::spawn(accept_loop(socket, state, stopped));
         Ok(Origin {
             name: name.to_string(),
             address,
             hits,
             accept,
+            stop: Some(stop),
         })
     }
 
@@ -66,9 +69,14 @@ impl Origin {
     }
 
     /// Stops at once: the listening socket and every open connection close,
-    /// as when the process is killed.
-    pub fn kill(self) {
-        self.accept.abort();
+    /// as when the process is killed. When it returns, they are closed: a
+    /// request sent after it cannot be answered by a connection task that
+    /// had not yet noticed its abort.
+    pub async fn kill(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.accept).await;
     }
 }
 
@@ -83,12 +91,18 @@ struct OriginState {
     hits: Arc<AtomicU64>,
 }
 
-/// Owns every connection task: aborting this task drops them all.
-async fn accept_loop(socket: TcpListener, state: Arc<OriginState>) {
+/// Owns every connection task: aborting this task drops them all; a stop
+/// signal closes the socket and waits until every connection task is gone.
+async fn accept_loop(socket: TcpListener, state: Arc<OriginState>, mut stop: tokio::sync::oneshot::Receiver<()>) {
     let mut connections = JoinSet::new();
     let http = Arc::new(auto::Builder::new(TokioExecutor::new()));
     loop {
         tokio::select! {
+            _ = &mut stop => {
+                drop(socket);
+                connections.shutdown().await;
+                return;
+            }
             accepted = socket.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let state = Arc::clone(&state);

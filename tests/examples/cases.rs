@@ -153,9 +153,9 @@ source = "{}"
     }
     // Its server dies: the client moves, gets a new cookie, and sticks again.
     if home == "web1" {
-        lab.web1.take().unwrap().kill();
+        lab.web1.take().unwrap().kill().await;
     } else {
-        lab.web2.take().unwrap().kill();
+        lab.web2.take().unwrap().kill().await;
     }
     let moved = client.get_with(&url, &[("cookie", &cookie)]).await;
     assert_eq!(moved.status, 200, "{}", moved.body);
@@ -289,7 +289,7 @@ config = {{ header = "x-user" }}
             "{server} holds {share} of 10,000 keys (a third is 3,333)"
         );
     }
-    lab.web2.take().unwrap().kill();
+    lab.web2.take().unwrap().kill().await;
     let after = map_keys(client.clone(), url.clone()).await;
     let moved = before.iter().filter(|(k, server)| after[*k] != **server).count();
     let on_web2 = before.values().filter(|s| *s == "web2").count();
