@@ -170,7 +170,9 @@ fn plugins(c: &mut Criterion) {
     c.bench_function("plugin/instance/fresh_per_request", |b| {
         b.iter(|| {
             let mut instance = forwarded.start_instance().unwrap();
-            instance.on_request(&mut https, forwarded.deadline_ticks()).unwrap()
+            instance
+                .on_request(&mut https, None, forwarded.deadline_ticks())
+                .unwrap()
         })
     });
 

@@ -18,6 +18,8 @@ pub enum RequestBody {
     Empty,
     /// The client's body, streamed through.
     Client(ClientBody),
+    /// A body held whole (an ask's): sent once, cloned for a retry.
+    Bytes(Option<Bytes>),
 }
 
 /// A client's request body, cut off with [`BodyTooLarge`] past the
@@ -27,6 +29,12 @@ pub struct ClientBody {
     incoming: Incoming,
     remaining: Option<u64>,
     limit: u64,
+    /// Bytes read ahead for plugins (`read_prefix`), sent first.
+    prefix: Option<Bytes>,
+    /// Trailers met while reading ahead, sent after the rest.
+    trailers: Option<http::HeaderMap>,
+    /// The client's body ended while reading ahead.
+    ended: bool,
 }
 
 impl ClientBody {
@@ -36,12 +44,64 @@ impl ClientBody {
             incoming,
             remaining: limit,
             limit: limit.unwrap_or(u64::MAX),
+            prefix: None,
+            trailers: None,
+            ended: false,
         }
     }
 
     /// Whether the client sent no body at all.
     pub fn is_end_stream(&self) -> bool {
-        self.incoming.is_end_stream()
+        self.prefix.is_none() && self.trailers.is_none() && (self.ended || self.incoming.is_end_stream())
+    }
+
+    /// Reads ahead until more than `want` bytes (or the whole body) have
+    /// arrived, for the plugins that read the body; they are sent first
+    /// when the body is forwarded. Returns them, and whether they are the
+    /// whole body. Memory: `want` plus at most one frame of the client's.
+    pub async fn read_prefix(&mut self, want: usize) -> Result<(Bytes, bool), BoxError> {
+        use http_body_util::BodyExt;
+        let mut read = bytes::BytesMut::new();
+        while read.len() <= want && !self.ended && !self.incoming.is_end_stream() {
+            let frame = match self.incoming.frame().await {
+                Some(Ok(frame)) => frame,
+                Some(Err(source)) => return Err(Box::new(ClientBodyBroken { source })),
+                None => {
+                    self.ended = true;
+                    break;
+                }
+            };
+            match frame.into_data() {
+                Ok(data) => {
+                    self.count(data.len())?;
+                    read.extend_from_slice(&data);
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        self.trailers = Some(trailers);
+                    }
+                    self.ended = true;
+                }
+            }
+        }
+        let complete = self.ended || self.incoming.is_end_stream();
+        let read = read.freeze();
+        if !read.is_empty() {
+            self.prefix = Some(read.clone());
+        }
+        Ok((read, complete))
+    }
+
+    /// Counts `len` bytes against `max_body`.
+    fn count(&mut self, len: usize) -> Result<(), BoxError> {
+        if let Some(remaining) = self.remaining {
+            let len = len as u64;
+            if len > remaining {
+                return Err(Box::new(BodyTooLarge { limit: self.limit }));
+            }
+            self.remaining = Some(remaining - len);
+        }
+        Ok(())
     }
 }
 
@@ -68,6 +128,12 @@ impl Body for ClientBody {
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(prefix) = self.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        if self.ended {
+            return Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))));
+        }
         let polled = Pin::new(&mut self.incoming).poll_frame(cx);
         let frame = match polled {
             Poll::Ready(Some(Ok(frame))) => frame,
@@ -75,23 +141,30 @@ impl Body for ClientBody {
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         };
-        if let (Some(remaining), Some(data)) = (self.remaining, frame.data_ref()) {
-            let len = data.len() as u64;
-            if len > remaining {
-                let limit = self.limit;
-                return Poll::Ready(Some(Err(Box::new(BodyTooLarge { limit }))));
+        if let Some(len) = frame.data_ref().map(Bytes::len) {
+            if let Err(e) = self.count(len) {
+                return Poll::Ready(Some(Err(e)));
             }
-            self.remaining = Some(remaining - len);
         }
         Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.incoming.is_end_stream()
+        ClientBody::is_end_stream(self)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.incoming.size_hint()
+        let ahead = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        if self.ended {
+            return SizeHint::with_exact(ahead);
+        }
+        let rest = self.incoming.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower() + ahead);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + ahead);
+        }
+        hint
     }
 }
 
@@ -103,6 +176,7 @@ impl Body for RequestBody {
         match &mut *self {
             RequestBody::Empty => Poll::Ready(None),
             RequestBody::Client(body) => Pin::new(body).poll_frame(cx),
+            RequestBody::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -110,13 +184,15 @@ impl Body for RequestBody {
         match self {
             RequestBody::Empty => true,
             RequestBody::Client(body) => body.is_end_stream(),
+            RequestBody::Bytes(bytes) => bytes.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             RequestBody::Empty => SizeHint::with_exact(0),
-            RequestBody::Client(body) => body.size_hint(),
+            RequestBody::Client(body) => Body::size_hint(body),
+            RequestBody::Bytes(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
         }
     }
 }

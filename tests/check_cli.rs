@@ -249,7 +249,7 @@ source = "builtin:round-robbin"
             (
                 22,
                 "plugin.rr",
-                "runs it as a request hook, but it exports no request-hook",
+                "runs it, but it exports neither request-hook nor response-hook",
             ),
             (25, "plugin.typo", "no builtin plugin \"round-robbin\""),
         ],

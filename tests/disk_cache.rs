@@ -24,6 +24,8 @@ fn config() -> PluginConfig {
         max_calls_per_instance: 1_000,
         state_max_entries: 1_000,
         state_remote: None,
+        max_body_buffer: 64 << 10,
+        asks: Default::default(),
         settings: toml::Table::new(),
         at: Position::default(),
     }

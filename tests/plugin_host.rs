@@ -21,6 +21,8 @@ fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfi
         max_calls_per_instance: 1_000,
         state_max_entries: 1_000,
         state_remote: None,
+        max_body_buffer: 64 << 10,
+        asks: Default::default(),
         settings: toml::from_str(settings).unwrap(),
         at: Position::default(),
     }

@@ -220,6 +220,14 @@ pub struct PluginFile {
     pub state_redis: Option<Spanned<String>>,
     /// How often the state is synchronised with Redis.
     pub state_sync: Option<Spanned<String>>,
+    /// Cap on the body bytes the plugin's `body-hook` may ask for.
+    pub max_body_buffer: Option<Spanned<String>>,
+    /// Longest wait for the reply to an `ask`.
+    pub ask_timeout: Option<Spanned<String>>,
+    /// Longest reply body an `ask` hands the plugin.
+    pub ask_max_body: Option<Spanned<String>>,
+    /// Asks one request may make.
+    pub max_asks_per_request: Option<Spanned<u32>>,
     /// Handed to the plugin as it is; the plugin checks it in `init`.
     pub config: Option<toml::Table>,
 }

@@ -415,6 +415,10 @@ pub struct PluginConfig {
     pub state_max_entries: usize,
     /// `state_redis` / `state_sync`: the shared state mirrored in Redis.
     pub state_remote: Option<RemoteConfig>,
+    /// Cap on the request body a `body-hook` may have buffered.
+    pub max_body_buffer: usize,
+    /// Asks: their timeout, reply body limit and number per request.
+    pub asks: AskLimits,
     /// The plugin's own settings, handed over as they are.
     pub settings: toml::Table,
     /// Where `source` is written, for problems found while compiling.
@@ -435,6 +439,8 @@ impl PluginConfig {
             max_calls_per_instance: defaults::PLUGIN_MAX_CALLS,
             state_max_entries: defaults::PLUGIN_STATE_ENTRIES,
             state_remote: None,
+            max_body_buffer: defaults::PLUGIN_MAX_BODY_BUFFER,
+            asks: AskLimits::default(),
             settings: toml::Table::new(),
             at: Position::default(),
         }
@@ -461,7 +467,31 @@ impl PluginConfig {
             && self.max_calls_per_instance == other.max_calls_per_instance
             && self.state_max_entries == other.state_max_entries
             && self.state_remote == other.state_remote
+            && self.max_body_buffer == other.max_body_buffer
+            && self.asks == other.asks
             && self.settings == other.settings
+    }
+}
+
+/// What a plugin's asks may cost (`ask_timeout`, `ask_max_body`,
+/// `max_asks_per_request`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AskLimits {
+    /// The longest wait for a whole reply.
+    pub timeout: Duration,
+    /// Reply body bytes handed to the plugin (the rest is cut).
+    pub max_body: usize,
+    /// Asks one request may make.
+    pub per_request: u32,
+}
+
+impl Default for AskLimits {
+    fn default() -> AskLimits {
+        AskLimits {
+            timeout: defaults::PLUGIN_ASK_TIMEOUT,
+            max_body: defaults::PLUGIN_ASK_MAX_BODY,
+            per_request: defaults::PLUGIN_MAX_ASKS,
+        }
     }
 }
 

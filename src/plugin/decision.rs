@@ -64,6 +64,121 @@ pub enum Action {
     Route(String),
     /// Answer the client directly.
     Respond(DirectResponse),
+    /// Ask a backend first, and decide on its reply (contract 0.2).
+    Ask(Ask),
+}
+
+/// A request a plugin has the host send before it decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
+    /// The backend's name.
+    pub backend: String,
+    /// The method, as the plugin wrote it (checked when sent).
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers to send.
+    pub headers: Vec<Header>,
+    /// The body to send.
+    pub body: Vec<u8>,
+    /// The plugin's own bound on the wait (0: its `ask_timeout`).
+    pub timeout_ms: u32,
+    /// Given back to the plugin with the reply.
+    pub context: String,
+}
+
+/// What an asked backend answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskReply {
+    /// Its status.
+    pub status: u16,
+    /// Its headers, in order.
+    pub headers: Vec<Header>,
+    /// Its body, cut at the plugin's `ask_max_body`.
+    pub body: Vec<u8>,
+    /// Whether the body was cut.
+    pub truncated: bool,
+}
+
+/// Why an ask got no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskFailure {
+    /// No backend of that name.
+    UnknownBackend,
+    /// No server of it could be reached.
+    Unavailable,
+    /// No whole reply in time.
+    Timeout,
+    /// Not HTTP, or broken off.
+    BadReply,
+    /// Past `max_asks_per_request`.
+    TooManyAsks,
+}
+
+impl AskFailure {
+    /// Its name in logs and `plugin test` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AskFailure::UnknownBackend => "unknown-backend",
+            AskFailure::Unavailable => "unavailable",
+            AskFailure::Timeout => "timeout",
+            AskFailure::BadReply => "bad-reply",
+            AskFailure::TooManyAsks => "too-many-asks",
+        }
+    }
+}
+
+/// How much of the body a request hook reads before it decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyInterest {
+    /// Bytes to buffer (already capped by the plugin's `max_body_buffer`).
+    pub max_bytes: usize,
+    /// What a longer body leads to.
+    pub over_limit: OverLimit,
+}
+
+/// What a body longer than a plugin's `max_bytes` leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// 413.
+    Reject,
+    /// The plugin is not called.
+    Skip,
+    /// The plugin sees the first `max_bytes`.
+    Truncate,
+}
+
+/// Which responses a response hook wants, matched natively.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseInterest {
+    /// Inclusive status ranges; empty: every status.
+    pub statuses: Vec<(u16, u16)>,
+    /// A server's responses.
+    pub from_server: bool,
+    /// The proxy's own (errors).
+    pub from_proxy: bool,
+}
+
+impl ResponseInterest {
+    /// Whether a response of `status`, generated or not, enters the plugin.
+    pub fn matches(&self, status: u16, generated: bool) -> bool {
+        let origin = if generated { self.from_proxy } else { self.from_server };
+        origin
+            && (self.statuses.is_empty()
+                || self
+                    .statuses
+                    .iter()
+                    .any(|&(first, last)| (first..=last).contains(&status)))
+    }
+}
+
+/// A response hook's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseDecision {
+    /// A response to send instead, if any.
+    pub replace: Option<DirectResponse>,
+    /// Edits of the response sent to the client.
+    pub headers: Vec<HeaderOp>,
 }
 
 /// A request hook's answer: its action and its header edits.

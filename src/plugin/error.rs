@@ -25,10 +25,10 @@ pub enum PluginError {
     #[error("not a valid Wasm component")]
     Compile(#[source] wasmtime::Error),
     /// Its imports or exports do not fit the contract.
-    #[error("the component does not fit the switchyard:plugin@0.1 contract (0.1.0 to 0.1.1)")]
+    #[error("the component does not fit the switchyard:plugin contract (this host accepts 0.1.0 to 0.1.1 and 0.2.0)")]
     Link(#[source] wasmtime::Error),
     /// It exports no hook the host could call.
-    #[error("the component exports none of the hooks (request-hook, balancer) of switchyard:plugin@0.1")]
+    #[error("the component exports none of the hooks (request-hook, response-hook, balancer) of switchyard:plugin@0.1 or @0.2")]
     NoHooks,
     /// Instantiating it failed (a trap in a start function, memory).
     #[error("instantiating the component failed")]

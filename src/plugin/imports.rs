@@ -1,7 +1,10 @@
-//! The host side of the contract's imports: the `host` interface (log,
-//! configuration), the `shared` interface (the plugin's namespace), and the
-//! `request` and `backend` resources, read from the [`RequestView`] and
-//! [`CandidateView`] lent to the store for one call.
+//! The host side of the contract's imports (0.2; `compat.rs` answers 0.1's
+//! with these): the `host` interface (log, configuration), the `shared`
+//! interface (the plugin's namespace), and the `request`, `backend` and
+//! `response-head` resources, read from the [`RequestView`],
+//! [`CandidateView`] and [`ResponseView`] lent to the store for one call.
+//!
+//! [`ResponseView`]: super::response_view::ResponseView
 //!
 //! [`RequestView`]: super::request_view::RequestView
 //! [`CandidateView`]: super::candidates::CandidateView
@@ -11,12 +14,12 @@ use std::time::Duration;
 use wasmtime::component::Resource;
 use wasmtime::Result;
 
-use super::bindings::switchyard::plugin::host::{self, Level};
-use super::bindings::switchyard::plugin::shared;
-use super::bindings::switchyard::plugin::types::{self, HostBackend, HostRequest, Scheme};
-use super::bindings::{BackendHandle, RequestHandle};
+use super::bindings::v2::switchyard::plugin::host::{self, Level};
+use super::bindings::v2::switchyard::plugin::shared;
+use super::bindings::v2::switchyard::plugin::types::{self, HostBackend, HostRequest, HostResponseHead, Scheme};
+use super::bindings::{BackendHandle, RequestHandle, ResponseHandle};
 use super::candidates::CandidateServer;
-use super::request_view::RequestView;
+use super::request_view::{BufferedBody, RequestView};
 use super::state::PluginState;
 
 impl PluginState {
@@ -159,6 +162,26 @@ impl HostRequest for PluginState {
         Ok(self.request()?.conn.alpn.map(str::to_string))
     }
 
+    fn body(&mut self, _: Resource<RequestHandle>) -> Result<Option<Vec<u8>>> {
+        let Some(limit) = self.body_limit else {
+            return Ok(None);
+        };
+        let buffered = self.request()?.head.extensions.get::<BufferedBody>();
+        Ok(Some(buffered.map_or_else(Vec::new, |b| {
+            b.bytes[..b.bytes.len().min(limit)].to_vec()
+        })))
+    }
+
+    fn body_complete(&mut self, _: Resource<RequestHandle>) -> Result<bool> {
+        let Some(limit) = self.body_limit else {
+            return Ok(false);
+        };
+        let buffered = self.request()?.head.extensions.get::<BufferedBody>();
+        // No buffered body: the request has none (the host buffers before
+        // calling a plugin that asked).
+        Ok(buffered.is_none_or(|b| b.complete && b.bytes.len() <= limit))
+    }
+
     fn drop(&mut self, _: Resource<RequestHandle>) -> Result<()> {
         // Handles are borrows of the host's request: nothing to free.
         Ok(())
@@ -188,6 +211,50 @@ impl HostBackend for PluginState {
     }
 
     fn drop(&mut self, _: Resource<BackendHandle>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl HostResponseHead for PluginState {
+    fn status(&mut self, _: Resource<ResponseHandle>) -> Result<u16> {
+        Ok(self.response.status.as_u16())
+    }
+
+    fn header(&mut self, _: Resource<ResponseHandle>, name: String) -> Result<Option<Vec<u8>>> {
+        Ok(self.response.headers.get(name.as_str()).map(|v| v.as_bytes().to_vec()))
+    }
+
+    fn header_all(&mut self, _: Resource<ResponseHandle>, name: String) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .response
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| v.as_bytes().to_vec())
+            .collect())
+    }
+
+    fn header_names(&mut self, _: Resource<ResponseHandle>) -> Result<Vec<String>> {
+        Ok(self.response.headers.keys().map(|k| k.as_str().to_string()).collect())
+    }
+
+    fn generated(&mut self, _: Resource<ResponseHandle>) -> Result<bool> {
+        Ok(self.response.generated)
+    }
+
+    fn backend(&mut self, _: Resource<ResponseHandle>) -> Result<Option<String>> {
+        Ok(self.response.backend.as_deref().map(str::to_string))
+    }
+
+    fn server(&mut self, _: Resource<ResponseHandle>) -> Result<Option<String>> {
+        Ok(self.response.server.as_deref().map(str::to_string))
+    }
+
+    fn blame(&mut self, _: Resource<ResponseHandle>) -> Result<Option<String>> {
+        Ok(self.response.blame.map(str::to_string))
+    }
+
+    fn drop(&mut self, _: Resource<ResponseHandle>) -> Result<()> {
         Ok(())
     }
 }

@@ -2,40 +2,98 @@
 //! between threads at the same time), the exports it has, and calls bounded
 //! by an epoch deadline and a memory limit. A failed call poisons the
 //! instance; its owner drops it.
+//!
+//! A component exports its hooks in contract 0.2 or 0.1 (looked up in that
+//! order, hook by hook); the 0.2-only hooks (reply, body, response) exist
+//! only in 0.2.
 
 use std::sync::Arc;
 
 use wasmtime::component::{InstancePre, Resource};
 use wasmtime::{Store, Trap};
 
-use super::bindings::exports::switchyard::plugin::{balancer, lifecycle, request_hook};
-use super::bindings::{BackendHandle, RequestHandle};
+use super::bindings::v1::exports::switchyard::plugin as v1;
+use super::bindings::v2::exports::switchyard::plugin as v2;
+use super::bindings::{BackendHandle, RequestHandle, ResponseHandle};
 use super::candidates::CandidateView;
-use super::convert::candidate_records;
-use super::decision::{Choice, Decision, Interest};
+use super::convert::{body_interest, candidate_records, reply_record};
+use super::decision::{
+    AskFailure, AskReply, BodyInterest, Choice, Decision, Interest, ResponseDecision, ResponseInterest,
+};
 use super::error::{CallFailure, PluginError};
 use super::limits::{CpuBudget, DeadlineExceeded};
 use super::request_view::RequestView;
+use super::response_view::ResponseView;
 use super::state::{PluginIdentity, PluginState};
+
+/// A hook as contract 0.1 or 0.2 exports it.
+#[derive(Clone)]
+pub enum Versioned<A, B> {
+    /// `switchyard:plugin@0.1.z`.
+    V1(A),
+    /// `switchyard:plugin@0.2.z`.
+    V2(B),
+}
+
+impl<A, B> Versioned<A, B> {
+    /// `@0.1` or `@0.2`, for the admin view.
+    pub fn contract(&self) -> &'static str {
+        match self {
+            Versioned::V1(_) => "0.1",
+            Versioned::V2(_) => "0.2",
+        }
+    }
+}
 
 /// Which hooks a component exports, resolved once per version.
 #[derive(Clone)]
 pub struct ExportIndices {
     /// `init`.
-    pub lifecycle: Option<lifecycle::GuestIndices>,
+    pub lifecycle: Option<Versioned<v1::lifecycle::GuestIndices, v2::lifecycle::GuestIndices>>,
     /// `declare-interest` and `on-request`.
-    pub request_hook: Option<request_hook::GuestIndices>,
+    pub request_hook: Option<Versioned<v1::request_hook::GuestIndices, v2::request_hook::GuestIndices>>,
     /// `pick`.
-    pub balancer: Option<balancer::GuestIndices>,
+    pub balancer: Option<Versioned<v1::balancer::GuestIndices, v2::balancer::GuestIndices>>,
+    /// `on-reply` (0.2).
+    pub reply_hook: Option<v2::reply_hook::GuestIndices>,
+    /// `declare-body-interest` (0.2).
+    pub body_hook: Option<v2::body_hook::GuestIndices>,
+    /// `declare-response-interest` and `on-response` (0.2).
+    pub response_hook: Option<v2::response_hook::GuestIndices>,
+}
+
+macro_rules! either_version {
+    ($pre:expr, $hook:ident) => {
+        match v2::$hook::GuestIndices::new($pre) {
+            Ok(indices) => Some(Versioned::V2(indices)),
+            Err(_) => v1::$hook::GuestIndices::new($pre).ok().map(Versioned::V1),
+        }
+    };
 }
 
 impl ExportIndices {
     /// Looks each hook up in the component.
     pub fn resolve(pre: &InstancePre<PluginState>) -> ExportIndices {
         ExportIndices {
-            lifecycle: lifecycle::GuestIndices::new(pre).ok(),
-            request_hook: request_hook::GuestIndices::new(pre).ok(),
-            balancer: balancer::GuestIndices::new(pre).ok(),
+            lifecycle: either_version!(pre, lifecycle),
+            request_hook: either_version!(pre, request_hook),
+            balancer: either_version!(pre, balancer),
+            reply_hook: v2::reply_hook::GuestIndices::new(pre).ok(),
+            body_hook: v2::body_hook::GuestIndices::new(pre).ok(),
+            response_hook: v2::response_hook::GuestIndices::new(pre).ok(),
+        }
+    }
+
+    /// The contract its hooks were built against (`0.1` or `0.2`).
+    pub fn contract(&self) -> &'static str {
+        let versions = [
+            self.lifecycle.as_ref().map(Versioned::contract),
+            self.request_hook.as_ref().map(Versioned::contract),
+            self.balancer.as_ref().map(Versioned::contract),
+        ];
+        match versions.into_iter().flatten().any(|v| v == "0.1") {
+            true => "0.1",
+            false => "0.2",
         }
     }
 }
@@ -43,10 +101,17 @@ impl ExportIndices {
 /// One live instance of a plugin version.
 pub struct PluginInstance {
     store: Store<PluginState>,
-    request_hook: Option<request_hook::Guest>,
-    balancer: Option<balancer::Guest>,
+    request_hook: Option<Versioned<v1::request_hook::Guest, v2::request_hook::Guest>>,
+    balancer: Option<Versioned<v1::balancer::Guest, v2::balancer::Guest>>,
+    reply_hook: Option<v2::reply_hook::Guest>,
+    body_hook: Option<v2::body_hook::Guest>,
+    response_hook: Option<v2::response_hook::Guest>,
     /// Calls made so far, for recycling after `max_calls_per_instance`.
     pub calls: u64,
+}
+
+fn missing(hook: &str) -> CallFailure {
+    CallFailure::BadAnswer(format!("the plugin exports no {hook}"))
 }
 
 impl PluginInstance {
@@ -68,19 +133,41 @@ impl PluginInstance {
             .instantiate(&mut store)
             .map_err(|e| PluginError::Instantiate(classify(&store, e)))?;
         let load_failed = |e| PluginError::Instantiate(CallFailure::Trap(e));
-        let request_hook = match &exports.request_hook {
-            Some(indices) => Some(indices.load(&mut store, &instance).map_err(load_failed)?),
-            None => None,
-        };
-        let balancer = match &exports.balancer {
-            Some(indices) => Some(indices.load(&mut store, &instance).map_err(load_failed)?),
-            None => None,
-        };
-        if let Some(indices) = &exports.lifecycle {
-            let lifecycle = indices.load(&mut store, &instance).map_err(load_failed)?;
+        macro_rules! load {
+            ($indices:expr) => {
+                match $indices {
+                    Some(indices) => Some(indices.load(&mut store, &instance).map_err(load_failed)?),
+                    None => None,
+                }
+            };
+        }
+        macro_rules! load_versioned {
+            ($indices:expr) => {
+                match $indices {
+                    Some(Versioned::V1(indices)) => Some(Versioned::V1(
+                        indices.load(&mut store, &instance).map_err(load_failed)?,
+                    )),
+                    Some(Versioned::V2(indices)) => Some(Versioned::V2(
+                        indices.load(&mut store, &instance).map_err(load_failed)?,
+                    )),
+                    None => None,
+                }
+            };
+        }
+        let request_hook = load_versioned!(&exports.request_hook);
+        let balancer = load_versioned!(&exports.balancer);
+        let reply_hook = load!(&exports.reply_hook);
+        let body_hook = load!(&exports.body_hook);
+        let response_hook = load!(&exports.response_hook);
+        let lifecycle = load_versioned!(&exports.lifecycle);
+        if let Some(lifecycle) = lifecycle {
             store.data_mut().cpu.reset();
             store.set_epoch_deadline(deadline_ticks);
-            match lifecycle.call_init(&mut store) {
+            let answer = match lifecycle {
+                Versioned::V1(hook) => hook.call_init(&mut store),
+                Versioned::V2(hook) => hook.call_init(&mut store),
+            };
+            match answer {
                 Ok(Ok(())) => {}
                 Ok(Err(message)) => return Err(PluginError::InitRejected(message)),
                 Err(e) => return Err(PluginError::InitFailed(classify(&store, e))),
@@ -90,30 +177,110 @@ impl PluginInstance {
             store,
             request_hook,
             balancer,
+            reply_hook,
+            body_hook,
+            response_hook,
             calls: 0,
         })
     }
 
-    /// Runs the request hook. `view` is lent to the guest for the call.
-    pub fn on_request(&mut self, view: &mut RequestView, deadline_ticks: u64) -> Result<Decision, CallFailure> {
+    /// Runs the request hook. `view` is lent to the guest for the call;
+    /// the plugin may read `body_limit` bytes of its buffered body.
+    pub fn on_request(
+        &mut self,
+        view: &mut RequestView,
+        body_limit: Option<usize>,
+        deadline_ticks: u64,
+    ) -> Result<Decision, CallFailure> {
         let Some(hook) = self.request_hook.clone() else {
-            return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
+            return Err(missing("request-hook"));
         };
-        self.lend(view, deadline_ticks);
-        let result = hook.call_on_request(&mut self.store, Resource::<RequestHandle>::new_borrow(0));
+        self.lend(view, body_limit, deadline_ticks);
+        let handle = Resource::<RequestHandle>::new_borrow(0);
+        let result = match hook {
+            Versioned::V1(hook) => hook.call_on_request(&mut self.store, handle).map(Decision::from),
+            Versioned::V2(hook) => hook.call_on_request(&mut self.store, handle).map(Decision::from),
+        };
+        self.take_back(view);
+        result.map_err(|e| classify(&self.store, e))
+    }
+
+    /// Runs the reply hook with the outcome of the plugin's ask.
+    pub fn on_reply(
+        &mut self,
+        view: &mut RequestView,
+        body_limit: Option<usize>,
+        context: &str,
+        outcome: Result<AskReply, AskFailure>,
+        deadline_ticks: u64,
+    ) -> Result<Decision, CallFailure> {
+        let Some(hook) = self.reply_hook.clone() else {
+            return Err(missing("reply-hook"));
+        };
+        let reply = reply_record(outcome);
+        self.lend(view, body_limit, deadline_ticks);
+        let handle = Resource::<RequestHandle>::new_borrow(0);
+        let result = hook.call_on_reply(&mut self.store, handle, context, reply.as_ref().map_err(|e| *e));
         self.take_back(view);
         result.map(Decision::from).map_err(|e| classify(&self.store, e))
+    }
+
+    /// Runs the response hook on `response` (lent, like `view`).
+    pub fn on_response(
+        &mut self,
+        view: &mut RequestView,
+        response: &mut ResponseView,
+        deadline_ticks: u64,
+    ) -> Result<ResponseDecision, CallFailure> {
+        let Some(hook) = self.response_hook.clone() else {
+            return Err(missing("response-hook"));
+        };
+        self.lend(view, None, deadline_ticks);
+        std::mem::swap(response, &mut self.store.data_mut().response);
+        let result = hook.call_on_response(
+            &mut self.store,
+            Resource::<RequestHandle>::new_borrow(0),
+            Resource::<ResponseHandle>::new_borrow(0),
+        );
+        std::mem::swap(response, &mut self.store.data_mut().response);
+        self.take_back(view);
+        result.map(ResponseDecision::from).map_err(|e| classify(&self.store, e))
     }
 
     /// Asks the request hook which requests it wants (once per version).
     pub fn interest(&mut self, deadline_ticks: u64) -> Result<Interest, CallFailure> {
         let Some(hook) = self.request_hook.clone() else {
-            return Err(CallFailure::BadAnswer("the plugin exports no request-hook".into()));
+            return Err(missing("request-hook"));
         };
-        self.store.data_mut().cpu.reset();
-        self.store.set_epoch_deadline(deadline_ticks);
-        hook.call_declare_interest(&mut self.store)
-            .map(Interest::from)
+        self.arm(deadline_ticks);
+        match hook {
+            Versioned::V1(hook) => hook.call_declare_interest(&mut self.store).map(Interest::from),
+            Versioned::V2(hook) => hook.call_declare_interest(&mut self.store).map(Interest::from),
+        }
+        .map_err(|e| classify(&self.store, e))
+    }
+
+    /// Asks the body hook how much body it reads, capped at `cap` (once per
+    /// version); none without a body hook.
+    pub fn body_interest(&mut self, cap: usize, deadline_ticks: u64) -> Result<Option<BodyInterest>, CallFailure> {
+        let Some(hook) = self.body_hook.clone() else {
+            return Ok(None);
+        };
+        self.arm(deadline_ticks);
+        hook.call_declare_body_interest(&mut self.store)
+            .map(|interest| Some(body_interest(interest, cap)))
+            .map_err(|e| classify(&self.store, e))
+    }
+
+    /// Asks the response hook which responses it wants (once per version);
+    /// none without a response hook.
+    pub fn response_interest(&mut self, deadline_ticks: u64) -> Result<Option<ResponseInterest>, CallFailure> {
+        let Some(hook) = self.response_hook.clone() else {
+            return Ok(None);
+        };
+        self.arm(deadline_ticks);
+        hook.call_declare_response_interest(&mut self.store)
+            .map(|interest| Some(ResponseInterest::from(interest)))
             .map_err(|e| classify(&self.store, e))
     }
 
@@ -126,29 +293,36 @@ impl PluginInstance {
         deadline_ticks: u64,
     ) -> Result<Option<Choice>, CallFailure> {
         let Some(hook) = self.balancer.clone() else {
-            return Err(CallFailure::BadAnswer("the plugin exports no balancer".into()));
+            return Err(missing("balancer"));
         };
-        let records = candidate_records(candidates);
         let (sequence, attempt) = (candidates.sequence, candidates.attempt);
-        self.lend(view, deadline_ticks);
-        std::mem::swap(candidates, &mut self.store.data_mut().candidates);
-        let result = hook.call_pick(
-            &mut self.store,
-            Resource::<RequestHandle>::new_borrow(0),
-            Resource::<BackendHandle>::new_borrow(0),
-            sequence,
-            attempt,
-            &records,
-        );
+        let count = candidates.servers.len();
+        let request = Resource::<RequestHandle>::new_borrow(0);
+        let backend = Resource::<BackendHandle>::new_borrow(0);
+        let result = match hook {
+            Versioned::V1(hook) => {
+                let records = super::compat::candidate_records(candidates);
+                self.lend(view, None, deadline_ticks);
+                std::mem::swap(candidates, &mut self.store.data_mut().candidates);
+                let result = hook.call_pick(&mut self.store, request, backend, sequence, attempt, &records);
+                result.map(|choice| choice.map(Choice::from))
+            }
+            Versioned::V2(hook) => {
+                let records = candidate_records(candidates);
+                self.lend(view, None, deadline_ticks);
+                std::mem::swap(candidates, &mut self.store.data_mut().candidates);
+                let result = hook.call_pick(&mut self.store, request, backend, sequence, attempt, &records);
+                result.map(|choice| choice.map(Choice::from))
+            }
+        };
         std::mem::swap(candidates, &mut self.store.data_mut().candidates);
         self.take_back(view);
-        let count = candidates.servers.len();
         match result.map_err(|e| classify(&self.store, e))? {
             Some(choice) if choice.server as usize >= count => Err(CallFailure::BadAnswer(format!(
                 "server index {} with {count} candidates",
                 choice.server
             ))),
-            answer => Ok(answer.map(Choice::from)),
+            answer => Ok(answer),
         }
     }
 
@@ -157,12 +331,17 @@ impl PluginInstance {
         self.store.data().memory.current
     }
 
-    fn lend(&mut self, view: &mut RequestView, deadline_ticks: u64) {
+    fn arm(&mut self, deadline_ticks: u64) {
+        self.store.data_mut().cpu.reset();
+        self.store.set_epoch_deadline(deadline_ticks);
+    }
+
+    fn lend(&mut self, view: &mut RequestView, body_limit: Option<usize>, deadline_ticks: u64) {
         self.calls += 1;
         let data = self.store.data_mut();
         std::mem::swap(view, &mut data.request);
-        data.cpu.reset();
-        self.store.set_epoch_deadline(deadline_ticks);
+        data.body_limit = body_limit;
+        self.arm(deadline_ticks);
     }
 
     fn take_back(&mut self, view: &mut RequestView) {

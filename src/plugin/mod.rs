@@ -3,8 +3,10 @@
 //! - `decision`: the host's own types for what plugins decide (actions,
 //!   header edits, responses, picks, interests): all the rest of the crate
 //!   sees of the contract.
-//! - `bindings`: the WIT contract (`wit/plugin.wit`) as generated Rust
-//!   types, and `convert`: the one boundary between the two.
+//! - `bindings`: the WIT contract as generated Rust types, 0.2
+//!   (`wit/plugin.wit`) and 0.1 (`wit/v0.1/`); `convert` (0.2) and
+//!   `compat` (0.1, answered by the 0.2 imports): the one boundary between
+//!   them and the host's types.
 //! - `engine`: one wasmtime `Engine` per process, the epoch ticker that
 //!   bounds every call, compiled components cached by content hash.
 //! - `disk_cache`: compiled components on disk, checked before use.
@@ -18,6 +20,8 @@
 //! - `shared_state`: the `shared` interface's counters and keys, one
 //!   namespace per plugin, shared by all its instances and versions;
 //!   `remote_state`: a namespace mirrored in Redis.
+//! - `response_chain`: a listener's response hooks, in reverse order, on
+//!   a `response_view` (the response head lent to the guest).
 //! - `policy`: what a failed call means for the request (fail-open or
 //!   fail-closed), applied by `chain` (a listener's request hooks, in
 //!   order) and `balancer` (a backend's balancer, with its fail-open
@@ -33,6 +37,7 @@ mod bindings;
 pub mod builtin;
 mod candidates;
 mod chain;
+mod compat;
 mod convert;
 mod decision;
 mod disk_cache;
@@ -44,6 +49,8 @@ mod limits;
 mod policy;
 mod remote_state;
 mod request_view;
+mod response_chain;
+mod response_view;
 mod set;
 mod settings;
 mod shared_state;
@@ -54,13 +61,18 @@ mod wasi;
 pub use balancer::{Balancer, Pick};
 pub use candidates::{CandidateServer, CandidateView};
 pub use chain::{ChainOutcome, RequestChain, Verdict};
-pub use decision::{Action, Choice, Decision, DirectResponse, Header, HeaderOp, Interest, Scheme};
+pub use decision::{
+    Action, Ask, AskFailure, AskReply, BodyInterest, Choice, Decision, DirectResponse, Header, HeaderOp, Interest,
+    OverLimit, ResponseDecision, ResponseInterest, Scheme,
+};
 pub use disk_cache::{CacheError, DiskCache};
 pub use engine::{PluginEngine, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use instance::PluginInstance;
 pub use remote_state::StateUnavailable;
-pub use request_view::{version_name, ConnectionInfo, RequestView, UpgradeRequest};
+pub use request_view::{version_name, BufferedBody, ConnectionInfo, RequestView, UpgradeRequest};
+pub use response_chain::{ResponseChain, ResponseOutcome};
+pub use response_view::ResponseView;
 pub use set::PluginSet;
 pub use settings::PluginSettings;
 pub use shared_state::{Namespace, SharedStates};

@@ -92,6 +92,17 @@ impl UpgradeRequest {
     }
 }
 
+/// The first bytes of a request body (or all of it), buffered for the
+/// request hooks that declared a body interest; kept in the head's
+/// extensions while the body itself streams on to the server.
+#[derive(Debug, Clone)]
+pub struct BufferedBody {
+    /// What was read.
+    pub bytes: bytes::Bytes,
+    /// Whether it is the whole body.
+    pub complete: bool,
+}
+
 /// A request head plus its connection: everything a plugin can ask about.
 #[derive(Debug)]
 pub struct RequestView {

@@ -9,6 +9,7 @@ use super::builtin;
 use super::chain::RequestChain;
 use super::engine::PluginEngine;
 use super::error::PluginError;
+use super::response_chain::ResponseChain;
 use super::version::PluginVersion;
 use crate::config::{Config, FailurePolicy, PluginConfig, PluginSource, Problem};
 use crate::content_hash::ContentHash;
@@ -106,22 +107,34 @@ impl PluginSet {
         Some(Balancer::new(plugin, fallback))
     }
 
-    /// The request chain of the named plugins (unknown names are skipped;
-    /// `load` has already reported them).
+    /// The request chain of the named plugins that export a request hook
+    /// (unknown names are skipped; `load` has already reported them).
     pub fn chain(&self, names: &[String]) -> RequestChain {
-        RequestChain::new(names.iter().filter_map(|n| self.get(n).cloned()).collect())
+        RequestChain::new(
+            names
+                .iter()
+                .filter_map(|n| self.get(n).cloned())
+                .filter(|p| p.has_request_hook())
+                .collect(),
+        )
+    }
+
+    /// The response hooks of the named plugins (see [`ResponseChain`]).
+    pub fn responses(&self, names: &[String]) -> ResponseChain {
+        let plugins: Vec<_> = names.iter().filter_map(|n| self.get(n).cloned()).collect();
+        ResponseChain::new(&plugins)
     }
 
     fn check_usage(&self, config: &Config, problems: &mut Vec<Problem>) {
         for listener in &config.listeners {
             for name in &listener.plugins {
                 if let (Some(plugin), Some(cfg)) = (self.get(name), config.plugin(name)) {
-                    if !plugin.has_request_hook() {
+                    if !plugin.has_request_hook() && !plugin.has_response_hook() {
                         problems.push(config.problem_at(
                             cfg.at,
                             format!("plugin.{name}"),
                             format!(
-                                "listener \"{}\" runs it as a request hook, but it exports no request-hook",
+                                "listener \"{}\" runs it, but it exports neither request-hook nor response-hook",
                                 listener.name
                             ),
                         ));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::candidates::CandidateView;
 use super::limits::{CpuBudget, MemoryLimiter};
 use super::request_view::RequestView;
+use super::response_view::ResponseView;
 use super::settings::PluginSettings;
 use super::shared_state::Namespace;
 use super::wasi::{PluginWasi, WasiHost};
@@ -35,6 +36,11 @@ pub struct PluginState {
     /// The balancer's backend and candidates, swapped in for one `pick`
     /// likewise (names and addresses are read from here).
     pub candidates: CandidateView,
+    /// The response a response hook is deciding on, swapped in likewise.
+    pub response: ResponseView,
+    /// How much of the buffered body the plugin under call may read
+    /// (`None`: it declared no body interest, `request.body` is none).
+    pub body_limit: Option<usize>,
     /// The cap on the instance's linear memory.
     pub memory: MemoryLimiter,
     /// The CPU budget of the call under way.
@@ -52,6 +58,8 @@ impl PluginState {
             identity,
             request: RequestView::placeholder(),
             candidates: CandidateView::default(),
+            response: ResponseView::default(),
+            body_limit: None,
             memory: MemoryLimiter::new(memory_limit),
         }
     }

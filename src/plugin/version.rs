@@ -14,14 +14,17 @@ use std::time::Instant;
 use crossbeam_queue::ArrayQueue;
 use wasmtime::component::{InstancePre, Linker};
 
-use super::bindings::Plugin;
+use super::bindings::{v1, v2};
 use super::candidates::CandidateView;
-use super::decision::{Choice, Decision, Interest};
+use super::decision::{
+    AskFailure, AskReply, BodyInterest, Choice, Decision, Interest, ResponseDecision, ResponseInterest,
+};
 use super::engine::PluginEngine;
 use super::error::{CallFailure, PluginError};
 use super::instance::{ExportIndices, PluginInstance};
 use super::policy::policy_name;
 use super::request_view::RequestView;
+use super::response_view::ResponseView;
 use super::settings::PluginSettings;
 use super::state::{PluginIdentity, PluginState};
 use crate::config::{FailurePolicy, PluginConfig};
@@ -51,6 +54,10 @@ pub struct PluginVersion {
     max_calls: u64,
     /// Which requests the request hook wants, asked once at load.
     interest: Interest,
+    /// How much body it reads first (a `body-hook`), asked once at load.
+    body_interest: Option<BodyInterest>,
+    /// Which responses the response hook wants, asked once at load.
+    response_interest: Option<ResponseInterest>,
     idle: ArrayQueue<PluginInstance>,
     metrics: PluginMetrics,
 }
@@ -71,7 +78,11 @@ impl PluginVersion {
     pub fn load(engine: &PluginEngine, config: &PluginConfig, bytes: &[u8]) -> Result<PluginVersion, PluginError> {
         let (hash, component) = engine.compile(bytes)?;
         let mut linker: Linker<PluginState> = Linker::new(engine.engine());
-        Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
+        // Both contracts' imports: a component built against 0.1 links to
+        // the first, one built against 0.2 to the second.
+        v2::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
+            .map_err(PluginError::Link)?;
+        v1::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(PluginError::Link)?;
         // Toolchains' runtimes import WASI: plugins get clocks, randomness
         // and an empty environment; every other import (files, sockets,
@@ -80,7 +91,7 @@ impl PluginVersion {
         super::wasi::stub_other_imports(&mut linker, &component).map_err(PluginError::Link)?;
         let pre = linker.instantiate_pre(&component).map_err(PluginError::Link)?;
         let exports = ExportIndices::resolve(&pre);
-        if exports.request_hook.is_none() && exports.balancer.is_none() {
+        if exports.request_hook.is_none() && exports.balancer.is_none() && exports.response_hook.is_none() {
             return Err(PluginError::NoHooks);
         }
         let identity = Arc::new(PluginIdentity {
@@ -104,15 +115,20 @@ impl PluginVersion {
             memory_limit: config.memory_limit,
             max_calls: config.max_calls_per_instance,
             interest: Interest::default(),
+            body_interest: None,
+            response_interest: None,
             idle: ArrayQueue::new(POOL_CAPACITY),
             metrics: PluginMetrics::new(&config.name, &hash.short()),
         };
         let mut first = version.start_instance()?;
+        let ticks = version.deadline_ticks;
         if version.has_request_hook() {
-            version.interest = first
-                .interest(version.deadline_ticks)
+            version.interest = first.interest(ticks).map_err(PluginError::InitFailed)?;
+            version.body_interest = first
+                .body_interest(config.max_body_buffer, ticks)
                 .map_err(PluginError::InitFailed)?;
         }
+        version.response_interest = first.response_interest(ticks).map_err(PluginError::InitFailed)?;
         let _ = version.idle.push(first);
         Ok(version)
     }
@@ -148,6 +164,21 @@ impl PluginVersion {
         self.exports.request_hook.is_some()
     }
 
+    /// Whether it exports `reply-hook` (so its `ask` can be answered).
+    pub fn has_reply_hook(&self) -> bool {
+        self.exports.reply_hook.is_some()
+    }
+
+    /// Whether it exports `response-hook`.
+    pub fn has_response_hook(&self) -> bool {
+        self.exports.response_hook.is_some()
+    }
+
+    /// The contract it was built against: `0.1` or `0.2`.
+    pub fn contract(&self) -> &'static str {
+        self.exports.contract()
+    }
+
     /// Whether it exports `balancer`.
     pub fn has_balancer(&self) -> bool {
         self.exports.balancer.is_some()
@@ -163,9 +194,45 @@ impl PluginVersion {
         &self.interest
     }
 
+    /// How much body its request hook reads first, if any.
+    pub fn body_interest(&self) -> Option<BodyInterest> {
+        self.body_interest
+    }
+
+    /// Which responses its response hook wants (none without one).
+    pub fn response_interest(&self) -> Option<&ResponseInterest> {
+        self.response_interest.as_ref()
+    }
+
+    /// Its limits on asks.
+    pub fn ask_limits(&self) -> crate::config::AskLimits {
+        self.config.asks
+    }
+
     /// Calls the request hook on a pooled instance.
     pub fn on_request(&self, view: &mut RequestView) -> Result<Decision, CallFailure> {
-        self.call(|instance, ticks| instance.on_request(view, ticks))
+        let body = self.body_interest.map(|b| b.max_bytes);
+        self.call(|instance, ticks| instance.on_request(view, body, ticks))
+    }
+
+    /// Calls the reply hook with the outcome of an ask.
+    pub fn on_reply(
+        &self,
+        view: &mut RequestView,
+        context: &str,
+        outcome: Result<AskReply, AskFailure>,
+    ) -> Result<Decision, CallFailure> {
+        let body = self.body_interest.map(|b| b.max_bytes);
+        self.call(|instance, ticks| instance.on_reply(view, body, context, outcome, ticks))
+    }
+
+    /// Calls the response hook on a pooled instance.
+    pub fn on_response(
+        &self,
+        view: &mut RequestView,
+        response: &mut ResponseView,
+    ) -> Result<ResponseDecision, CallFailure> {
+        self.call(|instance, ticks| instance.on_response(view, response, ticks))
     }
 
     /// Calls the balancer on a pooled instance.

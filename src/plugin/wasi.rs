@@ -88,6 +88,9 @@ const LINKED: &[(&str, &str)] = &[
     ("switchyard:plugin/types", "0.1."),
     ("switchyard:plugin/host", "0.1."),
     ("switchyard:plugin/shared", "0.1."),
+    ("switchyard:plugin/types", "0.2."),
+    ("switchyard:plugin/host", "0.2."),
+    ("switchyard:plugin/shared", "0.2."),
 ];
 
 fn is_pollable(import: &str, resource: &str) -> bool {
@@ -167,7 +170,8 @@ mod tests {
         assert!(is_linked("wasi:cli/environment@0.2.9"));
         assert!(is_linked("wasi:cli/environment@0.2.0"));
         assert!(is_linked("switchyard:plugin/host@0.1.0"));
-        assert!(!is_linked("switchyard:plugin/host@0.2.0"));
+        assert!(is_linked("switchyard:plugin/host@0.2.0"));
+        assert!(!is_linked("switchyard:plugin/host@0.3.0"));
         assert!(!is_linked("wasi:cli/stdout@0.2.9"));
         assert!(!is_linked("wasi:cli/environment@0.3.0"));
         assert!(!is_linked("wasi:cli/environment"));

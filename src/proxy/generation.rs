@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, ListenerLimits, PathNormalization};
-use crate::plugin::{Balancer, PluginSet, RequestChain};
+use crate::plugin::{Balancer, PluginSet, RequestChain, ResponseChain};
 use crate::tls::UpstreamTls;
 use crate::upstream::Backend;
 
@@ -47,6 +47,8 @@ pub struct BalancedBackend {
 pub struct ListenerRoute {
     /// Its request hooks.
     pub chain: RequestChain,
+    /// Its response hooks (the same plugins that export one, reversed).
+    pub responses: ResponseChain,
     /// Where requests go when every hook continues.
     pub default_backend: Option<BalancedBackend>,
     /// What it accepts from clients.
@@ -86,6 +88,7 @@ impl Generation {
             .map(|l| {
                 let route = ListenerRoute {
                     chain: plugins.chain(&l.plugins),
+                    responses: plugins.responses(&l.plugins),
                     default_backend: l.default_backend.as_ref().and_then(|b| backends.get(b).cloned()),
                     limits: l.limits.clone(),
                     normalize_path: l.normalize_path.clone(),

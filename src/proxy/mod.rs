@@ -10,6 +10,7 @@
 //!
 //! [`RequestChain::run`]: crate::plugin::RequestChain::run
 
+mod ask;
 mod error;
 mod fallback;
 mod forward;
@@ -18,8 +19,10 @@ mod grpc;
 mod head_checks;
 mod headers;
 mod path;
+mod read_ahead;
 mod request_id;
 mod response_body;
+mod response_hooks;
 mod upgrade;
 
 use std::sync::Arc;
@@ -88,9 +91,10 @@ impl Drop for InFlightGauge {
 }
 
 /// Where the chain sent a request.
+#[allow(clippy::large_enum_variant)] // Made once per request, moved at once.
 enum Decided<'g> {
     /// Answered here: a plugin's response, or an error.
-    Answer(Response<ProxyBody>),
+    Answer(Response<ProxyBody>, Origin),
     /// To this backend.
     Forward(&'g BalancedBackend),
 }
@@ -202,7 +206,8 @@ impl Proxy {
         response
     }
 
-    /// Phases 1 to 6 for a request on a known listener.
+    /// Phases 1 to 6 for a request on a known listener; the response hooks
+    /// last, on what phases 2 to 6 answered.
     async fn respond(
         &self,
         generation: &Generation,
@@ -224,17 +229,51 @@ impl Proxy {
         }
         let client_upgrade = upgrade::note(&mut head);
         let mut view = RequestView { head, conn };
-        if let Err(error) = admit(&mut view, route) {
-            return fail(error, id, trace, &[]);
+        let (response, origin) = match admit(&mut view, route) {
+            Err(error) => (fail(error, id, trace, &[]), Origin::Proxy),
+            Ok(()) => {
+                let body = ClientBody::new(body, route.limits.max_body);
+                self.answer(generation, route, &mut view, body, client_upgrade, id, trace)
+                    .await
+            }
+        };
+        // 6b. the response hooks
+        match origin {
+            Origin::Server | Origin::Proxy if !route.responses.is_empty() => {
+                response_hooks::run(&route.responses, &mut view, response, origin, trace, id)
+            }
+            _ => response,
         }
-        // 2. the request hooks
-        let mut outcome = route.chain.run(&mut view);
+    }
+
+    /// Phases 2 to 6: the request hooks (with the body they read and the
+    /// asks they make), the server's answer or the error.
+    #[allow(clippy::too_many_arguments)] // One request's pieces, each used once.
+    async fn answer(
+        &self,
+        generation: &Generation,
+        route: &ListenerRoute,
+        view: &mut RequestView,
+        mut body: ClientBody,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+        id: RequestId,
+        trace: &mut Trace,
+    ) -> (Response<ProxyBody>, Origin) {
+        // 2. the request hooks, after the body they read has arrived
+        if let Err(error) = read_ahead::for_plugins(&route.chain, view, &mut body, &route.limits).await {
+            return (fail(error, id, trace, &[]), Origin::Proxy);
+        }
+        let mut outcome = route.chain.run(view);
+        while let Verdict::Ask(_) = &outcome.verdict {
+            let reply = ask::send(generation, view, id, &mut outcome).await;
+            route.chain.resume(view, &mut outcome, reply);
+        }
         if let Some(plugin) = &outcome.decided_by {
             tracing::Span::current().record("plugin", display(plugin.name()));
         }
         trace.plugin = outcome.decided_by.clone();
-        let target = match decide(generation, route, &mut outcome, &view, id, trace) {
-            Decided::Answer(response) => return response,
+        let target = match decide(generation, route, &mut outcome, view, id, trace) {
+            Decided::Answer(response, origin) => return (response, origin),
             Decided::Forward(target) => target,
         };
         // An upgrade needs a place under max_tunnels before anything goes.
@@ -242,21 +281,22 @@ impl Proxy {
         let tunnel = match &upgrade {
             Some(_) => match self.tunnels.reserve() {
                 Some(permit) => Some(permit),
-                None => return fail(ProxyError::TooManyTunnels, id, trace, &outcome.response_edits),
+                None => {
+                    let response = fail(ProxyError::TooManyTunnels, id, trace, &outcome.response_edits);
+                    return (response, Origin::Proxy);
+                }
             },
             None => None,
         };
         // 3. prepare the head for the server
-        prepare_upstream_head(&mut view, &outcome.request_edits, id);
+        prepare_upstream_head(view, &outcome.request_edits, id);
         if let Some(upgrade) = &upgrade {
-            upgrade::prepare(&mut view, upgrade);
+            upgrade::prepare(view, upgrade);
         }
         trace.backend = Some(Arc::clone(&target.backend.name));
         tracing::Span::current().record("backend", display(&target.backend.name));
-        // 4. balance, 5. exchange (retries, fallback)
-        let body = ClientBody::new(body, route.limits.max_body);
-        // 6. respond
-        match forward_or_fall_back(generation, target, &mut view, body).await {
+        // 4. balance, 5. exchange (retries, fallback), 6. respond
+        match forward_or_fall_back(generation, target, view, body).await {
             Ok(Reply::Forwarded(forwarded)) => {
                 let span = tracing::Span::current();
                 span.record("backend", display(&forwarded.backend));
@@ -265,19 +305,37 @@ impl Proxy {
                 trace.server = Some(Arc::clone(&forwarded.server.name));
                 tracing::debug!(status = forwarded.response.status().as_u16(), "forwarded");
                 let mut response = forwarded.response;
+                let mut origin = Origin::Server;
                 if let (Some(upgrade), Some(permit)) = (&upgrade, tunnel) {
                     let idle = target.backend.config.tunnel_idle_timeout;
                     response = upgrade::answer(response, client_upgrade, upgrade, &self.tunnels, permit, idle);
+                    if response.status() == StatusCode::SWITCHING_PROTOCOLS || view.head.method == http::Method::CONNECT
+                    {
+                        origin = Origin::Tunnel;
+                    }
                 }
                 let status = response.status();
                 strip_hop_by_hop_unless_switching(response.headers_mut(), status);
                 let response = with_edits(response, &outcome.response_edits);
-                with_edits(response, &forwarded.response_edits)
+                (with_edits(response, &forwarded.response_edits), origin)
             }
-            Ok(Reply::Answered(response)) => with_edits(response, &outcome.response_edits),
-            Err(error) => fail(error, id, trace, &outcome.response_edits),
+            Ok(Reply::Answered(response)) => (with_edits(response, &outcome.response_edits), Origin::Plugin),
+            Err(error) => (fail(error, id, trace, &outcome.response_edits), Origin::Proxy),
         }
     }
+}
+
+/// Who made a response, for the response hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A server: the response hooks see it.
+    Server,
+    /// The proxy, for an error: the response hooks see it.
+    Proxy,
+    /// A plugin's own `respond`: it is final.
+    Plugin,
+    /// A switch of protocols (or an extended CONNECT's 200): a tunnel.
+    Tunnel,
 }
 
 /// The one place an error becomes the client's response: logged with its
@@ -346,7 +404,14 @@ fn decide<'g>(
             .unwrap_or_default()
     };
     let error = match verdict {
-        Verdict::Respond(response) => return Decided::Answer(direct_response(response, &outcome.response_edits)),
+        Verdict::Respond(response) => {
+            return Decided::Answer(direct_response(response, &outcome.response_edits), Origin::Plugin)
+        }
+        Verdict::BodyTooLarge { limit } => ProxyError::BodyTooLarge { limit: limit as u64 },
+        // `answer` sends every ask before it decides.
+        Verdict::Ask(_) => ProxyError::NoRoute {
+            listener: view.conn.listener.to_string(),
+        },
         Verdict::Refuse { status, failure } => ProxyError::PluginFailed {
             plugin: decided_by(),
             status,
@@ -370,7 +435,7 @@ fn decide<'g>(
             },
         },
     };
-    Decided::Answer(fail(error, id, trace, &outcome.response_edits))
+    Decided::Answer(fail(error, id, trace, &outcome.response_edits), Origin::Proxy)
 }
 
 /// `uri` with its path replaced, query and authority kept.

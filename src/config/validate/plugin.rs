@@ -74,6 +74,12 @@ impl Checker<'_, '_> {
             );
         }
         let state_remote = self.state_remote(p, &field);
+        let max_body_buffer = self.bounded_size(
+            &p.max_body_buffer,
+            &format!("{field}.max_body_buffer"),
+            PLUGIN_MAX_BODY_BUFFER,
+        );
+        let asks = self.ask_limits(p, &field);
         let (line, column) = self.line_column(p.source.span().start);
         PluginConfig {
             name: name.get_ref().clone(),
@@ -88,8 +94,55 @@ impl Checker<'_, '_> {
                 PLUGIN_STATE_ENTRIES,
             ),
             state_remote,
+            max_body_buffer,
+            asks,
             settings: p.config.clone().unwrap_or_default(),
             at: Position { line, column },
+        }
+    }
+
+    /// A size from 0 to 16MiB (body buffers and reply bodies are held in
+    /// memory, once per request).
+    fn bounded_size(&mut self, value: &Option<Spanned<String>>, field: &str, default: usize) -> usize {
+        let Some(v) = value else { return default };
+        match parse_size(v.get_ref()) {
+            Ok(size) if size <= 16 << 20 => size,
+            Ok(_) => {
+                self.problems
+                    .at(Some(v.span().start), field.to_string(), "must be at most 16MiB");
+                default
+            }
+            Err(e) => {
+                self.problems.at(Some(v.span().start), field.to_string(), e);
+                default
+            }
+        }
+    }
+
+    fn ask_limits(&mut self, p: &PluginFile, field: &str) -> AskLimits {
+        let timeout = self.duration(&p.ask_timeout, &format!("{field}.ask_timeout"), PLUGIN_ASK_TIMEOUT);
+        if let Some(t) = &p.ask_timeout {
+            let sane = timeout >= Duration::from_millis(1) && timeout <= Duration::from_secs(60);
+            self.check(sane, t, &format!("{field}.ask_timeout"), "must be from 1ms to 60s");
+        }
+        let max_body = self.bounded_size(&p.ask_max_body, &format!("{field}.ask_max_body"), PLUGIN_ASK_MAX_BODY);
+        let per_request = p
+            .max_asks_per_request
+            .as_ref()
+            .map_or(PLUGIN_MAX_ASKS, |m| *m.get_ref());
+        if let Some(m) = &p.max_asks_per_request {
+            let sane = (1..=16).contains(&per_request);
+            self.check(
+                sane,
+                m,
+                &format!("{field}.max_asks_per_request"),
+                "must be from 1 to 16",
+            );
+        }
+        AskLimits {
+            timeout,
+            max_body,
+            per_request: per_request.clamp(1, 16),
         }
     }
 
