@@ -238,3 +238,79 @@ config = {{ ab_backend_a = "a", ab_backend_b = "b", ab_percent_b = 25 }}
         assert_eq!(reply.received("x-ab-variant"), vec!["b"]);
     }
 }
+
+fn json_check_py() -> String {
+    support::script_example("json-check-py", "json_check.wasm")
+}
+
+fn post_json(url: &str, content_type: &str, body: Vec<u8>) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    http::Request::post(url)
+        .header("content-type", content_type)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_json_check_reads_the_body() {
+    let template = format!(
+        r#"
+[[listener]]
+name = "web"
+bind = "127.0.0.1:0"
+plugins = ["json-check"]
+default_backend = "www"
+
+[backend.www]
+servers = [{{ name = "web1", address = "{{web1}}" }}]
+
+[plugin.json-check]
+source = "{}"
+memory_limit = "128MiB"
+timeout = "200ms"
+max_body_buffer = "64KiB"
+config = {{ paths = ["/api/"], required = ["name"], max_bytes = 4096 }}
+"#,
+        json_check_py()
+    );
+    let lab = Lab::start(&template).await;
+    let client = lab.client();
+    let url = lab.url("web", "/api/users");
+    let send = async |content_type: &str, body: &[u8]| {
+        client.send(post_json(&url, content_type, body.to_vec())).await.unwrap()
+    };
+    // Valid: the server gets the very bytes the plugin read.
+    let valid = br#"{"name": "alice", "email": "alice@example.org"}"#;
+    let accepted = send("application/json", valid).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.received("body-bytes"), vec![valid.len().to_string()]);
+    let expected = switchyard::content_hash::ContentHash::of(valid).to_string();
+    assert_eq!(accepted.received("body-sha256"), vec![expected]);
+    let hits = lab.web1.as_ref().unwrap().hits();
+    // Refused by the plugin, with its reason; nothing reaches the server.
+    let broken = send("application/json", b"{\"name\": ").await;
+    assert_eq!(broken.status, 400, "{}", broken.body);
+    assert!(broken.body.contains("not JSON"), "{}", broken.body);
+    let missing = send("application/json", br#"{"email": "bob@example.org"}"#).await;
+    assert_eq!(missing.status, 422, "{}", missing.body);
+    assert!(missing.body.contains("missing fields: name"), "{}", missing.body);
+    let form = send("application/x-www-form-urlencoded", b"name=carol").await;
+    assert_eq!(form.status, 415, "{}", form.body);
+    // Over max_bytes: the host answers 413 without calling the plugin.
+    let mut large = br#"{"name": ""#.to_vec();
+    large.extend(std::iter::repeat_n(b'x', 8_000));
+    large.extend(br#""}"#);
+    let too_large = send("application/json", &large).await;
+    assert_eq!(too_large.status, 413, "{}", too_large.body);
+    assert_eq!(
+        lab.web1.as_ref().unwrap().hits(),
+        hits,
+        "no refused body reached the server"
+    );
+    // Outside `paths`: streamed through, never buffered or checked.
+    let other = client
+        .send(post_json(&lab.url("web", "/upload"), "text/plain", large.clone()))
+        .await
+        .unwrap();
+    assert_eq!(other.status, 200);
+    assert_eq!(other.received("body-bytes"), vec![large.len().to_string()]);
+}
