@@ -102,14 +102,23 @@ impl ProxyProcess {
 
     /// Resident memory of the process, in KiB.
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The most it was ever resident (the kernel's high-water mark).
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
             .and_then(|s| {
                 s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
+                    .find(|l| l.starts_with(field))
                     .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             })
-            .expect("the proxy's VmRSS is readable in /proc")
+            .unwrap_or_else(|| panic!("the proxy's {field} is readable in /proc"))
     }
 }
 
