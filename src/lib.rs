@@ -115,6 +115,7 @@ pub mod listener;
 pub mod log_throttle;
 pub mod metrics;
 pub mod plugin;
+pub mod plugin_test;
 pub mod prepare;
 pub mod proxy;
 pub mod reload;

@@ -105,6 +105,17 @@ enum PluginCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run a plugin against the requests described in a test file, without
+    /// a proxy, and check its decisions against the expectations written
+    /// beside them. Exits 1 if a case fails, 2 if the file or the plugin
+    /// cannot be used.
+    Test {
+        /// The plugin component (.wasm).
+        plugin: PathBuf,
+        /// The test file (TOML, `[[case]]` tables; default plugin-test.toml).
+        #[arg(default_value = "plugin-test.toml")]
+        cases: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -143,6 +154,9 @@ fn main() -> ExitCode {
         Command::Plugin {
             command: PluginCommand::New { lang, name, dir },
         } => return new_plugin(lang, &name, dir),
+        Command::Plugin {
+            command: PluginCommand::Test { plugin, cases },
+        } => return test_plugin(&plugin, &cases),
     };
     match result {
         Ok(code) => code,
@@ -168,6 +182,37 @@ fn new_plugin(lang: Language, name: &str, dir: Option<PathBuf>) -> ExitCode {
                 dir.display()
             );
             ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("switchyard: {}", Report(&error));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn test_plugin(plugin: &std::path::Path, cases: &std::path::Path) -> ExitCode {
+    // The default cache, so `switchyard run` afterwards finds it compiled.
+    let engine = match PluginEngine::with_cache(&switchyard::config::CacheSetting::Default) {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("switchyard: {}", Report(&error));
+            return ExitCode::FAILURE;
+        }
+    };
+    match switchyard::plugin_test::run(&engine, plugin, cases) {
+        Ok(summary) => {
+            print!("{}", summary.report);
+            println!(
+                "{} case(s), {} failed ({})",
+                summary.cases,
+                summary.failed,
+                cases.display()
+            );
+            if summary.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(error) => {
             eprintln!("switchyard: {}", Report(&error));

@@ -52,6 +52,9 @@ const JS: &[Template] = templates!("js": "app.js", "package.json", "package-lock
 /// The end-to-end test, the same for every language (it only builds,
 /// starts the proxy and an origin, and sends two requests).
 const TEST_SH: &str = include_str!("../templates/plugin/test.sh");
+/// The golden tests `switchyard plugin test` runs, also the same for every
+/// language (the templates behave alike).
+const PLUGIN_TEST: &str = include_str!("../templates/plugin/plugin-test.toml");
 const WIT: &str = include_str!("../wit/plugin.wit");
 
 impl Language {
@@ -82,7 +85,7 @@ pub fn new_plugin(language: Language, name: &str, dir: &Path) -> Result<Vec<Path
     let files = language
         .templates()
         .iter()
-        .chain(std::iter::once(&("test.sh", TEST_SH)))
+        .chain([&("test.sh", TEST_SH), &("plugin-test.toml", PLUGIN_TEST)])
         .map(|(path, text)| (*path, text.replace("{{name_snake}}", &snake).replace("{{name}}", name)))
         .chain(std::iter::once(("wit/plugin.wit", WIT.to_string())));
     let mut written = Vec::new();

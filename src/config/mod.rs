@@ -9,7 +9,7 @@
 mod defaults;
 mod error;
 mod file;
-mod units;
+pub(crate) mod units;
 mod validate;
 
 use std::net::SocketAddr;

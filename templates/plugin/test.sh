@@ -25,6 +25,9 @@ fi
 
 ./build.sh
 
+# The golden tests first: the plugin alone, no proxy (plugin-test.toml).
+"$SWITCHYARD" plugin test {{name_snake}}.wasm plugin-test.toml
+
 tmp="$(mktemp -d)"
 pids=()
 cleanup() {

@@ -546,7 +546,7 @@ static void make_refusal(exports_switchyard_plugin_request_hook_action_t *action
 
     action->tag = EXPORTS_SWITCHYARD_PLUGIN_REQUEST_HOOK_ACTION_RESPOND;
     action->val.respond.status = deny_status;
-    action->val.respond.headers = (exports_switchyard_plugin_request_hook_list_header_t){header, 1};
+    action->val.respond.headers = (switchyard_plugin_types_list_header_t){header, 1};
     action->val.respond.body = (request_plugin_list_u8_t){dup_bytes(body, sizeof body - 1), sizeof body - 1};
 }
 

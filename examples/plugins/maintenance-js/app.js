@@ -41,7 +41,7 @@
 //   Configuration is read in `lifecycle.init`, which the host calls once
 //   per instance (one instance per worker thread) before any request.
 
-import { configGet, configEntries, log } from 'switchyard:plugin/host@0.1.1';
+import { configGet, configEntries, log } from 'switchyard:plugin/host@0.2.0';
 
 /** A bad setting: `lifecycle.init` turns it into `err(message)`. */
 class ConfigError extends Error {

@@ -153,7 +153,7 @@ void exports_switchyard_plugin_request_hook_on_request(
         headers[0] = make_header("content-type", "text/plain");
         ret->action.tag = EXPORTS_SWITCHYARD_PLUGIN_REQUEST_HOOK_ACTION_RESPOND;
         ret->action.val.respond.status = 200;
-        ret->action.val.respond.headers = (exports_switchyard_plugin_request_hook_list_header_t){headers, 1};
+        ret->action.val.respond.headers = (switchyard_plugin_types_list_header_t){headers, 1};
         ret->action.val.respond.body = (request_plugin_list_u8_t){copy_bytes(body, body_len), body_len};
         return;
     }

@@ -29,7 +29,7 @@
 // (componentize-js snapshots it), where there is no host: call the host
 // from `init` and the hooks only.
 
-import { configGet, log } from 'switchyard:plugin/host@0.1.1';
+import { configGet, log } from 'switchyard:plugin/host@0.2.0';
 
 /** The greeting when the configuration sets none. */
 const DEFAULT_GREETING = 'hello from {{name}}';
