@@ -75,7 +75,7 @@ class RequestHook(wit_world.exports.RequestHook):
         the plugin."""
         if req.path() == "/hello":
             # Answer directly: nothing is forwarded to a backend.
-            response = request_hook.Response(200, [header("content-type", "text/plain")], BODY)
+            response = types.Response(200, [header("content-type", "text/plain")], BODY)
             return request_hook.Decision(request_hook.Action_Respond(response), [], [])
         # Let the next plugin (or the default backend) handle it, and tag the
         # response sent back to the client.
