@@ -50,10 +50,16 @@
 //!              Upgrade, or an HTTP/2 extended CONNECT) and a gRPC call (its
 //!              grpc-timeout) are noted                           Proxy::handle, admit
 //!        ▼
-//!  2 hooks     the listener's request hooks, in order, each skipped unless its
-//!              interest matches: continue | route(B) | respond(R), header edits
-//!              accumulate; a failed call: fail-open skips it, fail-closed
-//!              refuses with its status                           plugin::RequestChain
+//!  2 hooks     the body the hooks read first (body-hook: their largest
+//!              max-bytes, within header_read_timeout; over it 413 | skip |
+//!              truncate)                                         proxy/read_ahead.rs
+//!              the listener's request hooks, in order, each skipped unless its
+//!              interest matches: continue | route(B) | respond(R) | ask(A),
+//!              header edits accumulate; a failed call: fail-open skips it,
+//!              fail-closed refuses with its status               plugin::RequestChain
+//!              ask(A): A is sent to its backend (4-5 below, no fallback) within
+//!              ask_timeout, max_asks_per_request; the reply goes to the
+//!              plugin's on-reply, whose decision counts as its own proxy/ask.rs
 //!        ├── respond, refuse, unknown backend, no route ───────────────────► 6
 //!        ▼ route(B), or the listener's default backend when all continue
 //!  3 prepare   the head for the server: plugin edits, hop-by-hop headers
@@ -92,6 +98,11 @@
 //!              extended CONNECT) and a tunnel copies bytes both ways until a
 //!              side closes, tunnel_idle_timeout, or shutdown's grace ends
 //!                                                                proxy/upgrade.rs, tunnel
+//!        ▼
+//!  6b response hooks  the listener's response hooks, in reverse order, on
+//!              a server's response or the proxy's own error, each only for the
+//!              statuses its interest names: edits, or a replacement (not on a
+//!              plugin's respond or a tunnel)                     proxy/response_hooks.rs
 //!        ▼
 //!  7 account   metrics (status class, duration, errors by blame), the access-log
 //!              line; the body streams back and its connection returns to the
