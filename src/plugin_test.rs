@@ -329,20 +329,25 @@ fn request_hook(plugin: &Arc<PluginVersion>, case: &Case, view: &mut RequestView
     let chain = RequestChain::new(vec![Arc::clone(plugin)]);
     let mut outcome = chain.run(view);
     let mut replies = case.replies.iter();
-    while let Verdict::Ask(ask) = &outcome.verdict {
-        if outcome.asks >= plugin.ask_limits().per_request {
+    while let Verdict::Ask(_) = &outcome.verdict {
+        if !chain.count_ask(&mut outcome) {
             chain.resume(view, &mut outcome, Ok(Err(AskFailure::TooManyAsks)));
             continue;
         }
-        let Some(reply) = replies.next() else { break };
-        outcome.asks += 1;
-        out.notes.push(format!(
-            "ask {} {} {} -> {}",
-            ask.backend,
-            ask.method,
-            ask.path,
-            reply_name(reply)
-        ));
+        let Some(reply) = replies.next() else {
+            // Not sent: the file gives no reply (reported below).
+            outcome.asks -= 1;
+            break;
+        };
+        if let Verdict::Ask(ask) = &outcome.verdict {
+            out.notes.push(format!(
+                "ask {} {} {} -> {}",
+                ask.backend,
+                ask.method,
+                ask.path,
+                reply_name(reply)
+            ));
+        }
         chain.resume(view, &mut outcome, Ok(reply_of(reply)));
     }
     out.asks = outcome.asks;

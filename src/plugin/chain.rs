@@ -103,6 +103,20 @@ impl RequestChain {
         outcome
     }
 
+    /// Counts one more ask for the request; false (nothing counted) once
+    /// the asking plugin's `max_asks_per_request` is reached: the ask is
+    /// then answered `TooManyAsks` without being sent.
+    pub fn count_ask(&self, outcome: &mut ChainOutcome) -> bool {
+        let Some(limit) = outcome.decided_by.as_ref().map(|p| p.ask_limits().per_request) else {
+            return false;
+        };
+        if outcome.asks >= limit {
+            return false;
+        }
+        outcome.asks += 1;
+        true
+    }
+
     /// Hands the outcome of the ask in `outcome.verdict` to the plugin that
     /// made it, then goes on as its decision says. `reply` is
     /// `TooManyAsks` when the proxy refused to send it.

@@ -58,12 +58,9 @@ impl ResponseChain {
         self.plugins.is_empty()
     }
 
-    /// The plugins that want a response of `status`, in order.
-    pub fn wanting(&self, status: u16, generated: bool) -> impl Iterator<Item = &Arc<PluginVersion>> {
-        self.plugins.iter().filter(move |p| {
-            p.response_interest()
-                .is_some_and(|interest| interest.matches(status, generated))
-        })
+    /// Its plugins, in the order they run.
+    pub fn plugins(&self) -> &[Arc<PluginVersion>] {
+        &self.plugins
     }
 
     /// Runs one plugin on `response`; `None` when it failed open.

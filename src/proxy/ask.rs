@@ -17,28 +17,30 @@ use super::forward::{forward_to, is_idempotent};
 use super::generation::Generation;
 use super::{apply_edits, strip_hop_by_hop, ProxyError, RequestId, REQUEST_ID};
 use crate::body::RequestBody;
-use crate::plugin::{Ask, AskFailure, AskReply, CallFailure, ChainOutcome, Header, HeaderOp, RequestView, Verdict};
+use crate::plugin::{
+    Ask, AskFailure, AskReply, CallFailure, ChainOutcome, Header, HeaderOp, RequestChain, RequestView, Verdict,
+};
 use crate::report::Report;
 
 /// The largest body an ask may send.
 pub const MAX_ASK_BODY: usize = 64 << 10;
 
-/// Sends the ask in `outcome.verdict` (counted in `outcome.asks`). An ask
+/// Sends the ask in `outcome.verdict` (counted by the chain). An ask
 /// the plugin wrote wrong (a bad method, path or header, a body too large)
 /// is a failed call of that plugin.
 pub async fn send(
     generation: &Generation,
+    chain: &RequestChain,
     view: &RequestView,
     id: RequestId,
     outcome: &mut ChainOutcome,
 ) -> Result<Result<AskReply, AskFailure>, CallFailure> {
+    if !chain.count_ask(outcome) {
+        return Ok(Err(AskFailure::TooManyAsks));
+    }
     let Some(limits) = outcome.decided_by.as_ref().map(|p| p.ask_limits()) else {
         return Ok(Err(AskFailure::BadReply));
     };
-    if outcome.asks >= limits.per_request {
-        return Ok(Err(AskFailure::TooManyAsks));
-    }
-    outcome.asks += 1;
     let Verdict::Ask(ask) = &outcome.verdict else {
         return Ok(Err(AskFailure::BadReply));
     };

@@ -265,7 +265,7 @@ impl Proxy {
         }
         let mut outcome = route.chain.run(view);
         while let Verdict::Ask(_) = &outcome.verdict {
-            let reply = ask::send(generation, view, id, &mut outcome).await;
+            let reply = ask::send(generation, &route.chain, view, id, &mut outcome).await;
             route.chain.resume(view, &mut outcome, reply);
         }
         if let Some(plugin) = &outcome.decided_by {

@@ -20,9 +20,8 @@ pub(super) fn run(
     id: RequestId,
 ) -> Response<ProxyBody> {
     let generated = origin == Origin::Proxy;
-    let wanting: Vec<_> = chain.wanting(response.status().as_u16(), generated).cloned().collect();
-    for plugin in wanting {
-        // A replacement may have changed the status: ask again.
+    for plugin in chain.plugins() {
+        // Matched on the current status: a replacement may have changed it.
         let wanted = plugin
             .response_interest()
             .is_some_and(|i| i.matches(response.status().as_u16(), generated));
@@ -37,7 +36,7 @@ pub(super) fn run(
             server: if generated { None } else { trace.server.clone() },
             blame: trace.blame.map(super::Blame::as_str),
         };
-        let outcome = ResponseChain::call(&plugin, view, &mut head);
+        let outcome = ResponseChain::call(plugin, view, &mut head);
         *response.headers_mut() = head.headers;
         match outcome {
             None => {}
