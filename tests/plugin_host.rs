@@ -57,7 +57,7 @@ fn each_failure_is_classified() {
     let hog = load_fixture("memory_hog", 4 << 20);
     assert!(matches!(
         trap.on_request(&mut view("/trap", Scheme::Http)),
-        Err(CallFailure::Trap(_))
+        Err(CallFailure::Trap { .. })
     ));
     assert!(matches!(
         spin.on_request(&mut view("/spin", Scheme::Http)),
@@ -71,6 +71,28 @@ fn each_failure_is_classified() {
     for plugin in [&trap, &spin, &hog] {
         let decision = plugin.on_request(&mut view("/fine", Scheme::Http)).unwrap();
         assert!(matches!(decision.action, Action::Continue), "{}", plugin.name());
+    }
+}
+
+#[test]
+fn a_guest_panic_message_is_part_of_the_failure() {
+    let trap = load_fixture("trap", 4 << 20);
+    let failure = trap.on_request(&mut view("/panic/here", Scheme::Http)).unwrap_err();
+    let CallFailure::Trap { output, .. } = &failure else {
+        panic!("expected a trap, got {failure:?}");
+    };
+    let output = output.as_deref().unwrap_or_default();
+    assert!(
+        output.contains("the fixture panicked on /panic/here"),
+        "{output:?} {failure:?}"
+    );
+    // The log line and `plugin test` show the message itself.
+    let shown = switchyard::report::Report(&failure).to_string();
+    assert!(shown.contains("the fixture panicked on /panic/here"), "{shown}");
+    // A bare trap wrote nothing; the next call's output starts empty.
+    match trap.on_request(&mut view("/trap", Scheme::Http)) {
+        Err(CallFailure::Trap { output: None, .. }) => {}
+        other => panic!("expected a silent trap, got {other:?}"),
     }
 }
 

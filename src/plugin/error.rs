@@ -45,8 +45,16 @@ pub enum PluginError {
 #[derive(Debug, thiserror::Error)]
 pub enum CallFailure {
     /// The guest trapped (panic, `unreachable`, out-of-bounds access...).
-    #[error("trapped")]
-    Trap(#[source] wasmtime::Error),
+    /// `output` is what it wrote to stdout or stderr during the call (the
+    /// tail of it): a panic message, a traceback, an exception.
+    #[error("trapped{}", said(output))]
+    Trap {
+        /// wasmtime's account: the trap and the guest's backtrace.
+        #[source]
+        source: wasmtime::Error,
+        /// The guest's own words, if it wrote any.
+        output: Option<String>,
+    },
     /// The call ran past the plugin's deadline.
     #[error("ran past its deadline")]
     Timeout,
@@ -69,11 +77,19 @@ impl CallFailure {
     /// A stable short name for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            CallFailure::Trap(_) => "trap",
+            CallFailure::Trap { .. } => "trap",
             CallFailure::Timeout => "timeout",
             CallFailure::OutOfMemory { .. } => "out_of_memory",
             CallFailure::BadAnswer(_) => "bad_answer",
             CallFailure::Start(_) => "start",
         }
+    }
+}
+
+/// `; the plugin wrote "..."`, escaped to stay on one log line.
+fn said(output: &Option<String>) -> String {
+    match output {
+        Some(text) => format!("; the plugin wrote {text:?}"),
+        None => String::new(),
     }
 }

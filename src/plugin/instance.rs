@@ -131,8 +131,8 @@ impl PluginInstance {
         store.set_epoch_deadline(deadline_ticks);
         let instance = pre
             .instantiate(&mut store)
-            .map_err(|e| PluginError::Instantiate(classify(&store, e)))?;
-        let load_failed = |e| PluginError::Instantiate(CallFailure::Trap(e));
+            .map_err(|e| PluginError::Instantiate(classify(&mut store, e)))?;
+        let load_failed = |source| PluginError::Instantiate(CallFailure::Trap { source, output: None });
         macro_rules! load {
             ($indices:expr) => {
                 match $indices {
@@ -170,7 +170,7 @@ impl PluginInstance {
             match answer {
                 Ok(Ok(())) => {}
                 Ok(Err(message)) => return Err(PluginError::InitRejected(message)),
-                Err(e) => return Err(PluginError::InitFailed(classify(&store, e))),
+                Err(e) => return Err(PluginError::InitFailed(classify(&mut store, e))),
             }
         }
         Ok(PluginInstance {
@@ -202,7 +202,7 @@ impl PluginInstance {
             Versioned::V2(hook) => hook.call_on_request(&mut self.store, handle).map(Decision::from),
         };
         self.take_back(view);
-        result.map_err(|e| classify(&self.store, e))
+        self.finish(result)
     }
 
     /// Runs the reply hook with the outcome of the plugin's ask.
@@ -222,7 +222,7 @@ impl PluginInstance {
         let handle = Resource::<RequestHandle>::new_borrow(0);
         let result = hook.call_on_reply(&mut self.store, handle, context, reply.as_ref().map_err(|e| *e));
         self.take_back(view);
-        result.map(Decision::from).map_err(|e| classify(&self.store, e))
+        self.finish(result.map(Decision::from))
     }
 
     /// Runs the response hook on `response` (lent, like `view`).
@@ -244,7 +244,7 @@ impl PluginInstance {
         );
         std::mem::swap(response, &mut self.store.data_mut().response);
         self.take_back(view);
-        result.map(ResponseDecision::from).map_err(|e| classify(&self.store, e))
+        self.finish(result.map(ResponseDecision::from))
     }
 
     /// Asks the request hook which requests it wants (once per version).
@@ -253,11 +253,11 @@ impl PluginInstance {
             return Err(missing("request-hook"));
         };
         self.arm(deadline_ticks);
-        match hook {
+        let result = match hook {
             Versioned::V1(hook) => hook.call_declare_interest(&mut self.store).map(Interest::from),
             Versioned::V2(hook) => hook.call_declare_interest(&mut self.store).map(Interest::from),
-        }
-        .map_err(|e| classify(&self.store, e))
+        };
+        self.finish(result)
     }
 
     /// Asks the body hook how much body it reads, capped at `cap` (once per
@@ -267,9 +267,10 @@ impl PluginInstance {
             return Ok(None);
         };
         self.arm(deadline_ticks);
-        hook.call_declare_body_interest(&mut self.store)
-            .map(|interest| Some(body_interest(interest, cap)))
-            .map_err(|e| classify(&self.store, e))
+        let result = hook
+            .call_declare_body_interest(&mut self.store)
+            .map(|interest| Some(body_interest(interest, cap)));
+        self.finish(result)
     }
 
     /// Asks the response hook which responses it wants (once per version);
@@ -279,9 +280,10 @@ impl PluginInstance {
             return Ok(None);
         };
         self.arm(deadline_ticks);
-        hook.call_declare_response_interest(&mut self.store)
-            .map(|interest| Some(ResponseInterest::from(interest)))
-            .map_err(|e| classify(&self.store, e))
+        let result = hook
+            .call_declare_response_interest(&mut self.store)
+            .map(|interest| Some(ResponseInterest::from(interest)));
+        self.finish(result)
     }
 
     /// Runs the balancer and checks the index it returns. `candidates` is
@@ -317,7 +319,7 @@ impl PluginInstance {
         };
         std::mem::swap(candidates, &mut self.store.data_mut().candidates);
         self.take_back(view);
-        match result.map_err(|e| classify(&self.store, e))? {
+        match self.finish(result)? {
             Some(choice) if choice.server as usize >= count => Err(CallFailure::BadAnswer(format!(
                 "server index {} with {count} candidates",
                 choice.server
@@ -332,8 +334,25 @@ impl PluginInstance {
     }
 
     fn arm(&mut self, deadline_ticks: u64) {
-        self.store.data_mut().cpu.reset();
+        let data = self.store.data_mut();
+        data.cpu.reset();
+        data.wasi.output.clear();
         self.store.set_epoch_deadline(deadline_ticks);
+    }
+
+    /// A call's result: a failure named (with what the guest wrote), or
+    /// the answer (what the guest wrote logged at debug level).
+    fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, CallFailure> {
+        match result {
+            Err(e) => Err(classify(&mut self.store, e)),
+            Ok(answer) => {
+                let data = self.store.data_mut();
+                if let Some(output) = data.wasi.output.take() {
+                    tracing::debug!(plugin = %data.identity.name, version = %data.identity.version, %output, "the plugin wrote to stdout or stderr");
+                }
+                Ok(answer)
+            }
+        }
     }
 
     fn lend(&mut self, view: &mut RequestView, body_limit: Option<usize>, deadline_ticks: u64) {
@@ -350,7 +369,8 @@ impl PluginInstance {
 }
 
 /// Names what went wrong in a failed call.
-fn classify(store: &Store<PluginState>, error: wasmtime::Error) -> CallFailure {
+fn classify(store: &mut Store<PluginState>, error: wasmtime::Error) -> CallFailure {
+    let output = store.data_mut().wasi.output.take();
     let memory = &store.data().memory;
     if memory.exceeded {
         return CallFailure::OutOfMemory { limit: memory.limit };
@@ -360,6 +380,6 @@ fn classify(store: &Store<PluginState>, error: wasmtime::Error) -> CallFailure {
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallFailure::Timeout,
-        _ => CallFailure::Trap(error),
+        _ => CallFailure::Trap { source: error, output },
     }
 }

@@ -11,7 +11,9 @@
 //!   bounds every call, compiled components cached by content hash.
 //! - `disk_cache`: compiled components on disk, checked before use.
 //! - `wasi`: the few WASI interfaces plugins get (clocks, random, an empty
-//!   environment); every other import traps.
+//!   environment); every other import traps but `stdio`: stdout and stderr
+//!   kept per call, so a guest's panic or exception message reaches the
+//!   log.
 //! - `version`: one loaded plugin version and its pool of live instances.
 //! - `instance`: one instance (`Store`), its calls, deadline and memory cap.
 //! - `state`: what a `Store` holds; `limits`: its memory cap and CPU
@@ -55,6 +57,7 @@ mod set;
 mod settings;
 mod shared_state;
 mod state;
+mod stdio;
 mod version;
 mod wasi;
 

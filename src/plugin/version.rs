@@ -84,9 +84,9 @@ impl PluginVersion {
             .map_err(PluginError::Link)?;
         v1::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |state| state)
             .map_err(PluginError::Link)?;
-        // Toolchains' runtimes import WASI: plugins get clocks, randomness
-        // and an empty environment; every other import (files, sockets,
-        // stdio, poll) traps.
+        // Toolchains' runtimes import WASI: plugins get clocks, randomness,
+        // an empty environment and stdout/stderr kept per call; every other
+        // import (files, sockets, waiting) traps.
         super::wasi::add_to_linker(&mut linker).map_err(PluginError::Link)?;
         super::wasi::stub_other_imports(&mut linker, &component).map_err(PluginError::Link)?;
         let pre = linker.instantiate_pre(&component).map_err(PluginError::Link)?;

@@ -4,10 +4,14 @@
 //! when it starts (componentize-py's CPython, componentize-js's engine) need
 //! some WASI 0.2 interfaces. Plugins get only these, from wasmtime-wasi:
 //! wall and monotonic clocks, random numbers, an empty environment (no
-//! variables, no arguments), and `exit`. Everything else (filesystem,
-//! sockets, stdio streams, `poll`) is linked as a trap: a plugin cannot
+//! variables, no arguments), and `exit`; stdout and stderr are streams
+//! into a buffer the host reads after each call (see `stdio.rs`: that is
+//! how a guest's panic or exception message reaches the log), and the
+//! filesystem has no preopened directory. Everything else (opening files,
+//! sockets, reading stdin, `poll`) is linked as a trap: a plugin cannot
 //! open a file or a socket, and cannot block its worker thread waiting on
-//! one. Plugins write through `host.log`, not stdout.
+//! one. Plugins log through `host.log`; what they print is kept for the
+//! log at debug level.
 //!
 //! Imports match by semver: a component built against WASI 0.2.9 (or
 //! Switchyard's contract 0.1.x) links to the 0.2.12 (0.1.0) definitions.
@@ -15,11 +19,12 @@
 //! traps under the exact imported version, so the stubbing is done here.
 
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker, Resource, ResourceTable, ResourceType};
+use wasmtime::component::{Component, Linker, ResourceTable, ResourceType};
+
+use super::stdio::{self, GuestOutput};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::p2::bindings::{cli, clocks, random};
-use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::random::{WasiRandom, WasiRandomCtx};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -32,7 +37,10 @@ pub trait WasiHost: WasiView + 'static {
 /// A plugin's WASI context: nothing inherited from the proxy.
 pub struct PluginWasi {
     ctx: WasiCtx,
-    table: ResourceTable,
+    /// Resources handed to the guest (pollables, stdio streams).
+    pub table: ResourceTable,
+    /// What the guest wrote to stdout and stderr during the call under way.
+    pub output: GuestOutput,
 }
 
 impl PluginWasi {
@@ -41,6 +49,7 @@ impl PluginWasi {
         PluginWasi {
             ctx: WasiCtx::builder().build(),
             table: ResourceTable::new(),
+            output: GuestOutput::default(),
         }
     }
 
@@ -93,20 +102,16 @@ const LINKED: &[(&str, &str)] = &[
     ("switchyard:plugin/shared", "0.2."),
 ];
 
-fn is_pollable(import: &str, resource: &str) -> bool {
-    // `wasi:io/poll` defines it; streams and clocks re-export it.
-    resource == "pollable" && import.starts_with("wasi:")
-}
-
 fn is_linked(import: &str) -> bool {
     import
         .split_once('@')
         .is_some_and(|(name, version)| LINKED.iter().any(|(n, v)| *n == name && version.starts_with(v)))
 }
 
-/// Defines every other import of `component` as a function that traps
-/// when called (resources as opaque host types), so a component whose
-/// runtime merely *imports* stdio or files still loads.
+/// Defines every other import of `component`: the stdio and preopens
+/// functions `stdio.rs` provides, and the rest as functions that trap when
+/// called (resources as opaque host types), so a component whose runtime
+/// merely *imports* files or sockets still loads.
 pub fn stub_other_imports<T: WasiHost>(linker: &mut Linker<T>, component: &Component) -> wasmtime::Result<()> {
     let engine = component.engine().clone();
     for (name, item) in component.component_type().imports(&engine) {
@@ -118,28 +123,31 @@ pub fn stub_other_imports<T: WasiHost>(linker: &mut Linker<T>, component: &Compo
                 let mut target = linker.instance(name)?;
                 for (export, item) in instance.exports(&engine) {
                     match item.ty {
-                        ComponentItem::ComponentFunc(_) => {
-                            let qualified = format!("{name}#{export}");
-                            target.func_new(export, move |_, _, _, _| {
-                                Err(wasmtime::format_err!("`{qualified}` is not available to plugins"))
-                            })?;
-                        }
-                        ComponentItem::Resource(_) if is_pollable(name, export) => {
+                        ComponentItem::ComponentFunc(_) => match stdio::provided::<T>(name, export) {
+                            Some(provided) => {
+                                target.func_new(export, move |store, _, params, results| {
+                                    provided(store, params, results)
+                                })?;
+                            }
+                            None => {
+                                let qualified = format!("{name}#{export}");
+                                target.func_new(export, move |_, _, _, _| {
+                                    Err(wasmtime::format_err!("`{qualified}` is not available to plugins"))
+                                })?;
+                            }
+                        },
+                        ComponentItem::Resource(_) => match stdio::resource_type(name, export) {
                             // Clocks hand out pollables: they must be the
-                            // type wasmtime-wasi's clocks create. A plugin
-                            // may hold one; waiting on it traps.
-                            target.resource(export, ResourceType::host::<DynPollable>(), |mut store, rep| {
-                                store
-                                    .data_mut()
-                                    .plugin_wasi()
-                                    .table
-                                    .delete(Resource::<DynPollable>::new_own(rep))?;
-                                Ok(())
-                            })?;
-                        }
-                        ComponentItem::Resource(_) => {
-                            target.resource(export, ResourceType::host::<()>(), |_, _| Ok(()))?;
-                        }
+                            // type wasmtime-wasi's clocks create; streams
+                            // are the table's stdio entries.
+                            Some(ty) => {
+                                let resource = export.to_string();
+                                target.resource(export, ty, move |store, rep| {
+                                    stdio::drop_resource(store, &resource, rep)
+                                })?;
+                            }
+                            None => target.resource(export, ResourceType::host::<()>(), |_, _| Ok(()))?,
+                        },
                         _ => {}
                     }
                 }

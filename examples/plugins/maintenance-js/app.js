@@ -31,8 +31,9 @@
 //
 // Things the host does not allow, and this file avoids:
 //
-// - `console.log` and friends: stdio is not linked for plugins (the
-//   build disables it), so logging goes through `host.log`.
+// - `console.log` and friends reach the proxy's log only at debug level
+//   (the host keeps what a plugin writes to stdout and stderr, and shows
+//   it with a failed call), so logging goes through `host.log`.
 // - Timers, `fetch`, files: only clocks, random, environment and exit
 //   of WASI 0.2 are provided. `Math.random()` is fine: componentize-js
 //   draws its randomness from `wasi:random`, which the host provides.

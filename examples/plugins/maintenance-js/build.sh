@@ -21,13 +21,14 @@ if [ ! -d node_modules/@bytecodealliance/componentize-js ]; then
 fi
 
 # Disable the engine features the host does not link for plugins or the
-# plugin does not need: stdio (console.*), clocks (timers, which also need
-# wasi:io/poll), outgoing fetch and the fetch event. `random` stays on:
+# plugin does not need: clocks (timers, which also need to wait on
+# wasi:io/poll), outgoing fetch and the fetch event. stdio stays on: an
+# uncaught exception's message reaches the proxy's log through it. `random` stays on:
 # Math.random draws from wasi:random, which the host provides.
 npx --no-install componentize-js app.js \
   --wit ../../../wit \
   --world-name request-plugin \
-  --disable stdio clocks http fetch-event \
+  --disable clocks http fetch-event \
   --out "$OUT"
 
 echo "built $OUT ($(wc -c < "$OUT") bytes)"

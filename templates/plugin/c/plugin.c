@@ -79,6 +79,16 @@ static void log_info(const char *prefix, const uint8_t *text, size_t len) {
     free(line.ptr);
 }
 
+/* Stops the plugin: C has no exceptions, and a component built without
+ * WASI has no stderr, so the reason goes to the proxy's log (and to
+ * `switchyard plugin test`) with host.log first. The call then traps and
+ * the plugin's `on_error` policy decides the request. */
+static void fail(const char *reason) {
+    string_t line = {(uint8_t *)reason, strlen(reason)};
+    switchyard_plugin_host_log(SWITCHYARD_PLUGIN_HOST_LEVEL_ERROR, &line);
+    abort();
+}
+
 static bool is_blank(const string_t *s) {
     for (size_t i = 0; i < s->len; i++)
         if (s->ptr[i] != ' ' && s->ptr[i] != '\t')

@@ -24,8 +24,9 @@
 // - `result<_, string>`: returning means `ok`; throwing an object with a
 //   `payload` property means `err(payload)` (a plain `Error` traps).
 //
-// What a plugin cannot do: `console.log` (no stdio: log with `log`),
-// timers, `fetch`. And the top level of this module runs at *build* time
+// What a plugin cannot do: timers, `fetch`. `console.log` output goes to
+// the proxy's log at debug level (log with `log` for anything else), and
+// an uncaught exception's message and stack are shown with the failure. And the top level of this module runs at *build* time
 // (componentize-js snapshots it), where there is no host: call the host
 // from `init` and the hooks only.
 

@@ -13,13 +13,15 @@ if [ ! -d node_modules/@bytecodealliance/componentize-js ]; then
 fi
 
 # Disable the engine features the host does not provide to plugins or the
-# plugin does not need: stdio (console.*), clocks (timers), outgoing fetch
-# and the fetch event. The component is written next to the target and
-# renamed into place, so a proxy watching the file never reads half of it.
+# plugin does not need: clocks (timers), outgoing fetch and the fetch
+# event. stdio stays on: an uncaught exception's message and stack, and
+# console.*, reach the proxy's log through it. The component is written
+# next to the target and renamed into place, so a proxy watching the file
+# never reads half of it.
 npx --no-install componentize-js app.js \
   --wit wit \
   --world-name request-plugin \
-  --disable stdio clocks http fetch-event \
+  --disable clocks http fetch-event \
   --out {{name_snake}}.wasm.new
 mv -f {{name_snake}}.wasm.new {{name_snake}}.wasm
 echo "built {{name_snake}}.wasm ($(wc -c <{{name_snake}}.wasm) bytes)"

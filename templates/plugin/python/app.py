@@ -22,7 +22,9 @@ How WIT looks from Python: kebab-case names become snake_case,
 classes, each variant case is a class (`HeaderOp_Set`), and an `err`
 result is raised as `Err(value)`.
 
-Plugins get no stdio: `print` goes nowhere, log with `host.log`.
+`print` output reaches the proxy's log at debug level, and an exception's
+traceback is shown with the failed call (in the log and in `switchyard
+plugin test`); log with `host.log`.
 """
 
 import wit_world
