@@ -56,8 +56,49 @@ const TEST_SH: &str = include_str!("../templates/plugin/test.sh");
 /// language (the templates behave alike).
 const PLUGIN_TEST: &str = include_str!("../templates/plugin/plugin-test.toml");
 const WIT: &str = include_str!("../wit/plugin.wit");
+/// The Rust SDK (`sdk/rust`), copied verbatim into a Rust project as
+/// `switchyard-plugin/` (it finds the project's `wit/` one level up).
+const RUST_SDK: &[Template] = &[
+    ("switchyard-plugin/Cargo.toml", include_str!("../sdk/rust/Cargo.toml")),
+    ("switchyard-plugin/build.rs", include_str!("../sdk/rust/build.rs")),
+    ("switchyard-plugin/README.md", include_str!("../sdk/rust/README.md")),
+    ("switchyard-plugin/src/lib.rs", include_str!("../sdk/rust/src/lib.rs")),
+    (
+        "switchyard-plugin/src/__adapters.rs",
+        include_str!("../sdk/rust/src/__adapters.rs"),
+    ),
+    (
+        "switchyard-plugin/src/balancer.rs",
+        include_str!("../sdk/rust/src/balancer.rs"),
+    ),
+    (
+        "switchyard-plugin/src/config.rs",
+        include_str!("../sdk/rust/src/config.rs"),
+    ),
+    (
+        "switchyard-plugin/src/decision.rs",
+        include_str!("../sdk/rust/src/decision.rs"),
+    ),
+    (
+        "switchyard-plugin/src/helpers.rs",
+        include_str!("../sdk/rust/src/helpers.rs"),
+    ),
+    ("switchyard-plugin/src/log.rs", include_str!("../sdk/rust/src/log.rs")),
+    (
+        "switchyard-plugin/src/response.rs",
+        include_str!("../sdk/rust/src/response.rs"),
+    ),
+];
 
 impl Language {
+    /// Files copied as they are (no placeholders): the language's SDK.
+    fn sdk(self) -> &'static [Template] {
+        match self {
+            Language::Rust => RUST_SDK,
+            Language::C | Language::Python | Language::Js => &[],
+        }
+    }
+
     fn templates(self) -> &'static [Template] {
         match self {
             Language::Rust => RUST,
@@ -87,7 +128,11 @@ pub fn new_plugin(language: Language, name: &str, dir: &Path) -> Result<Vec<Path
         .iter()
         .chain([&("test.sh", TEST_SH), &("plugin-test.toml", PLUGIN_TEST)])
         .map(|(path, text)| (*path, text.replace("{{name_snake}}", &snake).replace("{{name}}", name)))
-        .chain(std::iter::once(("wit/plugin.wit", WIT.to_string())));
+        .chain(std::iter::once(("wit/plugin.wit", WIT.to_string())))
+        .chain(
+            // Verbatim: the SDK is Rust, braces and all.
+            language.sdk().iter().map(|(path, text)| (*path, text.to_string())),
+        );
     let mut written = Vec::new();
     for (path, text) in files {
         let target = dir.join(path);
@@ -116,6 +161,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_file_of_the_rust_sdk_is_copied() {
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("sdk/rust");
+        let mut on_disk = vec!["Cargo.toml".to_string(), "build.rs".into(), "README.md".into()];
+        for entry in std::fs::read_dir(sdk.join("src")).unwrap() {
+            on_disk.push(format!("src/{}", entry.unwrap().file_name().to_string_lossy()));
+        }
+        let mut copied: Vec<String> = RUST_SDK
+            .iter()
+            .map(|(path, _)| path.trim_start_matches("switchyard-plugin/").to_string())
+            .collect();
+        on_disk.sort();
+        copied.sort();
+        assert_eq!(on_disk, copied, "RUST_SDK must list every file of sdk/rust");
+    }
+
+    #[test]
     fn names_are_checked_and_placeholders_filled() {
         let dir = tempfile::tempdir().unwrap();
         for bad in ["My", "9lives", "a_b", "trailing-", ""] {
@@ -127,7 +188,11 @@ mod tests {
         let project = dir.path().join("my-router");
         let files = new_plugin(Language::Rust, "my-router", &project).unwrap();
         assert!(files.iter().any(|f| f.ends_with("wit/plugin.wit")));
-        for file in &files {
+        assert!(files.iter().any(|f| f.ends_with("switchyard-plugin/src/lib.rs")));
+        for file in files
+            .iter()
+            .filter(|f| !f.starts_with(project.join("switchyard-plugin")))
+        {
             let text = std::fs::read_to_string(file).unwrap();
             assert!(!text.contains("{{"), "{} keeps a placeholder", file.display());
         }

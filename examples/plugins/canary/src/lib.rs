@@ -15,14 +15,9 @@
 //! Canary responses carry `x-canary: 1`. Requests not sent to the canary
 //! continue down the chain.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "request-plugin" });
-
-use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest};
 use std::cell::RefCell;
-use switchyard::plugin::host::config_get;
-use switchyard::plugin::shared::counter_add;
-use switchyard::plugin::types::{Header, HeaderOp, Request};
+use switchyard_plugin::shared::counter_add;
+use switchyard_plugin::{config, Decision, Plugin, Request, RequestHook};
 
 struct Settings {
     backend: String,
@@ -37,20 +32,17 @@ thread_local! {
 
 struct Canary;
 
-impl lifecycle::Guest for Canary {
+impl Plugin for Canary {
     fn init() -> Result<(), String> {
-        let backend = config_get("backend").ok_or("backend: required, the canary backend's name")?;
-        let percent = match config_get("percent") {
-            None => 10,
-            Some(p) => match p.parse::<i64>() {
-                Ok(p @ 0..=100) => p,
-                _ => return Err(format!("percent = {p}: expected 0 to 100")),
-            },
-        };
-        let header = config_get("header")
+        let backend = config::get("backend").ok_or("backend: required, the canary backend's name")?;
+        let percent = config::parse_or("percent", 10_i64)?;
+        if !(0..=100).contains(&percent) {
+            return Err(format!("percent = {percent}: expected 0 to 100"));
+        }
+        let header = config::get("header")
             .unwrap_or_else(|| "x-canary".into())
             .to_ascii_lowercase();
-        let cookie = config_get("cookie").unwrap_or_else(|| "canary".into());
+        let cookie = config::get("cookie").unwrap_or_else(|| "canary".into());
         SETTINGS.with(|s| {
             *s.borrow_mut() = Some(Settings {
                 backend,
@@ -63,21 +55,14 @@ impl lifecycle::Guest for Canary {
     }
 }
 
-impl request_hook::Guest for Canary {
-    fn declare_interest() -> Interest {
-        Interest {
-            schemes: Vec::new(),
-            path_prefixes: Vec::new(),
-        }
-    }
-
+impl RequestHook for Canary {
     fn on_request(req: &Request) -> Decision {
         let route = SETTINGS.with(|s| {
             let s = s.borrow();
             let s = s.as_ref()?;
             let asked = req
-                .header(&s.header)
-                .map(|v| String::from_utf8_lossy(&v).trim().to_ascii_lowercase())
+                .header_str(&s.header)
+                .map(|v| v.trim().to_ascii_lowercase())
                 .or_else(|| cookie(req, &s.cookie));
             let canary = match asked.as_deref() {
                 Some("always") | Some("1") => true,
@@ -87,19 +72,8 @@ impl request_hook::Guest for Canary {
             canary.then(|| s.backend.clone())
         });
         match route {
-            Some(backend) => Decision {
-                action: Action::Route(backend),
-                request_headers: Vec::new(),
-                response_headers: vec![HeaderOp::Set(Header {
-                    name: "x-canary".into(),
-                    value: b"1".to_vec(),
-                })],
-            },
-            None => Decision {
-                action: Action::Continue,
-                request_headers: Vec::new(),
-                response_headers: Vec::new(),
-            },
+            Some(backend) => Decision::route(backend).set_response_header("x-canary", "1"),
+            None => Decision::next(),
         }
     }
 }
@@ -114,4 +88,4 @@ fn cookie(req: &Request, name: &str) -> Option<String> {
     })
 }
 
-export!(Canary);
+switchyard_plugin::request_plugin!(Canary);

@@ -17,13 +17,8 @@
 //! else moves. The server key is the candidate's stable `key`, so the
 //! mapping is the same across workers, reloads and proxy processes.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "balancer-plugin" });
-
-use exports::switchyard::plugin::balancer::{self, Candidate, Choice};
-use exports::switchyard::plugin::lifecycle;
 use std::cell::RefCell;
-use switchyard::plugin::host::config_get;
-use switchyard::plugin::types::{Backend, Request};
+use switchyard_plugin::{config, Backend, Balancer, Candidate, Choice, Plugin, Request};
 
 thread_local! {
     /// The header to hash, lower case; `None` hashes the client's IP.
@@ -32,21 +27,21 @@ thread_local! {
 
 struct ConsistentHash;
 
-impl lifecycle::Guest for ConsistentHash {
+impl Plugin for ConsistentHash {
     fn init() -> Result<(), String> {
-        let header = config_get("header").map(|h| h.to_ascii_lowercase());
+        let header = config::get("header").map(|h| h.to_ascii_lowercase());
         HEADER.with(|h| *h.borrow_mut() = header);
         Ok(())
     }
 }
 
-impl balancer::Guest for ConsistentHash {
+impl Balancer for ConsistentHash {
     fn pick(
         req: &Request,
         _backend: &Backend,
         _sequence: u64,
         _attempt: u32,
-        candidates: Vec<Candidate>,
+        candidates: &[Candidate],
     ) -> Option<Choice> {
         let key = request_key(req);
         let best = candidates
@@ -55,10 +50,7 @@ impl balancer::Guest for ConsistentHash {
             .filter(|(_, c)| c.healthy && c.weight > 0)
             .max_by_key(|(_, c)| mix(key ^ c.key.rotate_left(17)))
             .map(|(index, _)| index)?;
-        Some(Choice {
-            server: best as u32,
-            response_headers: Vec::new(),
-        })
+        Some(Choice::server(best))
     }
 }
 
@@ -85,4 +77,4 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-export!(ConsistentHash);
+switchyard_plugin::balancer_plugin!(ConsistentHash);

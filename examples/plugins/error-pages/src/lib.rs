@@ -13,15 +13,10 @@
 //! The page names the status, the request id (so a user can quote it) and,
 //! for an error of the proxy, whose fault it was; it is never cached.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "response-plugin" });
-
-use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::response_hook::{
-    self, ResponseAction, ResponseDecision, ResponseInterest, StatusRange,
-};
 use std::cell::RefCell;
-use switchyard::plugin::host::config_get;
-use switchyard::plugin::types::{Header, Request, Response, ResponseHead};
+use switchyard_plugin::{
+    config, Plugin, Request, Response, ResponseDecision, ResponseHead, ResponseHook, ResponseInterest,
+};
 
 struct Settings {
     site: String,
@@ -34,34 +29,27 @@ thread_local! {
 
 struct ErrorPages;
 
-impl lifecycle::Guest for ErrorPages {
+impl Plugin for ErrorPages {
     fn init() -> Result<(), String> {
-        let server_errors = match config_get("server_errors").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => return Err(format!("server_errors = {other}: expected true or false")),
-        };
-        let site = config_get("site").unwrap_or_else(|| "this site".to_string());
+        let server_errors = config::parse_or("server_errors", false)?;
+        let site = config::get("site").unwrap_or_else(|| "this site".to_string());
         SETTINGS.with(|s| *s.borrow_mut() = Settings { site, server_errors });
         Ok(())
     }
 }
 
-impl response_hook::Guest for ErrorPages {
-    fn declare_response_interest() -> ResponseInterest {
-        ResponseInterest {
-            statuses: vec![StatusRange { first: 500, last: 599 }],
-            from_server: SETTINGS.with(|s| s.borrow().server_errors),
-            from_proxy: true,
-        }
+impl ResponseHook for ErrorPages {
+    fn response_interest() -> ResponseInterest {
+        ResponseInterest::statuses([500..=599])
+            .from_server(SETTINGS.with(|s| s.borrow().server_errors))
+            .from_proxy(true)
     }
 
     fn on_response(req: &Request, resp: &ResponseHead) -> ResponseDecision {
         let status = resp.status();
         let id = resp
-            .header("x-request-id")
-            .or_else(|| req.header("x-request-id"))
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .header_str("x-request-id")
+            .or_else(|| req.header_str("x-request-id"))
             .unwrap_or_default();
         let cause = match resp.blame().as_deref() {
             Some("upstream") => "Our servers could not answer in time.",
@@ -77,29 +65,22 @@ impl response_hook::Guest for ErrorPages {
             site = escape(&site),
             id = escape(&id),
         );
-        let mut headers = vec![
-            header("content-type", "text/html; charset=utf-8"),
-            header("cache-control", "no-store"),
-        ];
+        let mut page = Response::html(status, body).header("cache-control", "no-store");
         if !id.is_empty() {
-            headers.push(header("x-request-id", &id));
+            page = page.header("x-request-id", &id);
         }
         if let Some(retry) = resp.header("retry-after") {
-            headers.push(Header { name: "retry-after".into(), value: retry });
+            page = page.header("retry-after", retry);
         }
-        ResponseDecision {
-            action: ResponseAction::Replace(Response { status, headers, body: body.into_bytes() }),
-            headers: Vec::new(),
-        }
+        ResponseDecision::replace(page)
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header { name: name.to_string(), value: value.as_bytes().to_vec() }
-}
-
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-export!(ErrorPages);
+switchyard_plugin::response_plugin!(ErrorPages);

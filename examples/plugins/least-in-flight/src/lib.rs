@@ -11,27 +11,19 @@
 //! balancer = "least"
 //! ```
 
-wit_bindgen::generate!({ path: "../../../wit", world: "balancer-plugin" });
-
-use exports::switchyard::plugin::balancer::{self, Candidate, Choice};
-use exports::switchyard::plugin::lifecycle;
-use switchyard::plugin::types::{Backend, Request};
+use switchyard_plugin::{Backend, Balancer, Candidate, Choice, Plugin, Request};
 
 struct LeastInFlight;
 
-impl lifecycle::Guest for LeastInFlight {
-    fn init() -> Result<(), String> {
-        Ok(())
-    }
-}
+impl Plugin for LeastInFlight {}
 
-impl balancer::Guest for LeastInFlight {
+impl Balancer for LeastInFlight {
     fn pick(
         _req: &Request,
         _backend: &Backend,
         sequence: u64,
         _attempt: u32,
-        candidates: Vec<Candidate>,
+        candidates: &[Candidate],
     ) -> Option<Choice> {
         let n = candidates.len();
         // Start the scan at a rotating offset so ties are shared.
@@ -49,11 +41,8 @@ impl balancer::Guest for LeastInFlight {
                 best = Some((index, load));
             }
         }
-        best.map(|(index, _)| Choice {
-            server: index as u32,
-            response_headers: Vec::new(),
-        })
+        best.map(|(index, _)| Choice::server(index))
     }
 }
 
-export!(LeastInFlight);
+switchyard_plugin::balancer_plugin!(LeastInFlight);

@@ -16,13 +16,8 @@
 //! Without a host table the prefixes are declared as the plugin's
 //! interest, so the host calls it only for matching paths.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "request-plugin" });
-
-use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest};
 use std::cell::RefCell;
-use switchyard::plugin::host::{config_entries, log, Level};
-use switchyard::plugin::types::{Header, HeaderOp, Request};
+use switchyard_plugin::{config, log, Decision, Interest, Plugin, Request, RequestHook};
 
 #[derive(Default)]
 struct Table {
@@ -38,10 +33,10 @@ thread_local! {
 
 struct PathRouter;
 
-impl lifecycle::Guest for PathRouter {
+impl Plugin for PathRouter {
     fn init() -> Result<(), String> {
         let mut table = Table::default();
-        for (key, backend) in config_entries() {
+        for (key, backend) in config::entries() {
             if let Some(prefix) = key.strip_prefix("routes.") {
                 if !prefix.starts_with('/') {
                     return Err(format!("routes.{prefix}: a prefix must start with '/'"));
@@ -61,27 +56,23 @@ impl lifecycle::Guest for PathRouter {
         table
             .prefixes
             .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
-        log(
-            Level::Info,
-            &format!("{} host and {} path routes", table.hosts.len(), table.prefixes.len()),
-        );
+        log::info(format!(
+            "{} host and {} path routes",
+            table.hosts.len(),
+            table.prefixes.len()
+        ));
         TABLE.with(|t| *t.borrow_mut() = table);
         Ok(())
     }
 }
 
-impl request_hook::Guest for PathRouter {
-    fn declare_interest() -> Interest {
+impl RequestHook for PathRouter {
+    fn interest() -> Interest {
         TABLE.with(|t| {
             let t = t.borrow();
-            let path_prefixes = if t.hosts.is_empty() {
-                t.prefixes.iter().map(|(prefix, _)| prefix.clone()).collect()
-            } else {
-                Vec::new()
-            };
-            Interest {
-                schemes: Vec::new(),
-                path_prefixes,
+            match t.hosts.is_empty() {
+                true => Interest::paths(t.prefixes.iter().map(|(prefix, _)| prefix.clone())),
+                false => Interest::all(),
             }
         })
     }
@@ -92,7 +83,7 @@ impl request_hook::Guest for PathRouter {
             let by_host = if t.hosts.is_empty() {
                 None
             } else {
-                let host = req.authority().map(|a| host_of(&a).to_ascii_lowercase());
+                let host = req.host_name();
                 host.and_then(|h| t.hosts.iter().find(|(name, _)| *name == h).map(|(_, b)| b.clone()))
             };
             by_host.or_else(|| {
@@ -104,29 +95,10 @@ impl request_hook::Guest for PathRouter {
             })
         });
         match backend {
-            Some(backend) => Decision {
-                action: Action::Route(backend),
-                request_headers: Vec::new(),
-                response_headers: vec![HeaderOp::Set(Header {
-                    name: "x-routed-by".into(),
-                    value: b"path-router".to_vec(),
-                })],
-            },
-            None => Decision {
-                action: Action::Continue,
-                request_headers: Vec::new(),
-                response_headers: Vec::new(),
-            },
+            Some(backend) => Decision::route(backend).set_response_header("x-routed-by", "path-router"),
+            None => Decision::next(),
         }
     }
 }
 
-/// `name:port` → `name`; `[v6]:port` → `[v6]`.
-fn host_of(authority: &str) -> &str {
-    match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => &authority[..i],
-        _ => authority,
-    }
-}
-
-export!(PathRouter);
+switchyard_plugin::request_plugin!(PathRouter);

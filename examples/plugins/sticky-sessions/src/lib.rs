@@ -17,13 +17,8 @@
 //! reloads and works across several proxy processes; no string crosses
 //! into the plugin on the request path but the cookie header itself.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "balancer-plugin" });
-
-use exports::switchyard::plugin::balancer::{self, Candidate, Choice};
-use exports::switchyard::plugin::lifecycle;
 use std::cell::RefCell;
-use switchyard::plugin::host::config_get;
-use switchyard::plugin::types::{Backend, Header, HeaderOp, Request};
+use switchyard_plugin::{config, Backend, Balancer, Candidate, Choice, Plugin, Request};
 
 thread_local! {
     static COOKIE: RefCell<String> = RefCell::new("SERVERID".into());
@@ -31,9 +26,9 @@ thread_local! {
 
 struct Sticky;
 
-impl lifecycle::Guest for Sticky {
+impl Plugin for Sticky {
     fn init() -> Result<(), String> {
-        let name = config_get("cookie").unwrap_or_else(|| "SERVERID".into());
+        let name = config::get("cookie").unwrap_or_else(|| "SERVERID".into());
         let valid = !name.is_empty()
             && name
                 .bytes()
@@ -46,13 +41,13 @@ impl lifecycle::Guest for Sticky {
     }
 }
 
-impl balancer::Guest for Sticky {
+impl Balancer for Sticky {
     fn pick(
         req: &Request,
         _backend: &Backend,
         sequence: u64,
         _attempt: u32,
-        candidates: Vec<Candidate>,
+        candidates: &[Candidate],
     ) -> Option<Choice> {
         let cookie = COOKIE.with(|c| c.borrow().clone());
         let wanted = sticky_key(req, &cookie);
@@ -61,10 +56,7 @@ impl balancer::Guest for Sticky {
                 .iter()
                 .position(|c| c.key == key && c.healthy && c.weight > 0)
             {
-                return Some(Choice {
-                    server: index as u32,
-                    response_headers: Vec::new(),
-                });
+                return Some(Choice::server(index));
             }
         }
         let healthy: Vec<usize> = (0..candidates.len())
@@ -78,13 +70,7 @@ impl balancer::Guest for Sticky {
             "{cookie}={:016x}; Path=/; HttpOnly; SameSite=Lax",
             candidates[index].key
         );
-        Some(Choice {
-            server: index as u32,
-            response_headers: vec![HeaderOp::Append(Header {
-                name: "set-cookie".into(),
-                value: set_cookie.into_bytes(),
-            })],
-        })
+        Some(Choice::server(index).append_response_header("set-cookie", set_cookie))
     }
 }
 
@@ -101,4 +87,4 @@ fn sticky_key(req: &Request, cookie: &str) -> Option<u64> {
     })
 }
 
-export!(Sticky);
+switchyard_plugin::balancer_plugin!(Sticky);

@@ -14,19 +14,13 @@
 //! config = { greeting = "hello from {{name}}" }   # optional
 //! ```
 //!
-//! The contract (every type and function, documented) is `wit/plugin.wit`.
+//! Written with the Rust SDK (`switchyard-plugin/`, a copy of Switchyard's
+//! `sdk/rust`): implement `Plugin` and the hooks, export with the macro of
+//! the world they make up. The contract (every type and function,
+//! documented) is `wit/plugin.wit`.
 
-// Generates the Rust bindings of the `request-plugin` world: the host's
-// functions as plain Rust functions, and the traits (`Guest`) this crate
-// implements for the interfaces it exports. `path` is relative to
-// Cargo.toml.
-wit_bindgen::generate!({ path: "wit", world: "request-plugin" });
-
-use exports::switchyard::plugin::lifecycle;
-use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest, Response};
 use std::cell::RefCell;
-use switchyard::plugin::host::{config_get, log, Level};
-use switchyard::plugin::types::{Header, HeaderOp, Request};
+use switchyard_plugin::{config, log, Decision, Interest, Plugin, Request, RequestHook, Response};
 
 /// The greeting when the configuration sets none.
 const DEFAULT_GREETING: &str = "hello from {{name}}";
@@ -38,72 +32,52 @@ thread_local! {
     static GREETING: RefCell<String> = RefCell::new(String::new());
 }
 
-struct Plugin;
+struct Greeter;
 
-impl lifecycle::Guest for Plugin {
+impl Plugin for Greeter {
     /// Called once per instance, before any hook: read and check the
     /// settings. An `Err` rejects the plugin; `switchyard check` and the
     /// proxy's log show the message, so make it name the setting.
     fn init() -> Result<(), String> {
-        let greeting = match config_get("greeting") {
+        let greeting = match config::get("greeting") {
             None => DEFAULT_GREETING.to_string(),
             Some(value) if value.trim().is_empty() => {
                 return Err("greeting: must not be empty (remove it to use the default)".into());
             }
             Some(value) => value,
         };
-        log(Level::Info, &format!("greeting: {greeting:?}"));
+        log::info(format!("greeting: {greeting:?}"));
         GREETING.with(|g| *g.borrow_mut() = greeting);
         Ok(())
     }
 }
 
-impl request_hook::Guest for Plugin {
-    /// Which requests the plugin sees; asked once, after `init`. Empty lists
-    /// mean every request. (With `path_prefixes: vec!["/hello".into()]` the
-    /// host would skip the plugin for other paths without calling it, but
-    /// this plugin also tags every other response.)
-    fn declare_interest() -> Interest {
-        Interest {
-            schemes: Vec::new(),
-            path_prefixes: Vec::new(),
-        }
+impl RequestHook for Greeter {
+    /// Which requests the plugin sees; asked once, after `init`.
+    /// `Interest::all()` is every request. (With `Interest::paths(["/hello"])`
+    /// the host would skip the plugin for other paths without calling it,
+    /// but this plugin also tags every other response.)
+    fn interest() -> Interest {
+        Interest::all()
     }
 
     /// The decision for one request. `req` is a handle: only what is asked
     /// for (`req.path()`, `req.header("host")`, ...) is copied into the
-    /// plugin.
+    /// plugin. A panic fails the call: its message is shown in the proxy's
+    /// log and by `switchyard plugin test`, and `on_error` decides.
     fn on_request(req: &Request) -> Decision {
         if req.path() == "/hello" {
             // Answer directly: nothing is forwarded to a backend.
             let body = GREETING.with(|g| format!("{}\n", g.borrow()));
-            return Decision {
-                action: Action::Respond(Response {
-                    status: 200,
-                    headers: vec![header("content-type", "text/plain")],
-                    body: body.into_bytes(),
-                }),
-                request_headers: Vec::new(),
-                response_headers: Vec::new(),
-            };
+            return Decision::respond(Response::new(200).header("content-type", "text/plain").body(body));
         }
         // Let the next plugin (or the default backend) handle it, and tag
         // the response sent back to the client.
-        Decision {
-            action: Action::Continue,
-            request_headers: Vec::new(),
-            response_headers: vec![HeaderOp::Set(header("x-plugin", "{{name}}"))],
-        }
+        Decision::next().set_response_header("x-plugin", "{{name}}")
     }
 }
 
-/// A header; values are bytes, as HTTP allows non-UTF-8 values.
-fn header(name: &str, value: &str) -> Header {
-    Header {
-        name: name.into(),
-        value: value.as_bytes().to_vec(),
-    }
-}
-
-// Exports `Plugin` as the implementation of the world's exports.
-export!(Plugin);
+// Exports `Greeter` in the `request-plugin` world (a request hook). Other
+// worlds: asking_plugin!, body_plugin!, response_plugin!,
+// request_response_plugin!, balancer_plugin!, plugin!.
+switchyard_plugin::request_plugin!(Greeter);
