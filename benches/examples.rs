@@ -1,7 +1,9 @@
 //! What the example plugins cost, per language: the size of each
-//! component, its compile time cold and from the on-disk cache (printed
-//! once, a compile is far too slow to repeat), and one call of its hook
-//! (criterion) through the pooled instances the proxy uses.
+//! component, its compile time cold and from the on-disk cache, the memory
+//! its code and each instance take (printed once: a compile is far too
+//! slow to repeat, and memory is a measurement, not a timing), and one
+//! call of its hook (criterion) through the pooled instances the proxy
+//! uses.
 //!
 //!   ./dev bench --bench examples
 //!
@@ -20,7 +22,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard::config::CacheSetting;
 use switchyard::config::Config;
 use switchyard::plugin::{
-    CandidateServer, CandidateView, ConnectionInfo, PluginEngine, PluginSet, RequestView, Scheme,
+    CandidateServer, CandidateView, ConnectionInfo, PluginEngine, PluginSet, PluginVersion, RequestView, Scheme,
 };
 
 fn request() -> RequestView {
@@ -136,16 +138,15 @@ const HOOKS: &[&str] = &[
 ];
 const BALANCERS: &[&str] = &["sticky-sessions", "least-in-flight", "consistent-hash"];
 
-/// Sizes and compile times, cold and from the disk cache.
-fn report_compile(config: &Config) {
-    let cache = tempfile::tempdir().unwrap();
-    let setting = CacheSetting::Dir(cache.path().to_path_buf());
+/// Sizes and compile times, cold and from the disk cache (`setting`, empty
+/// at first).
+fn report_compile(config: &Config, setting: &CacheSetting) {
     println!(
         "{:<22} {:>12} {:>12} {:>12}",
         "component", "bytes", "cold", "disk cache"
     );
-    let cold = PluginEngine::with_cache(&setting).unwrap();
-    let warm_engine = || PluginEngine::with_cache(&setting).unwrap();
+    let cold = PluginEngine::with_cache(setting).unwrap();
+    let warm_engine = || PluginEngine::with_cache(setting).unwrap();
     for plugin in &config.plugins {
         let switchyard::config::PluginSource::File(path) = &plugin.source else {
             continue;
@@ -168,9 +169,56 @@ fn report_compile(config: &Config) {
     }
 }
 
+/// The process's resident memory, KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// What one version costs in memory: its compiled code with the first
+/// instance (loaded from the disk cache `report_compile` filled), then each
+/// further instance (four started and held, as four workers would), and
+/// the linear memory an instance holds after `init`, and how long starting
+/// one takes (instantiate + `init`: what a call pays when `pool_size` is
+/// below the calls at once).
+fn report_memory(config: &Config, cache: &CacheSetting) {
+    println!(
+        "\n{:<22} {:>16} {:>16} {:>16} {:>12}",
+        "component", "code + 1st (MiB)", "per inst. (MiB)", "linear (MiB)", "start"
+    );
+    let engine = PluginEngine::with_cache(cache).unwrap();
+    const MORE: usize = 4;
+    for plugin in &config.plugins {
+        let switchyard::config::PluginSource::File(path) = &plugin.source else {
+            continue;
+        };
+        let bytes = std::fs::read(path).unwrap();
+        let before = rss_kib();
+        let version = PluginVersion::load(&engine, plugin, &bytes).unwrap();
+        let loaded = rss_kib();
+        let started = Instant::now();
+        let held: Vec<_> = (0..MORE).map(|_| version.start_instance().unwrap()).collect();
+        let start_time = started.elapsed() / MORE as u32;
+        let more = rss_kib();
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        println!(
+            "{:<22} {:>16.1} {:>16.1} {:>16.1} {:>12.1?}",
+            plugin.name,
+            mib(loaded.saturating_sub(before)),
+            mib(more.saturating_sub(loaded)) / MORE as f64,
+            held[0].memory_size() as f64 / (1 << 20) as f64,
+            start_time,
+        );
+    }
+}
+
 fn calls(c: &mut Criterion) {
     let config = Config::parse(Path::new("/tmp/bench.toml"), &config()).unwrap();
-    report_compile(&config);
+    let cache = tempfile::tempdir().unwrap();
+    let cache = CacheSetting::Dir(cache.path().to_path_buf());
+    report_compile(&config, &cache);
+    report_memory(&config, &cache);
     let engine = PluginEngine::new().unwrap();
     let set = PluginSet::load(&engine, &config).unwrap();
     let mut view = request();

@@ -183,6 +183,8 @@ pub struct Metrics {
     pub server_transitions: Family<TransitionLabels, Counter>,
     /// Calls into a plugin version.
     pub plugin_calls: Family<PluginLabels, Counter>,
+    /// Instances of a plugin version started (instantiate + `init`).
+    pub plugin_instances_started: Family<PluginLabels, Counter>,
     /// Wall time of a plugin call, one call in 16 sampled (seconds).
     pub plugin_call_duration: HistogramFamily<PluginLabels>,
     /// Failed plugin calls, by kind and the policy that decided the request.
@@ -215,6 +217,7 @@ impl Metrics {
             server_up: Family::default(),
             server_transitions: Family::default(),
             plugin_calls: Family::default(),
+            plugin_instances_started: Family::default(),
             plugin_call_duration: Family::new_with_constructor(plugin_histogram),
             plugin_failures: Family::default(),
             generation: Gauge::default(),
@@ -278,6 +281,11 @@ impl Metrics {
             m.server_transitions.clone(),
         );
         r.register("plugin_calls", "Calls into a plugin version", m.plugin_calls.clone());
+        r.register(
+            "plugin_instances_started",
+            "Instances of a plugin version started (instantiate and init); steadily rising means pool_size is below the calls at once",
+            m.plugin_instances_started.clone(),
+        );
         r.register(
             "plugin_call_duration_seconds",
             "Wall time of a plugin call (sampled: one call in 16 of each instance)",
@@ -469,6 +477,8 @@ pub struct PluginMetrics {
     pub calls: Counter,
     /// Wall time of its sampled calls (seconds).
     pub duration: Histogram,
+    /// Instances started.
+    pub instances_started: Counter,
     plugin: String,
     version: String,
 }
@@ -484,6 +494,7 @@ impl PluginMetrics {
         PluginMetrics {
             calls: m.plugin_calls.get_or_create(&labels).clone(),
             duration: m.plugin_call_duration.get_or_create(&labels).clone(),
+            instances_started: m.plugin_instances_started.get_or_create(&labels).clone(),
             plugin: plugin.to_string(),
             version: version.to_string(),
         }

@@ -25,6 +25,7 @@ fn config() -> PluginConfig {
         state_max_entries: 1_000,
         state_remote: None,
         max_body_buffer: 64 << 10,
+        pool_size: 64,
         asks: Default::default(),
         settings: toml::Table::new(),
         at: Position::default(),

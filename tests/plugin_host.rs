@@ -11,6 +11,40 @@ use switchyard::plugin::{
     builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginError, PluginVersion, RequestView, Scheme,
 };
 
+#[test]
+fn pool_size_bounds_the_instances_kept() {
+    // Eight threads calling at once need several instances; afterwards the
+    // pool keeps at most `pool_size` of them.
+    let run = |pool_size: usize| {
+        let bytes = builtin::builtin("forwarded-proto").unwrap();
+        let config = PluginConfig {
+            pool_size,
+            ..plugin_config("forwarded-proto", 4 << 20, "")
+        };
+        let plugin = Arc::new(PluginVersion::load(&support::engine(), &config, bytes).unwrap());
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (plugin, barrier) = (Arc::clone(&plugin), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..2_000 {
+                        plugin.on_request(&mut view("/", Scheme::Https)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        plugin.idle_instances()
+    };
+    let unbounded = run(64);
+    assert!(unbounded > 1, "the calls overlapped: {unbounded} instances were needed");
+    assert_eq!(run(1), 1, "pool_size = 1 keeps one");
+    assert!(run(3) <= 3);
+}
+
 fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfig {
     PluginConfig {
         name: name.into(),
@@ -22,6 +56,7 @@ fn plugin_config(name: &str, memory_limit: usize, settings: &str) -> PluginConfi
         state_max_entries: 1_000,
         state_remote: None,
         max_body_buffer: 64 << 10,
+        pool_size: 64,
         asks: Default::default(),
         settings: toml::from_str(settings).unwrap(),
         at: Position::default(),

@@ -19,6 +19,9 @@ pub(crate) const CHECK_FALL: u32 = 3;
 pub(crate) const PLUGIN_TIMEOUT: Duration = Duration::from_millis(10);
 pub(crate) const PLUGIN_MEMORY: usize = 32 << 20;
 pub(crate) const PLUGIN_MAX_CALLS: u64 = 1_000_000;
+/// Idle instances kept per plugin version: more than the worker threads
+/// that call it at once, so none is started and dropped in steady state.
+pub(crate) const PLUGIN_POOL_SIZE: usize = 64;
 pub(crate) const PLUGIN_STATE_ENTRIES: usize = 100_000;
 pub(crate) const PLUGIN_STATE_SYNC: Duration = Duration::from_millis(20);
 pub(crate) const PLUGIN_MAX_BODY_BUFFER: usize = 64 << 10;

@@ -215,6 +215,8 @@ pub struct PluginFile {
     pub timeout: Option<Spanned<String>>,
     pub memory_limit: Option<Spanned<String>>,
     pub max_calls_per_instance: Option<Spanned<u64>>,
+    /// Idle instances kept warm (memory against instantiations).
+    pub pool_size: Option<Spanned<usize>>,
     pub state_max_entries: Option<Spanned<usize>>,
     /// `redis://host:port/db`: share the state with other proxies.
     pub state_redis: Option<Spanned<String>>,

@@ -411,6 +411,9 @@ pub struct PluginConfig {
     pub memory_limit: usize,
     /// An instance is replaced by a fresh one after this many calls.
     pub max_calls_per_instance: u64,
+    /// Idle instances kept for reuse; a call that finds none idle starts
+    /// one, which is dropped after the call when the pool is full.
+    pub pool_size: usize,
     /// Entries the plugin's shared-state namespace may hold.
     pub state_max_entries: usize,
     /// `state_redis` / `state_sync`: the shared state mirrored in Redis.
@@ -437,6 +440,7 @@ impl PluginConfig {
             timeout: defaults::PLUGIN_TIMEOUT,
             memory_limit: defaults::PLUGIN_MEMORY,
             max_calls_per_instance: defaults::PLUGIN_MAX_CALLS,
+            pool_size: defaults::PLUGIN_POOL_SIZE,
             state_max_entries: defaults::PLUGIN_STATE_ENTRIES,
             state_remote: None,
             max_body_buffer: defaults::PLUGIN_MAX_BODY_BUFFER,
@@ -465,6 +469,7 @@ impl PluginConfig {
             && self.timeout == other.timeout
             && self.memory_limit == other.memory_limit
             && self.max_calls_per_instance == other.max_calls_per_instance
+            && self.pool_size == other.pool_size
             && self.state_max_entries == other.state_max_entries
             && self.state_remote == other.state_remote
             && self.max_body_buffer == other.max_body_buffer

@@ -4,7 +4,9 @@
 //! Instances are long-lived: a call takes one from the pool (lock-free),
 //! runs, and puts it back, so each worker thread effectively keeps its own
 //! and no `Store` is ever shared by two requests at once. When the pool is
-//! empty a new instance is started (instantiate + `init`). An instance whose
+//! empty a new instance is started (instantiate + `init`); when it already
+//! holds `pool_size` idle instances, one coming back is dropped, so the
+//! memory a plugin keeps is bounded by its setting. An instance whose
 //! call failed is dropped, as is one that reached `max_calls_per_instance`
 //! or grew past half its memory limit: a leaking guest cannot leak forever.
 
@@ -31,10 +33,6 @@ use crate::config::{FailurePolicy, PluginConfig};
 use crate::content_hash::ContentHash;
 use crate::metrics::PluginMetrics;
 use crate::report::Report;
-
-/// Idle instances kept per version: enough for every worker to keep one
-/// while others are being created.
-const POOL_CAPACITY: usize = 64;
 
 /// One call in this many (per instance, starting with its first) is timed
 /// for `plugin_call_duration_seconds`.
@@ -117,7 +115,7 @@ impl PluginVersion {
             interest: Interest::default(),
             body_interest: None,
             response_interest: None,
-            idle: ArrayQueue::new(POOL_CAPACITY),
+            idle: ArrayQueue::new(config.pool_size.max(1)),
             metrics: PluginMetrics::new(&config.name, &hash.short()),
         };
         let mut first = version.start_instance()?;
@@ -273,6 +271,7 @@ impl PluginVersion {
     /// A fresh instance that bypasses the pool and is dropped after use:
     /// the instantiate-per-request mode, for benchmarks and untrusted code.
     pub fn start_instance(&self) -> Result<PluginInstance, PluginError> {
+        self.metrics.instances_started.inc();
         PluginInstance::start(
             &self.pre,
             &self.exports,

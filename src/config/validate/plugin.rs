@@ -73,6 +73,15 @@ impl Checker<'_, '_> {
                 "must be at least 1",
             );
         }
+        let pool_size = p.pool_size.as_ref().map_or(PLUGIN_POOL_SIZE, |s| *s.get_ref());
+        if let Some(s) = &p.pool_size {
+            self.check(
+                (1..=1024).contains(&pool_size),
+                s,
+                &format!("{field}.pool_size"),
+                "must be from 1 to 1024",
+            );
+        }
         let state_remote = self.state_remote(p, &field);
         let max_body_buffer = self.bounded_size(
             &p.max_body_buffer,
@@ -88,6 +97,7 @@ impl Checker<'_, '_> {
             timeout,
             memory_limit,
             max_calls_per_instance: max_calls_per_instance.max(1),
+            pool_size: pool_size.clamp(1, 1024),
             state_max_entries: self.at_least_one(
                 &p.state_max_entries,
                 &format!("{field}.state_max_entries"),
@@ -195,6 +205,7 @@ mod tests {
         );
         assert_eq!((p.timeout, p.memory_limit), (Duration::from_millis(10), 32 << 20));
         assert_eq!((p.max_calls_per_instance, p.state_max_entries), (1_000_000, 100_000));
+        assert_eq!(p.pool_size, 64);
         assert!(p.state_remote.is_none());
         assert_eq!(p.settings.get("mode").and_then(|v| v.as_str()), Some("append"));
         assert_eq!(
@@ -211,13 +222,15 @@ mod tests {
 error_status = 404
 timeout = "20s"
 memory_limit = "1KiB"
-max_calls_per_instance = 0"#,
+max_calls_per_instance = 0
+pool_size = 0"#,
         );
         let found = problems(&text);
         for (field, message) in [
             ("plugin.p.error_status", "must be a 5xx status"),
             ("plugin.p.timeout", "must be from 1ms to 10s"),
             ("plugin.p.memory_limit", "must be at least 64KiB (one Wasm page)"),
+            ("plugin.p.pool_size", "must be from 1 to 1024"),
             ("plugin.p.max_calls_per_instance", "must be at least 1"),
         ] {
             assert!(
