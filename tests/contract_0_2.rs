@@ -322,3 +322,163 @@ retries = 0
     );
     eprintln!("slow service answered 503 after {took:?} (ask_timeout 300ms)");
 }
+
+/// An API server that sets CORS headers of its own (`*`, which the proxy
+/// must replace) and a header scripts need (`x-total-count`). Counts the
+/// requests it gets.
+async fn api_server() -> (SocketAddr, Arc<AtomicU64>) {
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    let served = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&served);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = socket.accept().await else {
+                continue;
+            };
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let service = service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        let response = http::Response::builder()
+                            .header("content-type", "application/json")
+                            .header("x-total-count", "42")
+                            .header("access-control-allow-origin", "*")
+                            .body(Full::new(Bytes::from_static(b"[1,2,3]")))
+                            .unwrap();
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (address, served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_preflights_and_puts_its_policy_on_every_response() {
+    let (api, served) = api_server().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let template = format!(
+        r#"
+[[listener]]
+name = "web"
+bind = "127.0.0.1:0"
+default_backend = "api"
+plugins = ["cors"]
+
+[[listener]]
+name = "down"
+bind = "127.0.0.1:0"
+default_backend = "gone"
+plugins = ["cors"]
+
+[backend.api]
+servers = [{{ name = "api1", address = "{api}" }}]
+
+[backend.gone]
+servers = [{{ name = "gone1", address = "{closed}" }}]
+retries = 0
+
+[plugin.cors]
+source = "{}"
+config = {{ allow_origins = ["https://app.example.com", "https://*.example.org"],
+           allow_methods = ["GET", "POST", "DELETE"], allow_headers = ["content-type", "authorization"],
+           expose_headers = "auto", allow_credentials = true, max_age = 600 }}
+"#,
+        support::rust_example("cors"),
+    );
+    let lab = Lab::start(&template).await;
+    let client = lab.client();
+    let items = lab.url("web", "/items");
+    let preflight = |origin: &str, method: &str, headers: &str| {
+        let mut request = http::Request::builder()
+            .method("OPTIONS")
+            .uri(&items)
+            .header("origin", origin)
+            .header("access-control-request-method", method);
+        if !headers.is_empty() {
+            request = request.header("access-control-request-headers", headers);
+        }
+        client.send(request.body(Full::default()).unwrap())
+    };
+
+    // Preflights are answered by the plugin; none reaches the server.
+    let allowed = preflight("https://app.example.com", "DELETE", "Authorization")
+        .await
+        .unwrap();
+    assert_eq!(allowed.status, 204, "{}", allowed.body);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(allowed
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("DELETE"));
+    assert_eq!(allowed.header("access-control-allow-headers"), Some("authorization"));
+    assert_eq!(allowed.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(allowed.header("access-control-max-age"), Some("600"));
+    let wildcard = preflight("https://shop.example.org", "POST", "").await.unwrap();
+    assert_eq!(wildcard.status, 204);
+    assert_eq!(
+        wildcard.header("access-control-allow-origin"),
+        Some("https://shop.example.org")
+    );
+    for (origin, method, headers) in [
+        ("https://evil.example.com", "GET", ""),
+        ("https://example.org", "GET", ""),
+        ("http://shop.example.org", "GET", ""),
+        ("https://app.example.com", "PATCH", ""),
+        ("https://app.example.com", "GET", "x-secret"),
+    ] {
+        let refused = preflight(origin, method, headers).await.unwrap();
+        assert_eq!(refused.status, 403, "{origin} {method} {headers}: {}", refused.body);
+        assert_eq!(refused.header("access-control-allow-origin"), None);
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 0, "no preflight reached the server");
+
+    // An allowed origin: the server's `*` is replaced by the origin (with
+    // credentials, `*` is refused by browsers), its own header exposed.
+    let ok = client.get_with(&items, &[("origin", "https://app.example.com")]).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body, "[1,2,3]");
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(ok.header("access-control-allow-credentials"), Some("true"));
+    let exposed = ok.header("access-control-expose-headers").unwrap_or_default();
+    assert!(exposed.contains("x-total-count"), "{exposed}");
+    assert!(
+        !exposed.contains("content-type"),
+        "safelisted headers are not listed: {exposed}"
+    );
+    assert!(ok.header("vary").unwrap_or_default().contains("Origin"));
+    // No Origin, or one not allowed: no grant at all, the server's removed.
+    for headers in [&[][..], &[("origin", "https://evil.example.com")][..]] {
+        let other = client.get_with(&items, headers).await;
+        assert_eq!(other.status, 200);
+        assert_eq!(other.header("access-control-allow-origin"), None, "{headers:?}");
+        assert!(other.header("vary").unwrap_or_default().contains("Origin"));
+    }
+    assert_eq!(served.load(Ordering::SeqCst), 3);
+
+    // The proxy's own error carries the grant too, so the page's script can
+    // read why its call failed.
+    let down = client
+        .get_with(&lab.url("down", "/items"), &[("origin", "https://app.example.com")])
+        .await;
+    assert!(down.status.is_server_error(), "{}", down.status);
+    assert_eq!(
+        down.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+}
