@@ -75,7 +75,9 @@ enum Command {
     },
     /// Print a running proxy's status from its admin endpoint: generation,
     /// each plugin's version and last error, certificates, last reload, a
-    /// reload in progress. Exits 3 when the last reload was rejected.
+    /// reload in progress. Exits 3 when the last reload was rejected. With
+    /// --ready, whether it can serve (for keepalived and probes): exits 0
+    /// when ready, 1 when not ready or unreachable.
     Status {
         /// The admin endpoint's address (default: from `-c`, else
         /// 127.0.0.1:9901).
@@ -88,6 +90,11 @@ enum Command {
         /// The admin token (also `SWITCHYARD_ADMIN_TOKEN`).
         #[arg(long)]
         token: Option<String>,
+        /// Only whether the proxy is ready to serve (`GET /health`: listeners
+        /// bound, no stop under way, a healthy server in each listener's
+        /// default backend); exit 0 ready, 1 not.
+        #[arg(long)]
+        ready: bool,
     },
 }
 
@@ -150,7 +157,12 @@ fn main() -> ExitCode {
             None => return ExitCode::FAILURE,
         },
         Command::Demo { http, https } => demo(DemoPorts { http, https }),
-        Command::Status { admin, config, token } => status(admin, config.as_deref(), token),
+        Command::Status {
+            admin,
+            config,
+            token,
+            ready,
+        } => status(admin, config.as_deref(), token, ready),
         Command::Plugin {
             command: PluginCommand::New { lang, name, dir },
         } => return new_plugin(lang, &name, dir),
@@ -286,6 +298,7 @@ fn status(
     admin: Option<SocketAddr>,
     config: Option<&std::path::Path>,
     token: Option<String>,
+    ready: bool,
 ) -> anyhow::Result<ExitCode> {
     use switchyard::admin::client;
     let token = token.or_else(|| std::env::var("SWITCHYARD_ADMIN_TOKEN").ok());
@@ -316,6 +329,22 @@ fn status(
         (None, None) => (SocketAddr::from(([127, 0, 0, 1], 9901)), token),
     };
     let runtime = runtime(Some(1))?;
+    if ready {
+        return match runtime.block_on(client::fetch_readiness(address)) {
+            Ok(readiness) => {
+                print!("{}", client::render_readiness(&readiness));
+                Ok(if readiness.ready {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+            Err(error) => {
+                println!("not ready: {}", Report(&error));
+                Ok(ExitCode::FAILURE)
+            }
+        };
+    }
     let status = runtime.block_on(client::fetch_status(address, token.as_deref()))?;
     print!("{}", client::render_status(&status, now_secs()));
     if client::last_reload_rejected(&status) {
@@ -365,9 +394,15 @@ async fn serve_until_signal(proxy: RunningProxy) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    tracing::info!("shutting down: no new connections, open ones may finish");
+    let handover = proxy.proxy().generation().config.limits.handover_delay;
+    match handover.is_zero() {
+        true => tracing::info!("shutting down: no new connections, open ones may finish"),
+        false => {
+            tracing::info!(handover = ?handover, "shutting down: handover first (not ready, still accepting), then no new connections")
+        }
+    }
     tokio::select! {
-        _ = proxy.shutdown() => Ok(ExitCode::SUCCESS),
+        _ = proxy.stop() => Ok(ExitCode::SUCCESS),
         _ = tokio::signal::ctrl_c() => {
             tracing::warn!("second interrupt: exiting now");
             Ok(ExitCode::from(130))

@@ -200,6 +200,19 @@ impl RunningProxy {
         self.shutdown.clone()
     }
 
+    /// A planned stop: with a `handover_delay`, first a handover (`/health`
+    /// not ready, connections closed after their response, still
+    /// accepting) for that long, so a virtual IP or an outer balancer moves
+    /// traffic away; then [`shutdown`](Self::shutdown).
+    pub async fn stop(self) {
+        let delay = self.proxy().generation().config.limits.handover_delay;
+        if !delay.is_zero() {
+            self.proxy().begin_handover();
+            tokio::time::sleep(delay).await;
+        }
+        self.shutdown().await;
+    }
+
     /// Stops accepting, lets open connections finish (bounded), stops
     /// health checks and the watcher; tunnels (upgraded connections) may
     /// go on until the grace period ends, then are closed.

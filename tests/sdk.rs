@@ -26,5 +26,8 @@ fn the_sdk_passes_its_tests() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("test declarations_reach_the_generated_types ... ok"), "{stdout}");
+    assert!(
+        stdout.contains("test declarations_reach_the_generated_types ... ok"),
+        "{stdout}"
+    );
 }

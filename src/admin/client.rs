@@ -36,6 +36,12 @@ pub enum StatusError {
         /// The admin address.
         address: SocketAddr,
     },
+    /// No whole answer within [`ANSWER_TIMEOUT`].
+    #[error("the admin endpoint at {address} did not answer within 2 s")]
+    Timeout {
+        /// The admin address.
+        address: SocketAddr,
+    },
     /// It answered something else than a status.
     #[error("unexpected answer from the admin endpoint at {address}")]
     Answer {
@@ -47,9 +53,40 @@ pub enum StatusError {
     },
 }
 
+/// The longest a status or health query waits (a keepalived check script
+/// must not hang on a stuck process).
+pub const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `GET /status` from the admin endpoint at `address`, with the bearer
 /// `token` when the endpoint needs one.
 pub async fn fetch_status(address: SocketAddr, token: Option<&str>) -> Result<SwapStatus, StatusError> {
+    let (_, body) = get(address, "/status", token).await?;
+    serde_json::from_slice(&body).map_err(|source| StatusError::Answer { address, source })
+}
+
+/// `GET /health`: whether the proxy at `address` is ready (its answer is
+/// JSON both when it is, 200, and when it is not, 503).
+pub async fn fetch_readiness(address: SocketAddr) -> Result<super::Readiness, StatusError> {
+    let (_, body) = get(address, "/health", None).await?;
+    serde_json::from_slice(&body).map_err(|source| StatusError::Answer { address, source })
+}
+
+/// One GET, bounded by [`ANSWER_TIMEOUT`]: its status and body.
+async fn get(
+    address: SocketAddr,
+    path: &'static str,
+    token: Option<&str>,
+) -> Result<(http::StatusCode, bytes::Bytes), StatusError> {
+    tokio::time::timeout(ANSWER_TIMEOUT, exchange(address, path, token))
+        .await
+        .unwrap_or(Err(StatusError::Timeout { address }))
+}
+
+async fn exchange(
+    address: SocketAddr,
+    path: &'static str,
+    token: Option<&str>,
+) -> Result<(http::StatusCode, bytes::Bytes), StatusError> {
     let stream = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|source| StatusError::Connect { address, source })?;
@@ -59,7 +96,7 @@ pub async fn fetch_status(address: SocketAddr, token: Option<&str>) -> Result<Sw
         .map_err(exchange)?;
     tokio::spawn(connection);
     let mut request = http::Request::new(http_body_util::Empty::<bytes::Bytes>::new());
-    *request.uri_mut() = http::Uri::from_static("/status");
+    *request.uri_mut() = http::Uri::from_static(path);
     if let Ok(host) = http::HeaderValue::from_str(&address.to_string()) {
         request.headers_mut().insert(http::header::HOST, host);
     }
@@ -69,11 +106,26 @@ pub async fn fetch_status(address: SocketAddr, token: Option<&str>) -> Result<Sw
         }
     }
     let response = sender.send_request(request).await.map_err(exchange)?;
-    if response.status() == http::StatusCode::UNAUTHORIZED {
+    let status = response.status();
+    if status == http::StatusCode::UNAUTHORIZED {
         return Err(StatusError::Unauthorized { address });
     }
     let body = response.into_body().collect().await.map_err(exchange)?.to_bytes();
-    serde_json::from_slice(&body).map_err(|source| StatusError::Answer { address, source })
+    Ok((status, body))
+}
+
+/// The readiness as `switchyard status --ready` prints it.
+pub fn render_readiness(readiness: &super::Readiness) -> String {
+    match readiness.ready {
+        true => format!("ready (generation {})\n", readiness.generation),
+        false => {
+            let mut text = format!("not ready (generation {}):\n", readiness.generation);
+            for reason in &readiness.reasons {
+                let _ = writeln!(text, "  {reason}");
+            }
+            text
+        }
+    }
 }
 
 /// A moment as `2026-12-02 18:20:01 UTC (4m ago)`.

@@ -11,10 +11,14 @@
 //! - `POST /reload`: re-read the configuration file, as SIGHUP does.
 //! - `GET /status`: the reloader's [`SwapStatus`] (what `switchyard status`
 //!   prints).
+//! - `GET /health`: 200 when this process can serve, 503 with the reasons
+//!   when not (no token needed; see `health.rs`): for keepalived, cloud
+//!   load balancers and Kubernetes probes, and `switchyard status --ready`.
 //!
 //! [`SwapStatus`]: crate::reload::SwapStatus
 
 pub mod client;
+mod health;
 mod page;
 mod state;
 
@@ -34,6 +38,7 @@ use crate::metrics::metrics;
 use crate::reload::Reloader;
 use crate::upstream::AdminState;
 
+pub use health::{readiness, Readiness};
 pub use state::{state, ProxyState};
 
 /// Serves the admin endpoint on `socket` until `shutdown`.
@@ -72,9 +77,10 @@ async fn answer(
 ) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_string();
     let method = request.method().clone();
-    // The page's shell holds no data: it asks for the token itself.
-    let page_shell = method == Method::GET && path == "/";
-    if !page_shell && !authorized(token, &request) {
+    // The page's shell holds no data: it asks for the token itself. The
+    // health answer says whether, not what: probes carry no token.
+    let public = method == Method::GET && (path == "/" || path == "/health");
+    if !public && !authorized(token, &request) {
         tracing::warn!(%peer, %method, %path, "admin request without a valid token refused");
         let mut response = reply(
             StatusCode::UNAUTHORIZED,
@@ -92,6 +98,14 @@ async fn answer(
         (&Method::GET, [""]) => reply(StatusCode::OK, "text/html; charset=utf-8", page::HTML.into()),
         (&Method::GET, ["api", "state"]) => json(&state(reloader)),
         (&Method::GET, ["status"]) => json(&reloader.status()),
+        (&Method::GET, ["health"]) => {
+            let readiness = readiness(reloader);
+            let mut response = json(&readiness);
+            if !readiness.ready {
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            response
+        }
         (&Method::GET, ["metrics"]) => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -115,7 +129,7 @@ async fn answer(
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "GET / | /api/state | /metrics | /status; POST /reload | /api/backends/B/servers/S/{ready,drain,maint}\n"
+            "GET / | /api/state | /metrics | /status | /health; POST /reload | /api/backends/B/servers/S/{ready,drain,maint}\n"
                 .into(),
         ),
     }

@@ -32,6 +32,7 @@ pub(crate) const MAX_WEIGHT: u32 = 256;
 pub(crate) const MAX_CONNECTIONS: usize = 10_000;
 pub(crate) const MAX_IN_FLIGHT: usize = 10_000;
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const HANDOVER_DELAY: Duration = Duration::ZERO;
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const MAX_HEADER_BYTES: usize = 64 << 10;
 pub(crate) const MAX_HEADERS: usize = 100;

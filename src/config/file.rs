@@ -20,6 +20,8 @@ pub struct GlobalFile {
     pub max_in_flight: Option<Spanned<usize>>,
     /// How long shutdown waits for open connections.
     pub shutdown_grace: Option<Spanned<String>>,
+    /// How long SIGTERM keeps accepting while `/health` says not ready.
+    pub handover_delay: Option<Spanned<String>>,
     /// Upgraded connections (WebSocket tunnels) open at once.
     pub max_tunnels: Option<Spanned<usize>>,
     /// Where compiled plugins are cached, or "off".

@@ -117,6 +117,11 @@ pub struct GlobalLimits {
     pub max_in_flight: usize,
     /// How long shutdown lets open connections finish.
     pub shutdown_grace: Duration,
+    /// On SIGTERM, how long the proxy keeps accepting (and answering with
+    /// `Connection: close`) while `/health` says it is not ready, before it
+    /// stops accepting and drains: time for keepalived or an outer balancer
+    /// to move traffic away first (HAProxy's `grace`). Zero: stop at once.
+    pub handover_delay: Duration,
     /// Upgraded connections (WebSocket tunnels) open at once; more
     /// upgrades get 503.
     pub max_tunnels: usize,

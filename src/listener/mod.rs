@@ -9,6 +9,13 @@
 //! responses carry `Connection: close` so clients move to another process,
 //! idle HTTP/1.1 connections are closed after a moment, and whatever is
 //! still open when the grace period ends is dropped.
+//!
+//! A handover (`handover_delay`, before a planned stop) comes first: the
+//! listener keeps accepting, but every HTTP/1.1 response closes its
+//! connection, and the connections open when it began are drained as
+//! above (idle ones closed after `HANDOVER_IDLE`), so when the virtual IP
+//! moves to the other node no client is left holding a connection to this
+//! one.
 
 mod bind;
 mod connection;
@@ -35,6 +42,11 @@ use crate::proxy::Proxy;
 /// During a drain, how long idle HTTP/1.1 connections are given to send one
 /// last request (answered with `Connection: close`) before they are closed.
 const IDLE_DRAIN: Duration = Duration::from_secs(1);
+
+/// At a handover, the same, shorter: busy keep-alive clients send their
+/// next request within it (and are told to close), idle ones are closed
+/// before keepalived (checking every second) moves the virtual IP.
+const HANDOVER_IDLE: Duration = Duration::from_millis(250);
 
 /// A bound listener ready to serve.
 pub struct Listener {
@@ -80,8 +92,12 @@ impl Listener {
             draining: AtomicBool::new(false),
             open_connections: crate::metrics::ListenerMetrics::new(&self.name).open_connections,
         });
-        let h1 = GracefulShutdown::new();
-        let h2 = GracefulShutdown::new();
+        let mut h1 = GracefulShutdown::new();
+        let mut h2 = GracefulShutdown::new();
+        let handover = shared.proxy.handover_started();
+        tokio::pin!(handover);
+        // The connections open when a handover began, draining.
+        let mut handed_over: Option<tokio::task::JoinHandle<()>> = None;
         let scheme = if self.tls.is_some() {
             Scheme::Https
         } else {
@@ -91,6 +107,23 @@ impl Listener {
         loop {
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = &mut handover, if handed_over.is_none() => {
+                    shared.draining.store(true, Ordering::Relaxed);
+                    let old = (
+                        std::mem::replace(&mut h1, GracefulShutdown::new()),
+                        std::mem::replace(&mut h2, GracefulShutdown::new()),
+                    );
+                    handed_over = Some(tokio::spawn(async move {
+                        let (old_h1, old_h2) = old;
+                        tokio::join!(old_h2.shutdown(), async {
+                            if old_h1.count() > 0 {
+                                tokio::time::sleep(HANDOVER_IDLE).await;
+                            }
+                            old_h1.shutdown().await;
+                        });
+                    }));
+                    continue;
+                }
                 accepted = self.socket.accept() => accepted,
             };
             match accepted {
@@ -126,14 +159,22 @@ impl Listener {
         drop(self.socket);
         shared.draining.store(true, Ordering::Relaxed);
         let drained = async {
-            tokio::join!(h2.shutdown(), async {
-                // Idle keep-alive clients get a moment for one last
-                // request; with none open there is nothing to wait for.
-                if h1.count() > 0 {
-                    tokio::time::sleep(IDLE_DRAIN).await;
+            tokio::join!(
+                h2.shutdown(),
+                async {
+                    // Idle keep-alive clients get a moment for one last
+                    // request; with none open there is nothing to wait for.
+                    if h1.count() > 0 {
+                        tokio::time::sleep(IDLE_DRAIN).await;
+                    }
+                    h1.shutdown().await;
+                },
+                async {
+                    if let Some(old) = handed_over {
+                        let _ = old.await;
+                    }
                 }
-                h1.shutdown().await;
-            });
+            );
         };
         tokio::select! {
             _ = drained => {}

@@ -59,6 +59,10 @@ pub struct Proxy {
     access_log: Option<AccessLog>,
     /// Upgraded connections, which outlive generations.
     tunnels: Tunnels,
+    /// Cancelled when a stop begins its handover: `/health` then says not
+    /// ready and listeners close connections after their response, while
+    /// still accepting (see `handover_delay`).
+    handover: tokio_util::sync::CancellationToken,
 }
 
 /// What became of a request, for its span, the metrics and the access log.
@@ -109,7 +113,28 @@ impl Proxy {
             in_flight: Semaphore::new(permits),
             access_log: None,
             tunnels,
+            handover: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Starts handing over: this proxy reports itself not ready, so a
+    /// virtual IP or an outer balancer moves traffic away, and closes each
+    /// connection after its response; it keeps accepting until shutdown.
+    pub fn begin_handover(&self) {
+        if !self.handover.is_cancelled() {
+            tracing::info!("handing over: /health reports not ready; connections close after their response");
+        }
+        self.handover.cancel();
+    }
+
+    /// Whether a handover (or a stop) has begun.
+    pub fn handing_over(&self) -> bool {
+        self.handover.is_cancelled()
+    }
+
+    /// Fires when a handover begins.
+    pub fn handover_started(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.handover.cancelled()
     }
 
     /// Logs every request to `log`.

@@ -13,8 +13,22 @@ impl Checker<'_, '_> {
             max_connections: self.at_least_one(&g.max_connections, "global.max_connections", MAX_CONNECTIONS),
             max_in_flight: self.at_least_one(&g.max_in_flight, "global.max_in_flight", MAX_IN_FLIGHT),
             shutdown_grace: self.duration(&g.shutdown_grace, "global.shutdown_grace", SHUTDOWN_GRACE),
+            handover_delay: self.handover_delay(g),
             max_tunnels: self.at_least_one(&g.max_tunnels, "global.max_tunnels", MAX_TUNNELS),
         }
+    }
+
+    fn handover_delay(&mut self, g: &GlobalFile) -> Duration {
+        let delay = self.duration(&g.handover_delay, "global.handover_delay", HANDOVER_DELAY);
+        if let Some(d) = &g.handover_delay {
+            self.check(
+                delay <= Duration::from_secs(300),
+                d,
+                "global.handover_delay",
+                "must be at most 5m (it delays every stop)",
+            );
+        }
+        delay.min(Duration::from_secs(300))
     }
 
     pub(super) fn plugin_cache(&mut self, setting: &Option<Spanned<String>>) -> CacheSetting {
@@ -108,7 +122,7 @@ mod tests {
     #[test]
     fn global_settings_are_read_and_checked() {
         let config = valid(&format!(
-            "[global]\nworkers = 2\nwatch = false\nplugin_cache = \"cache\"\nshutdown_grace = \"3s\"\n{BASE}"
+            "[global]\nworkers = 2\nwatch = false\nplugin_cache = \"cache\"\nshutdown_grace = \"3s\"\nhandover_delay = \"2s\"\n{BASE}"
         ));
         assert_eq!(config.workers, Some(2));
         assert!(!config.watch);
@@ -117,6 +131,7 @@ mod tests {
             CacheSetting::Dir(Path::new("/etc/switchyard/cache").into())
         );
         assert_eq!(config.limits.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(config.limits.handover_delay, Duration::from_secs(2));
         assert_eq!(
             valid(&format!("[global]\nplugin_cache = \"off\"\n{BASE}")).plugin_cache,
             CacheSetting::Off
