@@ -98,7 +98,7 @@ async fn a_server_process_killed_during_2000_requests_costs_none_of_them() {
     assert_eq!(report.ok, 2_000);
     // The kill overlapped the load: web2 served before it, requests were
     // still being answered after it, and those came from the survivor.
-    let (before, after, web2_before, all_web1) = {
+    let (before, after, web2_before, late_web2) = {
         let answers = answers.lock().unwrap();
         let before = answers.iter().filter(|(at, _)| *at < killed).count();
         let web2_before = answers.iter().filter(|(at, by)| *at < killed && by == "web2").count();
@@ -107,12 +107,19 @@ async fn a_server_process_killed_during_2000_requests_costs_none_of_them() {
             .filter(|(at, _)| *at > killed + passive)
             .map(|(_, by)| by)
             .collect();
-        (before, after.len(), web2_before, after.iter().all(|by| *by == "web1"))
+        let late_web2 = after.iter().filter(|by| **by == "web2").count();
+        (before, after.len(), web2_before, late_web2)
     };
     eprintln!("kill overlap: {before} answers before it ({web2_before} by web2), {after} after web2 was marked down");
     assert!(web2_before >= 100, "web2 took its share before the kill: {web2_before}");
     assert!(after >= 1_000, "the load went on after the kill: {after}");
-    assert!(all_web1, "the survivor served what came after");
+    // Answers are stamped when a client task gets them: on a loaded
+    // machine one sent by web2 before it died can be stamped after the
+    // mark-down. At most one per client (8) was in flight at the kill.
+    assert!(
+        late_web2 <= 8,
+        "the survivor served what came after: {late_web2} answers by web2 after it was marked down"
+    );
     for _ in 0..10 {
         assert_eq!(client.get(&url).await.served_by(), "web1");
     }
