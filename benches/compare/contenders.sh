@@ -1,6 +1,7 @@
 # contenders.sh — one function per contender, sourced by run.sh.
 # (Vendored from the team's anchor harness, ../shared/bench, with
-# contender_switchyard added; everything else is unchanged so figures stay
+# contender_switchyard added and the Rust peers' binaries found in the
+# project's target directory; everything else is unchanged so figures stay
 # comparable with RESULTS.md there.)
 #
 # ADDING A CONTENDER (e.g. our own proxy) = adding ONE function here:
@@ -59,6 +60,42 @@ contender_caddy() {
       launch env GOMAXPROCS=1 HOME="$CDIR" XDG_DATA_HOME="$CDIR/data" \
         XDG_CONFIG_HOME="$CDIR/config" \
         caddy run --adapter caddyfile --config "$CDIR/Caddyfile" ;;
+  esac
+}
+
+# --- Rust peers (rust-peers/, vendored from the team's harness): build them
+# with ./build-peers.sh into the project's target directory.
+# pingora-lb: Cloudflare Pingora 0.9 (features lb + rustls), one service with
+# all three listeners on ONE worker thread, pingora-load-balancing RoundRobin,
+# HTTP health check GET /health every 2 s (background service thread).
+lockver() {  # version of crate $1 in rust-peers/Cargo.lock
+  awk -v n="name = \"$1\"" '$0==n{getline; gsub(/version = |"/,""); print; exit}' rust-peers/Cargo.lock
+}
+PEERS_TARGET=${PEERS_TARGET:-../../target/compare-peers/release}
+PINGORA_BIN=${PINGORA_BIN:-$PEERS_TARGET/pingora-lb}
+contender_pingora() {
+  case "$1" in
+    version) echo "Pingora $(lockver pingora) (pingora-lb; features lb, rustls)" ;;
+    start)
+      launch "$PINGORA_BIN" --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$HTTPS_PORT" \
+        --redirect "127.0.0.1:$REDIR_PORT" --https-port "$HTTPS_PORT" \
+        --backend "127.0.0.1:$BE1_PORT" --backend "127.0.0.1:$BE2_PORT" \
+        --cert "$CERT" --key "$KEY" --threads 1 ;;
+  esac
+}
+
+# hyper-bare: tokio current_thread + hyper 1 + hyper-util legacy pooled client
+# + tokio-rustls (aws-lc-rs); round-robin via AtomicUsize; no health checks.
+# The ceiling of Switchyard's own stack (no plugins, no config, no limits).
+HYPERBARE_BIN=${HYPERBARE_BIN:-$PEERS_TARGET/hyper-bare}
+contender_hyperbare() {
+  case "$1" in
+    version) echo "hyper-bare (hyper $(lockver hyper), hyper-util $(lockver hyper-util), tokio current_thread, rustls $(lockver rustls) aws-lc-rs)" ;;
+    start)
+      launch "$HYPERBARE_BIN" --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$HTTPS_PORT" \
+        --redirect "127.0.0.1:$REDIR_PORT" --https-port "$HTTPS_PORT" \
+        --backend "127.0.0.1:$BE1_PORT" --backend "127.0.0.1:$BE2_PORT" \
+        --cert "$CERT" --key "$KEY" ;;
   esac
 }
 
