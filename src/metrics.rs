@@ -185,6 +185,8 @@ pub struct Metrics {
     pub plugin_calls: Family<PluginLabels, Counter>,
     /// Instances of a plugin version started (instantiate + `init`).
     pub plugin_instances_started: Family<PluginLabels, Counter>,
+    /// Requests given a plugin version's memoised decision (no call).
+    pub plugin_memo_hits: Family<PluginLabels, Counter>,
     /// Wall time of a plugin call, one call in 16 sampled (seconds).
     pub plugin_call_duration: HistogramFamily<PluginLabels>,
     /// Failed plugin calls, by kind and the policy that decided the request.
@@ -218,6 +220,7 @@ impl Metrics {
             server_transitions: Family::default(),
             plugin_calls: Family::default(),
             plugin_instances_started: Family::default(),
+            plugin_memo_hits: Family::default(),
             plugin_call_duration: Family::new_with_constructor(plugin_histogram),
             plugin_failures: Family::default(),
             generation: Gauge::default(),
@@ -285,6 +288,11 @@ impl Metrics {
             "plugin_instances_started",
             "Instances of a plugin version started (instantiate and init); steadily rising means pool_size is below the calls at once",
             m.plugin_instances_started.clone(),
+        );
+        r.register(
+            "plugin_memo_hits",
+            "Requests given a plugin version's memoised decision without a call (contract 0.2 memo)",
+            m.plugin_memo_hits.clone(),
         );
         r.register(
             "plugin_call_duration_seconds",
@@ -479,6 +487,8 @@ pub struct PluginMetrics {
     pub duration: Histogram,
     /// Instances started.
     pub instances_started: Counter,
+    /// Requests answered from the memo.
+    pub memo_hits: Counter,
     plugin: String,
     version: String,
 }
@@ -495,6 +505,7 @@ impl PluginMetrics {
             calls: m.plugin_calls.get_or_create(&labels).clone(),
             duration: m.plugin_call_duration.get_or_create(&labels).clone(),
             instances_started: m.plugin_instances_started.get_or_create(&labels).clone(),
+            memo_hits: m.plugin_memo_hits.get_or_create(&labels).clone(),
             plugin: plugin.to_string(),
             version: version.to_string(),
         }

@@ -205,3 +205,59 @@ async fn the_demo_serves_every_rule() {
     let challenge = client.get(&format!("http://{http}/.well-known/acme-challenge/t")).await;
     assert_eq!(challenge.served_by(), "acme-standin");
 }
+
+/// Contract 0.2's `memo`: `forwarded-proto` declares that its decision
+/// depends on the scheme alone, `https-redirect` on the authority, the
+/// path and the query. The host calls each once per distinct key and
+/// reuses the decision for the rest, and every answer stays right.
+#[tokio::test]
+async fn memoised_decisions_are_reused_per_declared_key_and_stay_right() {
+    let lab = Lab::start(LAB).await;
+    let client = lab.client();
+    let generation = lab.proxy.proxy().generation();
+    let memo_of = |name: &str| {
+        let plugin = generation.plugins.get(name).expect("loaded");
+        let memo = plugin.memo().expect("the plugin exports memo");
+        (memo.len(), memo.hits())
+    };
+    let (proto_keys, proto_hits) = memo_of("forwarded-proto");
+    let (redirect_keys, redirect_hits) = memo_of("https-redirect");
+    for _ in 0..20 {
+        let reply = client
+            .get_with(&lab.url("www-https", "/"), &[("x-forwarded-proto", "http")])
+            .await;
+        assert_eq!(reply.received("x-forwarded-proto"), ["https"]);
+    }
+    let http = lab.addr("www-http");
+    for target in ["/a", "/b", "/a", "/b", "/a?x"] {
+        let reply = client
+            .get_with(&format!("http://{http}{target}"), &[("host", "shop.example")])
+            .await;
+        assert_eq!(reply.status, 302);
+        let location = format!("https://shop.example:9443{target}");
+        assert_eq!(reply.header("location"), Some(location.as_str()), "{target}");
+    }
+    let reply = client
+        .get_with(&format!("http://{http}/a"), &[("host", "other.example")])
+        .await;
+    assert_eq!(reply.header("location"), Some("https://other.example:9443/a"));
+    // forwarded-proto: one key per scheme; 26 requests, 2 calls.
+    let (keys, hits) = memo_of("forwarded-proto");
+    assert_eq!((keys - proto_keys, hits - proto_hits), (2, 24));
+    // https-redirect: /a, /b, /a?x and /a on another host; 6 requests, 4 calls.
+    let (keys, hits) = memo_of("https-redirect");
+    assert_eq!((keys - redirect_keys, hits - redirect_hits), (4, 2));
+
+    // round-robin handed over its rotation: both servers in turn.
+    let balancer = generation.plugins.get("round-robin").expect("loaded");
+    assert_eq!(balancer.rotation("www-backend").as_deref(), Some([0, 1].as_slice()));
+    // A server goes into maintenance: the next pick asks for a new
+    // rotation, without it.
+    let web2 = &generation.backends["www-backend"].backend.servers[1];
+    web2.set_admin_state(switchyard::upstream::AdminState::Maint);
+    for _ in 0..4 {
+        let reply = client.get(&lab.url("www-https", "/")).await;
+        assert_eq!(reply.served_by(), "web1");
+    }
+    assert_eq!(balancer.rotation("www-backend").as_deref(), Some([0].as_slice()));
+}

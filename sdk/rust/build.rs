@@ -12,11 +12,13 @@ use std::path::PathBuf;
 /// plugin's bindings for it.
 const WORLDS: &[&str] = &[
     "request-plugin",
+    "memo-request-plugin",
     "asking-plugin",
     "body-plugin",
     "response-plugin",
     "request-response-plugin",
     "balancer-plugin",
+    "rotating-balancer-plugin",
     "plugin",
 ];
 

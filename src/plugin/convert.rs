@@ -3,7 +3,9 @@
 //! for 0.2 is here (0.1's are in `compat.rs`), so nothing outside the
 //! plugin host names a generated type.
 
-use super::bindings::v2::exports::switchyard::plugin::{balancer, body_hook, reply_hook, request_hook, response_hook};
+use super::bindings::v2::exports::switchyard::plugin::{
+    balancer, body_hook, memo, reply_hook, request_hook, response_hook,
+};
 use super::bindings::v2::switchyard::plugin::types as wit;
 use super::candidates::CandidateView;
 use super::decision::{
@@ -143,6 +145,44 @@ pub(crate) fn body_interest(interest: body_hook::BodyInterest, cap: usize) -> Bo
             body_hook::OverLimit::Truncate => OverLimit::Truncate,
         },
     }
+}
+
+/// A memo declaration, checked: header names must be valid, `max-entries`
+/// at most [`super::memo::MAX_ENTRIES`] (0 takes the default).
+pub(crate) fn memo_key(key: memo::MemoKey) -> Result<super::memo::MemoKey, String> {
+    use memo::RequestParts as P;
+    let has = |part: P| key.parts.contains(part);
+    let parts = super::memo::Parts {
+        scheme: has(P::SCHEME),
+        listener: has(P::LISTENER),
+        local_port: has(P::LOCAL_PORT),
+        method: has(P::METHOD),
+        authority: has(P::AUTHORITY),
+        path: has(P::PATH),
+        query: has(P::QUERY),
+        version: has(P::VERSION),
+        tls_server_name: has(P::TLS_SERVER_NAME),
+    };
+    let headers = key
+        .headers
+        .iter()
+        .map(|name| {
+            http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|_| format!("memo: {name:?} is not a header name"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let max_entries = match key.max_entries as usize {
+        0 => super::memo::DEFAULT_ENTRIES,
+        n if n > super::memo::MAX_ENTRIES => {
+            return Err(format!("memo: max-entries {n} is over {}", super::memo::MAX_ENTRIES))
+        }
+        n => n,
+    };
+    Ok(super::memo::MemoKey {
+        parts,
+        headers,
+        max_entries,
+    })
 }
 
 /// An ask's outcome, as `on-reply` receives it.

@@ -16,7 +16,7 @@ use super::bindings::v1::exports::switchyard::plugin as v1;
 use super::bindings::v2::exports::switchyard::plugin as v2;
 use super::bindings::{BackendHandle, RequestHandle, ResponseHandle};
 use super::candidates::CandidateView;
-use super::convert::{body_interest, candidate_records, reply_record};
+use super::convert::{body_interest, candidate_records, memo_key, reply_record};
 use super::decision::{
     AskFailure, AskReply, BodyInterest, Choice, Decision, Interest, ResponseDecision, ResponseInterest,
 };
@@ -45,6 +45,9 @@ impl<A, B> Versioned<A, B> {
     }
 }
 
+/// The longest rotation a balancer may hand over.
+pub const MAX_ROTATION: usize = 4096;
+
 /// Which hooks a component exports, resolved once per version.
 #[derive(Clone)]
 pub struct ExportIndices {
@@ -60,6 +63,10 @@ pub struct ExportIndices {
     pub body_hook: Option<v2::body_hook::GuestIndices>,
     /// `declare-response-interest` and `on-response` (0.2).
     pub response_hook: Option<v2::response_hook::GuestIndices>,
+    /// `declare-memo` (0.2).
+    pub memo: Option<v2::memo::GuestIndices>,
+    /// `rotate` (0.2).
+    pub rotation: Option<v2::rotation::GuestIndices>,
 }
 
 macro_rules! either_version {
@@ -81,6 +88,8 @@ impl ExportIndices {
             reply_hook: v2::reply_hook::GuestIndices::new(pre).ok(),
             body_hook: v2::body_hook::GuestIndices::new(pre).ok(),
             response_hook: v2::response_hook::GuestIndices::new(pre).ok(),
+            memo: v2::memo::GuestIndices::new(pre).ok(),
+            rotation: v2::rotation::GuestIndices::new(pre).ok(),
         }
     }
 
@@ -106,6 +115,8 @@ pub struct PluginInstance {
     reply_hook: Option<v2::reply_hook::Guest>,
     body_hook: Option<v2::body_hook::Guest>,
     response_hook: Option<v2::response_hook::Guest>,
+    memo: Option<v2::memo::Guest>,
+    rotation: Option<v2::rotation::Guest>,
     /// Calls made so far, for recycling after `max_calls_per_instance`.
     pub calls: u64,
 }
@@ -159,6 +170,8 @@ impl PluginInstance {
         let reply_hook = load!(&exports.reply_hook);
         let body_hook = load!(&exports.body_hook);
         let response_hook = load!(&exports.response_hook);
+        let memo = load!(&exports.memo);
+        let rotation = load!(&exports.rotation);
         let lifecycle = load_versioned!(&exports.lifecycle);
         if let Some(lifecycle) = lifecycle {
             store.data_mut().cpu.reset();
@@ -180,6 +193,8 @@ impl PluginInstance {
             reply_hook,
             body_hook,
             response_hook,
+            memo,
+            rotation,
             calls: 0,
         })
     }
@@ -273,6 +288,20 @@ impl PluginInstance {
         self.finish(result)
     }
 
+    /// Asks which parts of a request the request hook's decision depends
+    /// on (once per version); none without `memo`, or when it says none.
+    pub fn memo_key(&mut self, deadline_ticks: u64) -> Result<Option<super::memo::MemoKey>, CallFailure> {
+        let Some(hook) = self.memo.clone() else {
+            return Ok(None);
+        };
+        self.arm(deadline_ticks);
+        let result = hook.call_declare_memo(&mut self.store);
+        match self.finish(result)? {
+            None => Ok(None),
+            Some(key) => memo_key(key).map(Some).map_err(CallFailure::BadAnswer),
+        }
+    }
+
     /// Asks the response hook which responses it wants (once per version);
     /// none without a response hook.
     pub fn response_interest(&mut self, deadline_ticks: u64) -> Result<Option<ResponseInterest>, CallFailure> {
@@ -323,6 +352,36 @@ impl PluginInstance {
             Some(choice) if choice.server as usize >= count => Err(CallFailure::BadAnswer(format!(
                 "server index {} with {count} candidates",
                 choice.server
+            ))),
+            answer => Ok(answer),
+        }
+    }
+
+    /// Asks the balancer for its rotation over `candidates` (lent like
+    /// for `pick`): indices checked, at most [`MAX_ROTATION`] of them.
+    /// `None`: it wants `pick` for every request.
+    pub fn rotate(
+        &mut self,
+        candidates: &mut CandidateView,
+        deadline_ticks: u64,
+    ) -> Result<Option<Vec<u32>>, CallFailure> {
+        let Some(hook) = self.rotation.clone() else {
+            return Err(missing("rotation"));
+        };
+        let count = candidates.servers.len();
+        let records = candidate_records(candidates);
+        self.calls += 1;
+        self.arm(deadline_ticks);
+        std::mem::swap(candidates, &mut self.store.data_mut().candidates);
+        let result = hook.call_rotate(&mut self.store, Resource::<BackendHandle>::new_borrow(0), &records);
+        std::mem::swap(candidates, &mut self.store.data_mut().candidates);
+        match self.finish(result)? {
+            Some(order) if order.len() > MAX_ROTATION => Err(CallFailure::BadAnswer(format!(
+                "a rotation of {} entries (at most {MAX_ROTATION})",
+                order.len()
+            ))),
+            Some(order) if order.iter().any(|&i| i as usize >= count) => Err(CallFailure::BadAnswer(format!(
+                "a rotation with an index past its {count} candidates"
             ))),
             answer => Ok(answer),
         }

@@ -48,6 +48,7 @@ mod error;
 mod imports;
 mod instance;
 mod limits;
+pub mod memo;
 mod policy;
 mod remote_state;
 mod request_view;

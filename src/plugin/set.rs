@@ -49,7 +49,11 @@ impl PluginSet {
                     .and_then(|p| p.get(&plugin.name))
                     .filter(|v| v.is(plugin, hash))
                 {
-                    Some(kept) => Ok(Arc::clone(kept)),
+                    Some(kept) => {
+                        // Memoised decisions last one generation.
+                        kept.new_generation();
+                        Ok(Arc::clone(kept))
+                    }
                     None => PluginVersion::load(engine, plugin, &bytes).map(Arc::new),
                 }
             });

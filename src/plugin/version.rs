@@ -10,7 +10,8 @@
 //! call failed is dropped, as is one that reached `max_calls_per_instance`
 //! or grew past half its memory limit: a leaking guest cannot leak forever.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crossbeam_queue::ArrayQueue;
@@ -24,6 +25,7 @@ use super::decision::{
 use super::engine::PluginEngine;
 use super::error::{CallFailure, PluginError};
 use super::instance::{ExportIndices, PluginInstance};
+use super::memo::Memo;
 use super::policy::policy_name;
 use super::request_view::RequestView;
 use super::response_view::ResponseView;
@@ -37,6 +39,19 @@ use crate::report::Report;
 /// One call in this many (per instance, starting with its first) is timed
 /// for `plugin_call_duration_seconds`.
 pub const TIMED_EVERY: u64 = 16;
+
+/// A balancer's rotation over one backend, and the candidates (key,
+/// weight, health) it was made for.
+#[derive(Debug)]
+struct Cycle {
+    candidates: Vec<(u64, u32, bool)>,
+    /// `None`: the plugin wants `pick` for every request.
+    order: Option<Arc<[u32]>>,
+}
+
+fn fingerprint(candidates: &CandidateView) -> impl Iterator<Item = (u64, u32, bool)> + '_ {
+    candidates.servers.iter().map(|s| (s.key, s.weight, s.healthy))
+}
 
 /// One loaded version of a plugin (see the module doc).
 pub struct PluginVersion {
@@ -56,6 +71,11 @@ pub struct PluginVersion {
     body_interest: Option<BodyInterest>,
     /// Which responses the response hook wants, asked once at load.
     response_interest: Option<ResponseInterest>,
+    /// Its reusable decisions, when it exports `memo` (asked once at load).
+    memo: Option<Memo>,
+    /// The rotation a balancer exporting `rotation` handed over, per
+    /// backend, with the candidates it was made for.
+    rotations: RwLock<HashMap<Arc<str>, Cycle>>,
     idle: ArrayQueue<PluginInstance>,
     metrics: PluginMetrics,
 }
@@ -115,6 +135,8 @@ impl PluginVersion {
             interest: Interest::default(),
             body_interest: None,
             response_interest: None,
+            memo: None,
+            rotations: RwLock::new(HashMap::new()),
             idle: ArrayQueue::new(config.pool_size.max(1)),
             metrics: PluginMetrics::new(&config.name, &hash.short()),
         };
@@ -125,6 +147,14 @@ impl PluginVersion {
             version.body_interest = first
                 .body_interest(config.max_body_buffer, ticks)
                 .map_err(PluginError::InitFailed)?;
+            let memo = first.memo_key(ticks).map_err(PluginError::InitFailed)?;
+            version.memo = match memo {
+                Some(_) if version.body_interest.is_some() => {
+                    tracing::warn!(plugin = %config.name, "the plugin reads the body: its memo is ignored");
+                    None
+                }
+                key => key.map(Memo::new),
+            };
         }
         version.response_interest = first.response_interest(ticks).map_err(PluginError::InitFailed)?;
         let _ = version.idle.push(first);
@@ -207,10 +237,43 @@ impl PluginVersion {
         self.config.asks
     }
 
-    /// Calls the request hook on a pooled instance.
+    /// The request hook's decision for `view`: the memoised one when the
+    /// plugin exports `memo` and a request alike in its declared parts was
+    /// decided already (no call), else a call on a pooled instance.
     pub fn on_request(&self, view: &mut RequestView) -> Result<Decision, CallFailure> {
         let body = self.body_interest.map(|b| b.max_bytes);
-        self.call(|instance, ticks| instance.on_request(view, body, ticks))
+        let Some(memo) = &self.memo else {
+            return self.call(|instance, ticks| instance.on_request(view, body, ticks));
+        };
+        let key = memo.key_of(view);
+        if let Some(decision) = memo.get(&key) {
+            self.metrics.memo_hits.inc();
+            return Ok(decision);
+        }
+        let decision = self.call(|instance, ticks| instance.on_request(view, body, ticks))?;
+        memo.put(key, &decision);
+        Ok(decision)
+    }
+
+    /// The rotation its balancer handed over for `backend`, if any (for
+    /// tests and the admin view).
+    pub fn rotation(&self, backend: &str) -> Option<Arc<[u32]>> {
+        let cycles = self.rotations.read().unwrap_or_else(|p| p.into_inner());
+        cycles.get(backend).and_then(|cycle| cycle.order.clone())
+    }
+
+    /// Its memo of decisions, when it exports `memo`.
+    pub fn memo(&self) -> Option<&Memo> {
+        self.memo.as_ref()
+    }
+
+    /// Forgets every memoised decision and rotation: a new generation was
+    /// published.
+    pub fn new_generation(&self) {
+        if let Some(memo) = &self.memo {
+            memo.clear();
+        }
+        self.rotations.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Calls the reply hook with the outcome of an ask.
@@ -233,9 +296,56 @@ impl PluginVersion {
         self.call(|instance, ticks| instance.on_response(view, response, ticks))
     }
 
-    /// Calls the balancer on a pooled instance.
+    /// The balancer's choice: from its rotation when it exports one and
+    /// this is a first pick (no server left out), else a call of `pick` on
+    /// a pooled instance.
     pub fn pick(&self, view: &mut RequestView, candidates: &mut CandidateView) -> Result<Option<Choice>, CallFailure> {
+        if self.exports.rotation.is_some() && candidates.attempt == 0 {
+            if let Some(choice) = self.follow_rotation(candidates)? {
+                return Ok(choice);
+            }
+        }
         self.call(|instance, ticks| instance.pick(view, candidates, ticks))
+    }
+
+    /// The rotation's choice for `candidates.sequence`, asking the plugin
+    /// for a rotation when it has none for these candidates; `None` when
+    /// the plugin wants `pick` instead.
+    fn follow_rotation(&self, candidates: &mut CandidateView) -> Result<Option<Option<Choice>>, CallFailure> {
+        let known = {
+            let cycles = self.rotations.read().unwrap_or_else(|p| p.into_inner());
+            cycles
+                .get(&candidates.backend)
+                .filter(|cycle| cycle.candidates.iter().copied().eq(fingerprint(candidates)))
+                .map(|cycle| cycle.order.clone())
+        };
+        let order = match known {
+            Some(order) => {
+                if order.is_some() {
+                    self.metrics.memo_hits.inc();
+                }
+                order
+            }
+            None => {
+                let order: Option<Arc<[u32]>> = self
+                    .call(|instance, ticks| instance.rotate(candidates, ticks))?
+                    .map(Arc::from);
+                let cycle = Cycle {
+                    candidates: fingerprint(candidates).collect(),
+                    order: order.clone(),
+                };
+                let mut cycles = self.rotations.write().unwrap_or_else(|p| p.into_inner());
+                cycles.insert(Arc::clone(&candidates.backend), cycle);
+                order
+            }
+        };
+        Ok(order.map(|order| {
+            let len = order.len() as u64;
+            (len > 0).then(|| Choice {
+                server: order[(candidates.sequence % len) as usize],
+                response_headers: Vec::new(),
+            })
+        }))
     }
 
     /// One call on a pooled instance, counted in the metrics. Every call is

@@ -12,9 +12,10 @@
 //! config = { mode = "replace" }   # or "append"; header = "X-Forwarded-Proto"
 //! ```
 
-wit_bindgen::generate!({ path: "../../wit", world: "request-plugin" });
+wit_bindgen::generate!({ path: "../../wit", world: "memo-request-plugin" });
 
 use exports::switchyard::plugin::lifecycle;
+use exports::switchyard::plugin::memo::{self, MemoKey, RequestParts};
 use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest};
 use std::cell::RefCell;
 use switchyard::plugin::host::config_get;
@@ -89,6 +90,18 @@ impl request_hook::Guest for ForwardedProto {
             request_headers: vec![op],
             response_headers: Vec::new(),
         }
+    }
+}
+
+/// The decision depends on the scheme alone (and the configuration): the
+/// host calls the plugin once per scheme and reuses the answer.
+impl memo::Guest for ForwardedProto {
+    fn declare_memo() -> Option<MemoKey> {
+        Some(MemoKey {
+            parts: RequestParts::SCHEME,
+            headers: Vec::new(),
+            max_entries: 2,
+        })
     }
 }
 

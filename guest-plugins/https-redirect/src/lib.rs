@@ -16,9 +16,10 @@
 //! default 302), `host` (used when the request names no host; without it
 //! such a request gets 400).
 
-wit_bindgen::generate!({ path: "../../wit", world: "request-plugin" });
+wit_bindgen::generate!({ path: "../../wit", world: "memo-request-plugin" });
 
 use exports::switchyard::plugin::lifecycle;
+use exports::switchyard::plugin::memo::{self, MemoKey, RequestParts};
 use exports::switchyard::plugin::request_hook::{self, Action, Decision, Interest, Response};
 use std::cell::RefCell;
 use switchyard::plugin::host::config_get;
@@ -90,6 +91,19 @@ impl request_hook::Guest for HttpsRedirect {
             request_headers: Vec::new(),
             response_headers: Vec::new(),
         }
+    }
+}
+
+/// The redirect is made of the authority, the path and the query (and the
+/// configuration): the host reuses it for requests alike in those, up to
+/// 1,024 of them at once.
+impl memo::Guest for HttpsRedirect {
+    fn declare_memo() -> Option<MemoKey> {
+        Some(MemoKey {
+            parts: RequestParts::SCHEME | RequestParts::AUTHORITY | RequestParts::PATH | RequestParts::QUERY,
+            headers: Vec::new(),
+            max_entries: 1024,
+        })
     }
 }
 

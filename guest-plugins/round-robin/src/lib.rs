@@ -12,10 +12,11 @@
 //! source = "builtin:round-robin"
 //! ```
 
-wit_bindgen::generate!({ path: "../../wit", world: "balancer-plugin" });
+wit_bindgen::generate!({ path: "../../wit", world: "rotating-balancer-plugin" });
 
 use exports::switchyard::plugin::balancer::{self, Candidate, Choice};
 use exports::switchyard::plugin::lifecycle;
+use exports::switchyard::plugin::rotation;
 use switchyard::plugin::types::{Backend, Request};
 
 struct RoundRobin;
@@ -51,6 +52,27 @@ impl balancer::Guest for RoundRobin {
             turn -= weight;
         }
         None
+    }
+}
+
+/// The same choice as `pick`, for every sequence at once: each healthy
+/// candidate `weight` times, in order. The host follows it until a
+/// candidate's health or weight changes; past 4,096 entries (large
+/// weights), `pick` is called per request instead.
+impl rotation::Guest for RoundRobin {
+    fn rotate(_backend: &Backend, candidates: Vec<Candidate>) -> Option<Vec<u32>> {
+        let weight = |c: &Candidate| if c.healthy { u64::from(c.weight) } else { 0 };
+        let total: u64 = candidates.iter().map(weight).sum();
+        if total > 4096 {
+            return None;
+        }
+        let mut order = Vec::with_capacity(total as usize);
+        for (index, candidate) in candidates.iter().enumerate() {
+            for _ in 0..weight(candidate) {
+                order.push(index as u32);
+            }
+        }
+        Some(order)
     }
 }
 

@@ -95,6 +95,40 @@ macro_rules! __adapt_reply_hook {
     };
 }
 
+/// `memo`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapt_memo {
+    ($plugin:ident) => {
+        impl exports::switchyard::plugin::memo::Guest for $plugin {
+            fn declare_memo() -> Option<exports::switchyard::plugin::memo::MemoKey> {
+                use exports::switchyard::plugin::memo as hook;
+                let key = <$plugin as $crate::Memo>::memo()?;
+                let mut parts = hook::RequestParts::empty();
+                for part in key.parts {
+                    parts = parts
+                        | match part {
+                            $crate::Part::Scheme => hook::RequestParts::SCHEME,
+                            $crate::Part::Listener => hook::RequestParts::LISTENER,
+                            $crate::Part::LocalPort => hook::RequestParts::LOCAL_PORT,
+                            $crate::Part::Method => hook::RequestParts::METHOD,
+                            $crate::Part::Authority => hook::RequestParts::AUTHORITY,
+                            $crate::Part::Path => hook::RequestParts::PATH,
+                            $crate::Part::Query => hook::RequestParts::QUERY,
+                            $crate::Part::Version => hook::RequestParts::VERSION,
+                            $crate::Part::TlsServerName => hook::RequestParts::TLS_SERVER_NAME,
+                        };
+                }
+                Some(hook::MemoKey {
+                    parts,
+                    headers: key.headers,
+                    max_entries: key.max_entries,
+                })
+            }
+        }
+    };
+}
+
 /// `body-hook`.
 #[doc(hidden)]
 #[macro_export]
@@ -186,6 +220,31 @@ macro_rules! __adapt_balancer {
                         response_headers: choice.response_headers,
                     }
                 })
+            }
+        }
+    };
+}
+
+/// `rotation`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __adapt_rotation {
+    ($plugin:ident) => {
+        impl exports::switchyard::plugin::rotation::Guest for $plugin {
+            fn rotate(
+                backend: &$crate::Backend,
+                candidates: ::std::vec::Vec<exports::switchyard::plugin::balancer::Candidate>,
+            ) -> ::core::option::Option<::std::vec::Vec<u32>> {
+                let candidates: ::std::vec::Vec<$crate::Candidate> = candidates
+                    .into_iter()
+                    .map(|c| $crate::Candidate {
+                        key: c.key,
+                        weight: c.weight,
+                        healthy: c.healthy,
+                        in_flight: c.in_flight,
+                    })
+                    .collect();
+                <$plugin as $crate::Rotation>::rotation(backend, &candidates)
             }
         }
     };

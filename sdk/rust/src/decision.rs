@@ -133,6 +133,65 @@ impl Interest {
     }
 }
 
+/// A part of the request a memoised decision depends on
+/// ([`Memo`](crate::Memo)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// `req.scheme()`.
+    Scheme,
+    /// `req.listener()`.
+    Listener,
+    /// `req.local_port()`.
+    LocalPort,
+    /// `req.method()`.
+    Method,
+    /// `req.authority()`.
+    Authority,
+    /// `req.path()`.
+    Path,
+    /// `req.query()`.
+    Query,
+    /// `req.version()`.
+    Version,
+    /// `req.tls_server_name()`.
+    TlsServerName,
+}
+
+/// What a request hook's decision depends on: the host reuses it for every
+/// request alike in these parts and headers ([`Memo`](crate::Memo)).
+#[derive(Debug, Clone, Default)]
+pub struct MemoKey {
+    /// Parts of the request.
+    pub parts: Vec<Part>,
+    /// Header names whose values count too.
+    pub headers: Vec<String>,
+    /// Distinct keys kept at most (0: the host's default, 1,024).
+    pub max_entries: u32,
+}
+
+impl MemoKey {
+    /// A decision that depends on `parts` of the request (and the
+    /// plugin's configuration) alone.
+    pub fn of(parts: impl IntoIterator<Item = Part>) -> MemoKey {
+        MemoKey {
+            parts: parts.into_iter().collect(),
+            ..MemoKey::default()
+        }
+    }
+
+    /// ... and on the values of the header `name`.
+    pub fn header(mut self, name: impl Into<String>) -> MemoKey {
+        self.headers.push(name.into());
+        self
+    }
+
+    /// Keeps at most `entries` keys (1 to 65,536).
+    pub fn max_entries(mut self, entries: u32) -> MemoKey {
+        self.max_entries = entries;
+        self
+    }
+}
+
 /// A request the host sends to a backend for the plugin (through the
 /// backend's balancer, health checks, pools and retries) before the plugin
 /// decides.

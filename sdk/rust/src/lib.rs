@@ -73,7 +73,7 @@ pub use generated::switchyard::plugin::host;
 pub use generated::switchyard::plugin::shared;
 
 pub use balancer::{Candidate, Choice};
-pub use decision::{Action, Ask, AskFailure, BodyInterest, Decision, Interest, OverLimit, Reply};
+pub use decision::{Action, Ask, AskFailure, BodyInterest, Decision, Interest, MemoKey, OverLimit, Part, Reply};
 pub use helpers::{Backend, Header, HeaderOp, Request, Response, ResponseHead, Scheme};
 pub use response::{ResponseAction, ResponseDecision, ResponseInterest};
 
@@ -103,6 +103,34 @@ pub trait RequestHook: Plugin {
     /// The decision for one request. `req` is a handle: only what is read
     /// (`req.path()`, `req.header("host")`, ...) is copied into the plugin.
     fn on_request(req: &Request) -> Decision;
+}
+
+/// A balancer whose choice depends on the pick sequence and the
+/// candidates' health and weights alone (round-robin): it hands the host
+/// the whole cycle, which the host follows without a call per request
+/// until a candidate's health or weight changes. Retries still call
+/// [`Balancer::pick`].
+pub trait Rotation: Balancer {
+    /// The cycle as indices into `candidates` (repeat one for its weight;
+    /// at most 4,096 entries; empty: 503). `None` (the default): call
+    /// `pick` for every request.
+    fn rotation(backend: &Backend, candidates: &[Candidate]) -> Option<Vec<u32>> {
+        let _ = (backend, candidates);
+        None
+    }
+}
+
+/// A request hook whose decision depends on a few parts of the request
+/// only: the host calls it once per distinct value of them and reuses its
+/// decision for every later request alike (until the plugin, its
+/// configuration or the generation changes). Declare it only when the
+/// decision reads nothing else: no other part, no shared state, no clock.
+pub trait Memo: RequestHook {
+    /// What the decision depends on, asked once after `init`; `None`
+    /// (the default) never reuses a decision.
+    fn memo() -> Option<MemoKey> {
+        None
+    }
 }
 
 /// The answer to an [`Ask`]: the plugin's final decision for the request.
@@ -173,6 +201,19 @@ macro_rules! request_plugin {
     };
 }
 
+/// Exports a plugin with a request hook whose decisions the host may
+/// reuse (world `memo-request-plugin`: [`RequestHook`] and [`Memo`]).
+#[macro_export]
+macro_rules! memo_request_plugin {
+    ($plugin:ty) => {
+        $crate::__switchyard_export!(
+            $plugin,
+            __switchyard_bindings_memo_request_plugin,
+            [__adapt_request_hook, __adapt_memo]
+        );
+    };
+}
+
 /// Exports a plugin with a request hook that asks other services
 /// (world `asking-plugin`: [`RequestHook`] and [`ReplyHook`]).
 #[macro_export]
@@ -232,6 +273,19 @@ macro_rules! balancer_plugin {
     };
 }
 
+/// Exports a balancer with its rotation (world `rotating-balancer-plugin`:
+/// [`Balancer`] and [`Rotation`]).
+#[macro_export]
+macro_rules! rotating_balancer_plugin {
+    ($plugin:ty) => {
+        $crate::__switchyard_export!(
+            $plugin,
+            __switchyard_bindings_rotating_balancer_plugin,
+            [__adapt_balancer, __adapt_rotation]
+        );
+    };
+}
+
 /// Exports a plugin with every hook (world `plugin`).
 #[macro_export]
 macro_rules! plugin {
@@ -244,7 +298,9 @@ macro_rules! plugin {
                 __adapt_reply_hook,
                 __adapt_body_hook,
                 __adapt_response_hook,
-                __adapt_balancer
+                __adapt_balancer,
+                __adapt_memo,
+                __adapt_rotation
             ]
         );
     };

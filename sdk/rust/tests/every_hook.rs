@@ -4,8 +4,9 @@
 //! target: these exports call no import.
 
 use switchyard_plugin::{
-    Backend, Balancer, BodyHook, BodyInterest, Candidate, Choice, Decision, Interest, OverLimit, Plugin, Reply,
-    ReplyHook, Request, RequestHook, ResponseDecision, ResponseHead, ResponseHook, ResponseInterest, Scheme,
+    Backend, Balancer, BodyHook, BodyInterest, Candidate, Choice, Decision, Interest, Memo, MemoKey, OverLimit, Part,
+    Plugin, Reply, ReplyHook, Request, RequestHook, ResponseDecision, ResponseHead, ResponseHook, ResponseInterest,
+    Rotation, Scheme,
 };
 
 struct Everything;
@@ -19,6 +20,16 @@ impl RequestHook for Everything {
 
     fn on_request(_req: &Request) -> Decision {
         Decision::next()
+    }
+}
+
+impl Memo for Everything {
+    fn memo() -> Option<MemoKey> {
+        Some(
+            MemoKey::of([Part::Scheme, Part::Path])
+                .header("x-tenant")
+                .max_entries(64),
+        )
     }
 }
 
@@ -50,6 +61,8 @@ impl Balancer for Everything {
     }
 }
 
+impl Rotation for Everything {}
+
 switchyard_plugin::plugin!(Everything);
 
 use __switchyard_plugin_exports::exports::switchyard::plugin as generated;
@@ -68,6 +81,12 @@ fn declarations_reach_the_generated_types() {
     let ranges: Vec<(u16, u16)> = response.statuses.iter().map(|r| (r.first, r.last)).collect();
     assert_eq!(ranges, [(500, 599), (404, 404)]);
     assert!(!response.from_server && response.from_proxy);
+
+    let memo = <Everything as generated::memo::Guest>::declare_memo().expect("declared");
+    use generated::memo::RequestParts;
+    assert_eq!(memo.parts, RequestParts::SCHEME | RequestParts::PATH);
+    assert_eq!(memo.headers, ["x-tenant"]);
+    assert_eq!(memo.max_entries, 64);
 
     assert_eq!(<Everything as generated::lifecycle::Guest>::init(), Ok(()));
 }
