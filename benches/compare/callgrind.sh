@@ -6,16 +6,20 @@
 # a noisy shared machine where req/s cannot; they leave out the kernel and
 # cache effects, so confirm a gain with run.sh.
 #
-#   ./callgrind.sh [--workload http_ka|redirect] [--requests N] [--bin PATH]
+#   ./callgrind.sh [--workload http_ka|https_ka|redirect] [--requests N]
+#                  [--bin PATH] [--contender switchyard|hyperbare|pingora]
 #                  [--out DIR]
 #
 # Prints instructions per request; DIR/callgrind.out (default
 # /tmp/switchyard-callgrind) opens with callgrind_annotate or kcachegrind.
+# `--contender hyperbare` counts the same stack with nothing of ours on it
+# (build it with build-peers.sh), the yardstick for our own layers.
 set -u -o pipefail
 cd "$(dirname "$0")"
 
 WORKLOAD=http_ka
 REQUESTS=5000
+CONTENDER=switchyard
 OUT=/tmp/switchyard-callgrind
 SWITCHYARD_BIN=${SWITCHYARD_BIN:-../../target/release/switchyard}
 while [ $# -gt 0 ]; do
@@ -23,8 +27,9 @@ while [ $# -gt 0 ]; do
     --workload) WORKLOAD=$2; shift ;;
     --requests) REQUESTS=$2; shift ;;
     --bin) SWITCHYARD_BIN=$2; shift ;;
+    --contender) CONTENDER=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -34,16 +39,20 @@ source ./single.sh
 
 case "$WORKLOAD" in
   http_ka)  URL="http://127.0.0.1:$HTTP_PORT/" ;;
+  https_ka) URL="https://127.0.0.1:$HTTPS_PORT/" ;;
   redirect) URL="http://127.0.0.1:$REDIR_PORT/" ;;
   *) die "unknown workload $WORKLOAD" ;;
 esac
+declare -F "contender_$CONTENDER" > /dev/null || die "unknown contender $CONTENDER"
 start_origins
-render configs/switchyard.toml > "$CDIR/switchyard.toml"
-RUST_LOG=warn taskset -c "$PROXY_CPU" valgrind --tool=callgrind --smc-check=all-non-file \
-  --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out" \
-  "$SWITCHYARD_BIN" run -c "$CDIR/switchyard.toml" > "$CDIR/log" 2>&1 &
-PROXY_PID=$!
-wait_http "http://127.0.0.1:$HTTP_PORT/" 200 120 || die "switchyard did not start under valgrind: $(tail "$CDIR/log")"
+# The contender's own start, under callgrind (children traced: `env` execs it).
+launch() {
+  taskset -c "$PROXY_CPU" valgrind --tool=callgrind --smc-check=all-non-file --trace-children=yes \
+    --instr-atstart=no --callgrind-out-file="$OUT/callgrind.out.%p" "$@" > "$CDIR/log" 2>&1 &
+  PROXY_PID=$!
+}
+"contender_$CONTENDER" start
+wait_http "http://127.0.0.1:$HTTP_PORT/" 200 120 || die "$CONTENDER did not start under valgrind: $(tail "$CDIR/log")"
 taskset -c "$CLIENT_CPU" ab -q -k -n 2000 -c 10 "$URL" > /dev/null 2>&1   # warm-up, not counted
 callgrind_control -i on "$PROXY_PID" > /dev/null
 taskset -c "$CLIENT_CPU" ab -q -k -n "$REQUESTS" -c 10 "$URL" > "$OUT/ab.txt" 2>&1

@@ -205,6 +205,8 @@ fn service(
             }
             Ok::<_, Infallible>(response)
         };
-        request_future.instrument(span.clone())
+        // Boxed once here: hyper and the span then move a pointer, not the
+        // request's whole state machine (kilobytes, copied on each move).
+        Box::pin(request_future.instrument(span.clone()))
     })
 }

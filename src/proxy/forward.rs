@@ -154,7 +154,7 @@ async fn exchange(
     let in_flight = server.track();
     let upgrade = view.upgrade().is_some();
     let mut connection = match upgrade {
-        true => server.pool.connect_for_upgrade().await?,
+        true => Box::pin(server.pool.connect_for_upgrade()).await?,
         false => server.pool.checkout().await?,
     };
     // A gRPC call's own deadline bounds the wait too.

@@ -5,51 +5,69 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::plugin::HeaderOp;
 
-/// Headers that describe one connection, never forwarded (RFC 9110 7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-];
+/// Headers that describe one connection, never forwarded (RFC 9110 7.6.1),
+/// with `Upgrade` (upgrades are proxied by `upgrade.rs`, which puts it back).
+/// Compared as strings: a `const` array of `HeaderName`s would be built
+/// and dropped on every use.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
 
 /// Headers a client may not make hop-by-hop by naming them in
 /// `Connection`: dropping them would change how the server routes or frames
 /// the request.
-const NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH, header::CONTENT_TYPE];
+static NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH, header::CONTENT_TYPE];
 
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names (except the few in `NEVER_NOMINATED`). `Upgrade` goes too:
 /// upgrades are not proxied.
 ///
 /// On the request path this runs for every request and response, and most
-/// heads carry no hop-by-hop header but `Connection`: one pass over the
-/// names finds what to remove, and nothing is hashed for absent names.
+/// heads carry no hop-by-hop header but `Connection` (naming only
+/// `keep-alive` or `close`): nothing is allocated or hashed for them, each
+/// name found is removed by a pass over the names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let nominated: Vec<HeaderName> = headers
+    let nominates_others = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .filter(|name| !NEVER_NOMINATED.contains(name) && !is_hop_by_hop(name))
-        .collect();
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_hop_by_hop(name) || nominated.contains(name))
-        .cloned()
-        .collect();
-    for name in doomed {
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|token| !token.is_empty() && !is_connection_option(token));
+    if nominates_others {
+        let nominated: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .filter(|name| !NEVER_NOMINATED.contains(name) && !is_hop_by_hop(name))
+            .collect();
+        for name in nominated {
+            headers.remove(name);
+        }
+    }
+    while let Some(name) = headers.keys().find(|name| is_hop_by_hop(name)).cloned() {
         headers.remove(name);
     }
 }
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    *name == header::UPGRADE || HOP_BY_HOP.contains(name)
+/// A `Connection` token that names no other header: an option, or a
+/// header removed anyway.
+fn is_connection_option(token: &[u8]) -> bool {
+    token.eq_ignore_ascii_case(b"keep-alive")
+        || token.eq_ignore_ascii_case(b"close")
+        || HeaderName::from_bytes(token).is_ok_and(|name| is_hop_by_hop(&name))
 }
 
 /// Appends the client's address (`client`, already a header value) to
@@ -142,6 +160,14 @@ mod tests {
         let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["content-length", "x-kept"]);
+        let mut options = map(&[("Connection", "Keep-Alive"), ("host", "a"), ("x-kept", "yes")]);
+        strip_hop_by_hop(&mut options);
+        let mut names: Vec<&str> = options.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["host", "x-kept"]);
+        let mut named = map(&[("connection", "close , X-Secret"), ("x-secret", "1"), ("host", "a")]);
+        strip_hop_by_hop(&mut named);
+        assert_eq!(named.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["host"]);
         let mut plain = map(&[("host", "a"), ("x-kept", "yes")]);
         strip_hop_by_hop(&mut plain);
         assert_eq!(plain.len(), 2);

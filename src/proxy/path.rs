@@ -46,7 +46,7 @@ impl PathRefusal {
 /// The normalised form of `path` (which starts with `/`), or why it is
 /// refused. `None` inside `Ok` means it is already normal.
 pub fn normalize(path: &str, settings: &PathNormalization) -> Result<Option<String>, PathRefusal> {
-    if !settings.enabled {
+    if !settings.enabled || already_normal(path, settings) {
         return Ok(None);
     }
     let decoded = decode_unreserved(path, settings.escaped_slashes)?;
@@ -65,6 +65,26 @@ pub fn normalize(path: &str, settings: &PathNormalization) -> Result<Option<Stri
         return Err(PathRefusal::NotNormal);
     }
     Ok(Some(normal))
+}
+
+/// Whether `path` has nothing any step would change: the common case,
+/// found in one pass without building the normal form.
+fn already_normal(path: &str, settings: &PathNormalization) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return false;
+    }
+    let mut after_slash = false;
+    for &byte in bytes {
+        match byte {
+            b'%' => return false,
+            b'/' if after_slash && settings.merge_slashes => return false,
+            b'A'..=b'Z' if settings.lowercase => return false,
+            _ => {}
+        }
+        after_slash = byte == b'/';
+    }
+    !path.split('/').any(|segment| segment == "." || segment == "..")
 }
 
 fn is_unreserved(byte: u8) -> bool {
@@ -190,6 +210,59 @@ mod tests {
     fn normal_paths_are_left_alone() {
         for path in ["/", "/api/x", "/a%20b", "/index.html", "/a/b/", "/..a/b", "/a.../"] {
             assert_eq!(normalize(path, &on()), Ok(None), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_quick_check_never_passes_a_path_the_full_one_changes() {
+        let settings = [
+            on(),
+            PathNormalization {
+                lowercase: true,
+                ..on()
+            },
+            PathNormalization {
+                merge_slashes: false,
+                ..on()
+            },
+        ];
+        let pieces = ["/", "a", "A", ".", "..", "%41", "%2F", "//", "b.c", "..x"];
+        let mut checked = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let path = format!("/{a}{b}{c}");
+                    for s in &settings {
+                        if already_normal(&path, s) {
+                            let slow = PathNormalization {
+                                enabled: true,
+                                ..s.clone()
+                            };
+                            let full = normal_slowly(&path, &slow);
+                            assert_eq!(full, path, "{path} with {s:?}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+        assert!(!already_normal("*", &on()), "not a path: the full steps decide");
+    }
+
+    /// The full steps, without the quick check.
+    fn normal_slowly(path: &str, s: &PathNormalization) -> String {
+        let decoded = decode_unreserved(path, s.escaped_slashes).unwrap();
+        let merged = if s.merge_slashes {
+            merge_slashes(&decoded)
+        } else {
+            decoded
+        };
+        let normal = remove_dot_segments(&merged);
+        if s.lowercase {
+            normal.to_ascii_lowercase()
+        } else {
+            normal
         }
     }
 

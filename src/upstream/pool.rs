@@ -255,7 +255,9 @@ impl ConnectionPool {
                 });
             }
         }
-        self.connect().await
+        // Boxed: a new connection's handshakes are a large future that a
+        // pooled checkout would otherwise carry in every request's state.
+        Box::pin(self.connect()).await
     }
 
     /// Whether the next connection may be HTTP/2.
@@ -279,7 +281,9 @@ impl ConnectionPool {
         if let Some(connection) = self.share() {
             return Ok(connection);
         }
-        self.connect().await
+        // Boxed: a new connection's handshakes are a large future that a
+        // pooled checkout would otherwise carry in every request's state.
+        Box::pin(self.connect()).await
     }
 
     /// A new HTTP/1.1 connection for an upgrade, never pooled: after a 101
