@@ -23,7 +23,8 @@
 //! - [`body`]: request bodies on their way to a server; [`tunnel`]:
 //!   upgraded connections (WebSocket), which outlive generations.
 //! - [`prepare`], [`running`]: check everything a configuration needs, then
-//!   bind and serve.
+//!   bind and serve; [`worker`]: thread per core, N single-threaded
+//!   runtimes each with its own `SO_REUSEPORT` sockets and upstream pools.
 //! - [`reload`]: hot swap of plugins, configuration and certificates on file
 //!   change or SIGHUP, each published as a new generation.
 //! - [`admin`]: the admin endpoint (status page, JSON API, server drain) and
@@ -136,3 +137,4 @@ pub mod scaffold;
 pub mod tls;
 pub mod tunnel;
 pub mod upstream;
+pub mod worker;

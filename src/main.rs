@@ -271,18 +271,24 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let runtime = runtime(config.workers)?;
+fn run(mut config: Config) -> anyhow::Result<ExitCode> {
+    // One worker per CPU unless the configuration says.
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    config.workers = Some(config.workers.unwrap_or(cpus));
+    let runtime = runtime()?;
     runtime.block_on(async {
+        // Before anything listens: a signal from then on is handled.
+        let signals = Signals::install()?;
         let engine = PluginEngine::with_cache(&config.plugin_cache)?;
         let proxy = RunningProxy::start(config, engine).await?;
-        serve_until_signal(proxy).await
+        serve_until_signal(proxy, signals).await
     })
 }
 
 fn demo(ports: DemoPorts) -> anyhow::Result<ExitCode> {
-    let runtime = runtime(None)?;
+    let runtime = runtime()?;
     runtime.block_on(async {
+        let signals = Signals::install()?;
         let engine = PluginEngine::new()?;
         let demo = Demo::start(ports, Arc::clone(&engine)).await.context(
             "could not start the demo (if a port is taken, choose others: \
@@ -290,7 +296,7 @@ fn demo(ports: DemoPorts) -> anyhow::Result<ExitCode> {
         )?;
         println!("{}", demo.guide());
         let Demo { proxy, .. } = demo;
-        serve_until_signal(proxy).await
+        serve_until_signal(proxy, signals).await
     })
 }
 
@@ -328,7 +334,7 @@ fn status(
         }
         (None, None) => (SocketAddr::from(([127, 0, 0, 1], 9901)), token),
     };
-    let runtime = runtime(Some(1))?;
+    let runtime = runtime()?;
     if ready {
         return match runtime.block_on(client::fetch_readiness(address)) {
             Ok(readiness) => {
@@ -360,35 +366,43 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The async runtime. One worker runs on tokio's single-threaded
-/// scheduler (no work-stealing queues, no cross-thread wake-ups: fewer
-/// instructions per request, see docs/performance.md); more workers share
-/// tokio's multi-threaded one.
-fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
-    let mut builder = match workers {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(workers) => {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(workers);
-            builder
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
-    builder.enable_all();
-    builder.build().context("cannot start the async runtime")
+/// The async runtime of worker 0, tokio's single-threaded scheduler (no
+/// work-stealing queues, no cross-thread wake-ups: fewer instructions per
+/// request, see docs/performance.md). More workers are runtimes of their
+/// own, on threads the proxy starts (`worker.rs`).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The signals the proxy answers, listened for from before it binds.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            hangup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+        })
+    }
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully; a second
 /// SIGINT exits at once. SIGHUP reloads the configuration.
-async fn serve_until_signal(proxy: RunningProxy) -> anyhow::Result<ExitCode> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+async fn serve_until_signal(proxy: RunningProxy, mut signals: Signals) -> anyhow::Result<ExitCode> {
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
-            _ = hangup.recv() => {
+            _ = signals.interrupt.recv() => break,
+            _ = signals.terminate.recv() => break,
+            _ = signals.hangup.recv() => {
                 // The outcome is logged and kept in the status.
                 let _ = proxy.reloader().reload_config("SIGHUP").await;
             }
@@ -403,7 +417,7 @@ async fn serve_until_signal(proxy: RunningProxy) -> anyhow::Result<ExitCode> {
     }
     tokio::select! {
         _ = proxy.stop() => Ok(ExitCode::SUCCESS),
-        _ = tokio::signal::ctrl_c() => {
+        _ = signals.interrupt.recv() => {
             tracing::warn!("second interrupt: exiting now");
             Ok(ExitCode::from(130))
         }

@@ -52,6 +52,13 @@ pub struct ListenerBlameLabels {
     pub blame: &'static str,
 }
 
+/// Labels of `worker_connections`: the worker (see `worker.rs`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkerLabels {
+    /// 0 to `workers` - 1.
+    pub worker: String,
+}
+
 /// Labels tunnels closed by why they ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TunnelLabels {
@@ -165,6 +172,8 @@ pub struct Metrics {
     pub open_connections: Family<ListenerLabels, Gauge>,
     /// Requests being handled, all listeners together.
     pub in_flight: Gauge,
+    /// Client connections accepted, by worker.
+    pub worker_connections: Family<WorkerLabels, Counter>,
     /// Tunnels (upgraded connections) open now.
     pub tunnels_open: Gauge,
     /// Tunnels closed, by why.
@@ -210,6 +219,7 @@ impl Metrics {
             request_duration: Family::new_with_constructor(latency_histogram),
             open_connections: Family::default(),
             in_flight: Gauge::default(),
+            worker_connections: Family::default(),
             tunnels_open: Gauge::default(),
             tunnels_closed: Family::default(),
             upstream_responses: Family::default(),
@@ -251,6 +261,11 @@ impl Metrics {
             m.open_connections.clone(),
         );
         r.register("in_flight_requests", "Requests being handled", m.in_flight.clone());
+        r.register(
+            "worker_connections",
+            "Client connections accepted, by worker (workers = N: N single-threaded runtimes)",
+            m.worker_connections.clone(),
+        );
         r.register(
             "tunnels_open",
             "Upgraded connections (WebSocket tunnels) open",

@@ -20,6 +20,7 @@ use crate::prepare::prepare;
 use crate::proxy::{Generation, Proxy};
 use crate::reload::{spawn_watcher, CertificateSlot, Reloader};
 use crate::tls::{server_config, CertificateStore, TlsError};
+use crate::worker::{ListenerTemplate, WorkerError, WorkerListener, Workers};
 
 /// Why a proxy did not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,9 @@ pub enum StartError {
         #[source]
         source: Box<TlsError>,
     },
+    /// An extra worker did not start.
+    #[error("the workers did not start")]
+    Worker(#[from] crate::worker::WorkerError),
     /// A listener (or the admin endpoint) cannot bind its address.
     #[error("listener \"{listener}\" cannot bind {address}")]
     Bind {
@@ -66,6 +70,8 @@ pub struct RunningProxy {
     admin: Option<SocketAddr>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
+    /// Workers 1..N (`workers`); this runtime is worker 0.
+    workers: Workers,
 }
 
 impl RunningProxy {
@@ -129,11 +135,20 @@ impl RunningProxy {
         reloader.start_health_checks();
         let mut tasks = JoinSet::new();
         let mut listeners = Vec::new();
+        let worker_count = config.workers.unwrap_or(1).max(1);
+        let mut for_workers: Vec<Vec<WorkerListener>> = (1..worker_count).map(|_| Vec::new()).collect();
         for listener in bound {
             let address = local_addr(&listener.name, &listener.socket)?;
-            tracing::info!(listener = %listener.name, %address, tls = listener.tls.is_some(), "listening");
+            tracing::info!(listener = %listener.name, %address, tls = listener.tls.is_some(), workers = worker_count, "listening");
             listeners.push((listener.name.to_string(), address));
+            for (i, theirs) in for_workers.iter_mut().enumerate() {
+                theirs.push(worker_listener(&listener, address, i + 1)?);
+            }
             tasks.spawn(listener.serve(Arc::clone(&proxy), shutdown.clone()));
+        }
+        let mut workers = Workers::default();
+        for (i, theirs) in for_workers.into_iter().enumerate() {
+            workers.spawn(i + 1, theirs, Arc::clone(&proxy), shutdown.clone())?;
         }
         let admin = match admin_socket {
             Some(socket) => {
@@ -162,6 +177,7 @@ impl RunningProxy {
             admin,
             shutdown,
             tasks,
+            workers,
         })
     }
 
@@ -221,7 +237,14 @@ impl RunningProxy {
         let deadline = tokio::time::Instant::now() + grace;
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
+        self.workers.drained().await;
         self.proxy().tunnels().close_by(deadline).await;
+        self.workers.release();
+    }
+
+    /// How many workers serve (`workers`): this runtime and the threads.
+    pub fn workers(&self) -> usize {
+        self.workers.len() + 1
     }
 }
 
@@ -230,6 +253,27 @@ async fn bind(listener: &str, address: SocketAddr) -> Result<TcpListener, StartE
         listener: listener.to_string(),
         address,
         source,
+    })
+}
+
+/// `listener`'s copy for worker `worker`: a socket of its own on the same
+/// address (the port `address` resolved, when the configuration said 0).
+fn worker_listener(listener: &Listener, address: SocketAddr, worker: usize) -> Result<WorkerListener, StartError> {
+    let socket = crate::listener::bind_reusable_std(address).map_err(|source| WorkerError::Bind {
+        worker,
+        listener: listener.name.to_string(),
+        address,
+        source,
+    })?;
+    Ok(WorkerListener {
+        template: ListenerTemplate {
+            name: Arc::clone(&listener.name),
+            tls: listener.tls.clone(),
+            limits: listener.limits.clone(),
+            global_connections: Arc::clone(&listener.global_connections),
+            shutdown_grace: listener.shutdown_grace,
+        },
+        socket,
     })
 }
 

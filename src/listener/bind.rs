@@ -12,8 +12,14 @@ use tokio::net::TcpListener;
 /// Pending connections the kernel queues per listener.
 const BACKLOG: i32 = 4096;
 
-/// A listening socket on `address` that another process can bind too.
+/// A listening socket on `address` that another process, or another
+/// worker, can bind too.
 pub fn bind_reusable(address: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::from_std(bind_reusable_std(address)?)
+}
+
+/// The same, not yet registered with a runtime (for a worker's own).
+pub fn bind_reusable_std(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
@@ -23,5 +29,5 @@ pub fn bind_reusable(address: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_nonblocking(true)?;
     socket.bind(&address.into())?;
     socket.listen(BACKLOG)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }

@@ -31,7 +31,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-pub use bind::bind_reusable;
+pub use bind::{bind_reusable, bind_reusable_std};
 use connection::Connection;
 
 use crate::config::ListenerLimits;
@@ -103,6 +103,12 @@ impl Listener {
         } else {
             Scheme::Http
         };
+        let accepted_here = crate::metrics::metrics()
+            .worker_connections
+            .get_or_create(&crate::metrics::WorkerLabels {
+                worker: crate::worker::current().to_string(),
+            })
+            .clone();
         let mut backoff = Duration::from_millis(5);
         loop {
             let accepted = tokio::select! {
@@ -129,6 +135,7 @@ impl Listener {
             match accepted {
                 Ok((stream, client)) => {
                     backoff = Duration::from_millis(5);
+                    accepted_here.inc();
                     // Permits are taken after accepting: a listener waiting
                     // for its next client holds none, so the global limit
                     // is shared by what is open, not by who listens. At the

@@ -122,6 +122,9 @@ impl PoolSettings {
 struct Idle {
     sender: http1::SendRequest<RequestBody>,
     since: Instant,
+    /// The worker whose runtime drives the connection: only its requests
+    /// take it (another worker's would cross threads on every exchange).
+    worker: usize,
 }
 
 /// An HTTP/2 connection and the requests it carries now.
@@ -131,6 +134,8 @@ struct Multiplexed {
     streams: Arc<Streams>,
     /// When its last stream ended (or it opened).
     last_used: Instant,
+    /// The worker whose runtime drives it; only its requests share it.
+    worker: usize,
 }
 
 /// An HTTP/2 connection's open streams, and whether its task has ended.
@@ -320,6 +325,7 @@ impl ConnectionPool {
                 state.idle.push(Idle {
                     sender,
                     since: Instant::now(),
+                    worker: crate::worker::current(),
                 });
             }
         }
@@ -343,7 +349,10 @@ impl ConnectionPool {
     fn pop(&self) -> Option<(Idle, PoolSettings)> {
         let mut state = self.state.lock().ok()?;
         let settings = state.settings.clone();
-        state.idle.pop().map(|idle| (idle, settings))
+        // The warmest of this worker's (last in, first out).
+        let worker = crate::worker::current();
+        let position = state.idle.iter().rposition(|idle| idle.worker == worker)?;
+        Some((state.idle.remove(position), settings))
     }
 
     /// A stream on an HTTP/2 connection with room; closed connections and
@@ -355,10 +364,11 @@ impl ConnectionPool {
             let unused_too_long = c.streams.open.load(Ordering::Relaxed) == 0 && c.last_used.elapsed() > idle_timeout;
             !(c.sender.is_closed() || unused_too_long)
         });
+        let worker = crate::worker::current();
         let chosen = state
             .shared
             .iter_mut()
-            .find(|c| c.sender.is_ready() && c.streams.open.load(Ordering::Relaxed) < limit)?;
+            .find(|c| c.worker == worker && c.sender.is_ready() && c.streams.open.load(Ordering::Relaxed) < limit)?;
         chosen.streams.open.fetch_add(1, Ordering::Relaxed);
         chosen.last_used = Instant::now();
         Some(Connection {
@@ -417,6 +427,7 @@ impl ConnectionPool {
                 sender: sender.clone(),
                 streams: Arc::clone(&streams),
                 last_used: Instant::now(),
+                worker: crate::worker::current(),
             });
         }
         Ok(Connection {
