@@ -110,3 +110,16 @@ contender_switchyard() {
       launch env RUST_LOG=warn "$SWITCHYARD_BIN" run -c "$CDIR/switchyard.toml" ;;
   esac
 }
+
+# The same with two workers (thread per core: two single-threaded runtimes,
+# each with its own SO_REUSEPORT sockets and upstream pools), pinned like
+# every contender: on one core this shows what a second worker costs per
+# request (run.sh pins the proxy to one CPU, so it cannot show scaling).
+contender_switchyard2w() {
+  case "$1" in
+    version) echo "Switchyard $("$SWITCHYARD_BIN" --version | awk '{print $2}'), workers = 2" ;;
+    start)
+      render configs/switchyard.toml | sed 's/^workers = 1$/workers = 2/' > "$CDIR/switchyard.toml"
+      launch env RUST_LOG=warn "$SWITCHYARD_BIN" run -c "$CDIR/switchyard.toml" ;;
+  esac
+}

@@ -77,6 +77,8 @@ impl UpgradeRequest {
                 extended_connect: true,
             });
         }
+        // Most requests have no `Upgrade`: nothing else is looked at.
+        let protocol = head.headers.get(http::header::UPGRADE)?.to_str().ok()?;
         let asks = head
             .headers
             .get_all(http::header::CONNECTION)
@@ -84,7 +86,6 @@ impl UpgradeRequest {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-        let protocol = head.headers.get(http::header::UPGRADE)?.to_str().ok()?;
         (asks && head.version == http::Version::HTTP_11).then(|| UpgradeRequest {
             protocol: protocol.trim().to_ascii_lowercase(),
             extended_connect: false,
