@@ -290,7 +290,7 @@ impl Proxy {
         }
         let mut outcome = route.chain.run(view);
         while let Verdict::Ask(_) = &outcome.verdict {
-            let reply = ask::send(generation, &route.chain, view, id, &mut outcome).await;
+            let reply = Box::pin(ask::send(generation, &route.chain, view, id, &mut outcome)).await;
             route.chain.resume(view, &mut outcome, reply);
         }
         if let Some(plugin) = &outcome.decided_by {
@@ -320,8 +320,10 @@ impl Proxy {
         }
         trace.backend = Some(Arc::clone(&target.backend.name));
         tracing::Span::current().record("backend", display(&target.backend.name));
-        // 4. balance, 5. exchange (retries, fallback), 6. respond
-        match forward_or_fall_back(generation, target, view, body).await {
+        // 4. balance, 5. exchange (retries, fallback), 6. respond. Boxed: the
+        // exchange's state (kilobytes) would otherwise size, and be copied
+        // with, every enclosing future, also for requests answered here.
+        match Box::pin(forward_or_fall_back(generation, target, view, body)).await {
             Ok(Reply::Forwarded(forwarded)) => {
                 let span = tracing::Span::current();
                 span.record("backend", display(&forwarded.backend));
