@@ -111,6 +111,49 @@ async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
     assert_ne!(names[0], names[1]);
 }
 
+/// h2 is told the client's stream takes no vectored writes, so it copies
+/// payloads up to 1 KiB into its buffer and writes ready responses
+/// together (listener/h2_writes.rs): responses of every size, from a few
+/// bytes to several frames, in flight at once on one connection, arrive
+/// whole and each to its own stream.
+#[tokio::test]
+async fn http2_responses_of_every_size_arrive_whole_side_by_side() {
+    let lab = Lab::start(LAB).await;
+    let client = lab.client();
+    // The origin echoes the request head, so a padding header sizes the
+    // response: under 256 bytes of body, under 1 KiB, over it, over a
+    // 16 KiB frame.
+    let sizes = [0usize, 10, 200, 600, 900, 1_100, 3_000, 17_000, 40_000];
+    let mut calls = Vec::new();
+    for round in 0..3 {
+        for (i, size) in sizes.iter().enumerate() {
+            let pad: String = (0..*size)
+                .map(|n| char::from(b'a' + ((n + i + round) % 26) as u8))
+                .collect();
+            let (client, url) = (client.clone(), lab.url("www-https", &format!("/size/{size}")));
+            calls.push(tokio::spawn(async move {
+                let reply = client.get_with(&url, &[("x-pad", &pad)]).await;
+                (pad, reply)
+            }));
+        }
+    }
+    for call in calls {
+        let (pad, reply) = call.await.unwrap();
+        assert_eq!(reply.version, http::Version::HTTP_2);
+        assert_eq!(reply.status, 200);
+        assert!(
+            reply.body.len() > pad.len(),
+            "{} bytes for {} of padding",
+            reply.body.len(),
+            pad.len()
+        );
+        assert_eq!(reply.received("x-pad"), [pad], "a response mixed up or cut");
+        if let Some(length) = reply.header("content-length") {
+            assert_eq!(length.parse::<usize>().unwrap(), reply.body.len());
+        }
+    }
+}
+
 #[tokio::test]
 async fn http2_can_be_turned_off() {
     let lab = Lab::start_with(|parts| {

@@ -27,6 +27,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use tracing::Instrument;
 
+use super::h2_writes::PlainWrites;
 use super::Shared;
 use crate::body::BoxError;
 use crate::config::ListenerLimits;
@@ -69,7 +70,7 @@ impl Connection {
         } = self;
         let result = match &shared.tls {
             None => match speaks_h2(&stream, limits.header_read_timeout).await {
-                Some(true) => serve_h2(TokioIo::new(stream), &shared, &limits, &info, h2).await,
+                Some(true) => serve_h2(TokioIo::new(PlainWrites(stream)), &shared, &limits, &info, h2).await,
                 Some(false) => serve_h1(TokioIo::new(stream), &shared, &limits, &info, h1).await,
                 None => return,
             },
@@ -93,7 +94,7 @@ impl Connection {
                         .with_tls(tls.server_name(), tls.alpn_protocol()),
                 );
                 if h2_negotiated {
-                    serve_h2(TokioIo::new(stream), &shared, &limits, &info, h2).await
+                    serve_h2(TokioIo::new(PlainWrites(stream)), &shared, &limits, &info, h2).await
                 } else {
                     serve_h1(TokioIo::new(stream), &shared, &limits, &info, h1).await
                 }

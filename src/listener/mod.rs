@@ -19,6 +19,7 @@
 
 mod bind;
 mod connection;
+mod h2_writes;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
