@@ -29,6 +29,11 @@ fn pool_size_bounds_the_instances_kept() {
                 std::thread::spawn(move || {
                     barrier.wait();
                     for _ in 0..2_000 {
+                        // forwarded-proto memoises its decision: forgotten
+                        // before each call, every call enters an instance
+                        // (otherwise the first one answers the rest, and on a
+                        // busy machine the calls may never overlap).
+                        plugin.new_generation();
                         plugin.on_request(&mut view("/", Scheme::Https)).unwrap();
                     }
                 })
