@@ -19,6 +19,8 @@ fn pool_size_bounds_the_instances_kept() {
         let bytes = builtin::builtin("forwarded-proto").unwrap();
         let config = PluginConfig {
             pool_size,
+            // No recycling: every instance made comes back to the pool.
+            max_calls_per_instance: u64::MAX,
             ..plugin_config("forwarded-proto", 4 << 20, "")
         };
         let plugin = Arc::new(PluginVersion::load(&support::engine(), &config, bytes).unwrap());
@@ -28,11 +30,14 @@ fn pool_size_bounds_the_instances_kept() {
                 let (plugin, barrier) = (Arc::clone(&plugin), Arc::clone(&barrier));
                 std::thread::spawn(move || {
                     barrier.wait();
-                    for _ in 0..2_000 {
+                    // Long enough for the scheduler to preempt threads in the
+                    // middle of calls: on a machine busy with other tests
+                    // eight short runs could each finish within one time
+                    // slice and never overlap.
+                    for _ in 0..20_000 {
                         // forwarded-proto memoises its decision: forgotten
                         // before each call, every call enters an instance
-                        // (otherwise the first one answers the rest, and on a
-                        // busy machine the calls may never overlap).
+                        // (otherwise the first one answers the rest).
                         plugin.new_generation();
                         plugin.on_request(&mut view("/", Scheme::Https)).unwrap();
                     }
