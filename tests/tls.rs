@@ -114,7 +114,7 @@ async fn alpn_negotiates_h2_and_requests_flow_over_http2() {
 /// h2 is told the client's stream takes no vectored writes, so it copies
 /// payloads up to 1 KiB into its buffer and writes ready responses
 /// together (listener/h2_writes.rs): responses of every size, from a few
-/// bytes to several frames, in flight at once on one connection, arrive
+/// bytes to several frames, requested all at once over HTTP/2, arrive
 /// whole and each to its own stream.
 #[tokio::test]
 async fn http2_responses_of_every_size_arrive_whole_side_by_side() {
