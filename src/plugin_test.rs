@@ -31,9 +31,9 @@ use serde::Deserialize;
 use crate::config::units::{parse_duration, parse_size};
 use crate::config::{FailurePolicy, PluginConfig, PluginSource};
 use crate::plugin::{
-    AskFailure, AskReply, BufferedBody, CandidateServer, CandidateView, ConnectionInfo, Header, HeaderOp, PluginEngine,
-    PluginError, PluginVersion, RequestChain, RequestView, ResponseChain, ResponseOutcome, ResponseView, Scheme,
-    Verdict,
+    AskFailure, AskReply, BufferedBody, CandidateServer, CandidateView, CheckedOp, ConnectionInfo, Header, HeaderOp,
+    PluginEngine, PluginError, PluginVersion, RequestChain, RequestView, ResponseChain, ResponseOutcome, ResponseView,
+    Scheme, Verdict,
 };
 use crate::report::Report;
 
@@ -357,6 +357,7 @@ fn request_hook(plugin: &Arc<PluginVersion>, case: &Case, view: &mut RequestView
         Verdict::Default => ("continue", None, None, Vec::new()),
         Verdict::Route(backend) => ("route", Some(backend), None, Vec::new()),
         Verdict::Respond(response) => ("respond", None, Some(response.status), response.body),
+        Verdict::Ready(response) => ("respond", None, Some(response.status.as_u16()), response.body.to_vec()),
         Verdict::Refuse { status, failure } => {
             out.notes.push(format!("the call failed: {}", Report(&failure)));
             ("fail", None, Some(status.as_u16()), Vec::new())
@@ -534,6 +535,13 @@ fn edit_text(edit: &HeaderOp) -> String {
         HeaderOp::Set(h) => format!("set {}: {}", h.name, String::from_utf8_lossy(&h.value)),
         HeaderOp::Append(h) => format!("append {}: {}", h.name, String::from_utf8_lossy(&h.value)),
         HeaderOp::Remove(name) => format!("remove {name}"),
+        HeaderOp::Checked(CheckedOp::Set(name, value)) => {
+            format!("set {name}: {}", String::from_utf8_lossy(value.as_bytes()))
+        }
+        HeaderOp::Checked(CheckedOp::Append(name, value)) => {
+            format!("append {name}: {}", String::from_utf8_lossy(value.as_bytes()))
+        }
+        HeaderOp::Checked(CheckedOp::Remove(name)) => format!("remove {name}"),
     }
 }
 
@@ -574,7 +582,10 @@ fn check(expect: &Expect, out: &Outcome) -> Vec<String> {
                 HeaderOp::Set(h) | HeaderOp::Append(h) => {
                     h.name.eq_ignore_ascii_case(name) && h.value == value.as_bytes()
                 }
-                HeaderOp::Remove(_) => false,
+                HeaderOp::Checked(CheckedOp::Set(n, v) | CheckedOp::Append(n, v)) => {
+                    n.as_str().eq_ignore_ascii_case(name) && v.as_bytes() == value.as_bytes()
+                }
+                HeaderOp::Remove(_) | HeaderOp::Checked(CheckedOp::Remove(_)) => false,
             });
             if !found {
                 problems.push(format!("{label} {name}: {value}"));

@@ -253,6 +253,18 @@ default_backend = "www2"
 
 [plugin.maintenance]
 source = "{}/echo.wasm"
+
+[backend.www3]
+servers = [{{ name = "dead", address = "{dead}" }}]
+fallback_plugin = "moved"
+
+[[listener]]
+name = "third"
+bind = "127.0.0.1:0"
+default_backend = "www3"
+
+[plugin.moved]
+source = "builtin:https-redirect"
 "#,
         sorry.address,
         switchyard::plugin::builtin::GUEST_WASM_DIR
@@ -276,4 +288,12 @@ source = "{}/echo.wasm"
         "the fallback plugin answered: {}",
         reply.body
     );
+    // A fallback plugin that memoises its answer gives it again from the
+    // memo (the second request is a hit: a response kept checked).
+    let third = proxy.local_addr("third").unwrap();
+    for round in ["called", "memoised"] {
+        let reply = client.get(&format!("http://{third}/moved?x=1")).await;
+        assert_eq!(reply.status, 302, "{round}: {}", reply.body);
+        assert_eq!(reply.header("location"), Some("https://127.0.0.1/moved?x=1"), "{round}");
+    }
 }

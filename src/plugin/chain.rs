@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 
-use super::decision::{Action, Ask, AskFailure, AskReply, Decision, DirectResponse, HeaderOp, OverLimit};
+use super::decision::{
+    Action, Ask, AskFailure, AskReply, Decision, DirectResponse, HeaderOp, OverLimit, ReadyResponse,
+};
 use super::error::CallFailure;
 use super::policy::{after_failure, AfterFailure};
 use super::request_view::{BufferedBody, RequestView};
@@ -24,6 +26,8 @@ pub enum Verdict {
     Route(String),
     /// Answer with this response; nothing is forwarded.
     Respond(DirectResponse),
+    /// Answer with this response, checked before (a memoised one).
+    Ready(Arc<ReadyResponse>),
     /// A plugin failed and its policy is fail-closed: answer this status.
     Refuse {
         /// The plugin's `error_status`.
@@ -204,6 +208,7 @@ impl RequestChain {
             Action::Continue => return true,
             Action::Route(backend) => Verdict::Route(backend),
             Action::Respond(response) => Verdict::Respond(response),
+            Action::Ready(response) => Verdict::Ready(response),
             Action::Ask(ask) => Verdict::Ask(ask),
         };
         outcome.decided_by = Some(Arc::clone(plugin));

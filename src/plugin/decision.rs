@@ -4,6 +4,11 @@
 //! (`convert.rs`), so a new contract version changes the plugin host, not
 //! the crate.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
 /// The scheme a client used to reach a listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -42,6 +47,45 @@ pub enum HeaderOp {
     Append(Header),
     /// Remove every value of the named header.
     Remove(String),
+    /// One of the above, already checked as HTTP: how the memo keeps a
+    /// decision it reuses, so a hit is neither cloned as strings nor
+    /// parsed again.
+    Checked(CheckedOp),
+}
+
+/// A header edit whose name and value are valid HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckedOp {
+    /// Remove every value of the header, then add this one.
+    Set(HeaderName, HeaderValue),
+    /// Add a value, keeping those present.
+    Append(HeaderName, HeaderValue),
+    /// Remove every value of the header.
+    Remove(HeaderName),
+}
+
+impl HeaderOp {
+    /// This edit in checked form; unchanged when it is not valid HTTP
+    /// (then it is skipped and logged each time it is applied, as any
+    /// plugin's invalid edit).
+    pub fn checked(self) -> HeaderOp {
+        let checked = match &self {
+            HeaderOp::Set(h) => h.checked().map(|(name, value)| CheckedOp::Set(name, value)),
+            HeaderOp::Append(h) => h.checked().map(|(name, value)| CheckedOp::Append(name, value)),
+            HeaderOp::Remove(name) => HeaderName::from_bytes(name.as_bytes()).ok().map(CheckedOp::Remove),
+            HeaderOp::Checked(_) => None,
+        };
+        checked.map_or(self, HeaderOp::Checked)
+    }
+}
+
+impl Header {
+    /// Its name and value as HTTP's, if both are valid.
+    pub fn checked(&self) -> Option<(HeaderName, HeaderValue)> {
+        let name = HeaderName::from_bytes(self.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_bytes(&self.value).ok()?;
+        Some((name, value))
+    }
 }
 
 /// A response a plugin answers with instead of forwarding the request.
@@ -55,6 +99,38 @@ pub struct DirectResponse {
     pub body: Vec<u8>,
 }
 
+impl DirectResponse {
+    /// This response checked as HTTP once, when its status and every
+    /// header are valid (an invalid one is reported each time the response
+    /// is sent, so it keeps its raw form).
+    pub fn ready(&self) -> Option<ReadyResponse> {
+        let status = StatusCode::from_u16(self.status).ok()?;
+        let mut headers = HeaderMap::with_capacity(self.headers.len());
+        for header in &self.headers {
+            let (name, value) = header.checked()?;
+            headers.append(name, value);
+        }
+        Some(ReadyResponse {
+            status,
+            headers,
+            body: Bytes::copy_from_slice(&self.body),
+        })
+    }
+}
+
+/// A plugin's response already checked as HTTP: the memo keeps one for a
+/// decision that answers many requests, each sent as a copy of its head
+/// and a shared body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// Its headers, in the plugin's order.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
 /// What a request hook does with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -64,6 +140,9 @@ pub enum Action {
     Route(String),
     /// Answer the client directly.
     Respond(DirectResponse),
+    /// Answer the client with a response checked before (a memoised
+    /// `Respond`).
+    Ready(Arc<ReadyResponse>),
     /// Ask a backend first, and decide on its reply (contract 0.2).
     Ask(Ask),
 }
@@ -190,6 +269,26 @@ pub struct Decision {
     pub request_headers: Vec<HeaderOp>,
     /// Edits of the response sent to the client.
     pub response_headers: Vec<HeaderOp>,
+}
+
+impl Decision {
+    /// The same decision with what is valid HTTP in it checked once: its
+    /// edits, and its response made ready to send.
+    pub fn checked(&self) -> Decision {
+        let action = match &self.action {
+            Action::Respond(response) => match response.ready() {
+                Some(ready) => Action::Ready(Arc::new(ready)),
+                None => Action::Respond(response.clone()),
+            },
+            other => other.clone(),
+        };
+        let checked = |ops: &[HeaderOp]| ops.iter().cloned().map(HeaderOp::checked).collect();
+        Decision {
+            action,
+            request_headers: checked(&self.request_headers),
+            response_headers: checked(&self.response_headers),
+        }
+    }
 }
 
 /// A balancer's pick.

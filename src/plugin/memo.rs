@@ -142,16 +142,18 @@ impl Memo {
         Some(decision)
     }
 
-    /// Keeps `decision` for `key` (never an `ask`); starts over when full.
+    /// Keeps `decision` for `key` (never an `ask`), in checked form;
+    /// starts over when full.
     pub fn put(&self, key: Vec<u8>, decision: &Decision) {
         if matches!(decision.action, Action::Ask(_)) {
             return;
         }
+        let decision = decision.checked();
         let mut decisions = self.decisions.write().unwrap_or_else(|p| p.into_inner());
         if decisions.len() >= self.key.max_entries && !decisions.contains_key(key.as_slice()) {
             decisions.clear();
         }
-        decisions.insert(key.into_boxed_slice(), decision.clone());
+        decisions.insert(key.into_boxed_slice(), decision);
     }
 
     /// Forgets every decision (a new generation).
@@ -178,7 +180,7 @@ impl Memo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::decision::{Header, HeaderOp};
+    use crate::plugin::decision::{CheckedOp, Header, HeaderOp};
     use crate::plugin::request_view::ConnectionInfo;
     use crate::plugin::Scheme;
     use std::sync::Arc;
@@ -269,7 +271,10 @@ mod tests {
             memo.put(memo.key_of(&view(Scheme::Http, path, &[])), &set(path));
         }
         assert_eq!(memo.len(), 1, "bounded: started over at the third key");
-        assert_eq!(memo.get(&memo.key_of(&view(Scheme::Http, "/3", &[]))), Some(set("/3")));
+        assert_eq!(
+            memo.get(&memo.key_of(&view(Scheme::Http, "/3", &[]))),
+            Some(set("/3").checked())
+        );
         assert_eq!(memo.hits(), 1);
         let ask = Decision {
             action: Action::Ask(crate::plugin::decision::Ask {
@@ -288,5 +293,65 @@ mod tests {
         assert_eq!(memo.get(&memo.key_of(&view(Scheme::Http, "/ask", &[]))), None);
         memo.clear();
         assert!(memo.is_empty());
+    }
+
+    #[test]
+    fn decisions_are_kept_checked_and_invalid_parts_stay_raw() {
+        let memo = memo(
+            Parts {
+                path: true,
+                ..Parts::default()
+            },
+            &[],
+            16,
+        );
+        let header = |name: &str, value: &[u8]| Header {
+            name: name.into(),
+            value: value.to_vec(),
+        };
+        let respond = |status: u16, name: &str| Decision {
+            action: Action::Respond(crate::plugin::decision::DirectResponse {
+                status,
+                headers: vec![header("Location", b"https://a/"), header(name, b"text/plain")],
+                body: b"moved".to_vec(),
+            }),
+            request_headers: vec![
+                HeaderOp::Set(header("x-a", b"1")),
+                HeaderOp::Append(header("x-b", b"a\0b")),
+            ],
+            response_headers: vec![HeaderOp::Remove("server".into()), HeaderOp::Remove("bad name".into())],
+        };
+        let key = |path: &str| memo.key_of(&view(Scheme::Http, path, &[]));
+        memo.put(key("/good"), &respond(302, "content-type"));
+        let Some(good) = memo.get(&key("/good")) else {
+            panic!("kept")
+        };
+        let Action::Ready(ready) = &good.action else {
+            panic!("a valid response is kept ready: {:?}", good.action)
+        };
+        assert_eq!(ready.status, http::StatusCode::FOUND);
+        let names: Vec<&str> = ready.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["location", "content-type"]);
+        assert_eq!(ready.headers["location"], "https://a/");
+        assert_eq!(&ready.body[..], b"moved");
+        assert!(matches!(good.request_headers[0], HeaderOp::Checked(CheckedOp::Set(..))));
+        assert!(
+            matches!(good.request_headers[1], HeaderOp::Append(_)),
+            "an invalid value stays raw"
+        );
+        assert!(matches!(
+            good.response_headers[0],
+            HeaderOp::Checked(CheckedOp::Remove(_))
+        ));
+        assert!(
+            matches!(good.response_headers[1], HeaderOp::Remove(_)),
+            "an invalid name stays raw"
+        );
+        memo.put(key("/bad-status"), &respond(1000, "content-type"));
+        memo.put(key("/bad-header"), &respond(302, "bad name"));
+        for path in ["/bad-status", "/bad-header"] {
+            let kept = memo.get(&key(path)).map(|d| d.action);
+            assert!(matches!(kept, Some(Action::Respond(_))), "{path} stays raw: {kept:?}");
+        }
     }
 }

@@ -65,6 +65,12 @@ fn plugin_answer(generation: &Generation, plugin: &str, view: &mut RequestView) 
             response_headers,
             ..
         }) => Some(super::direct_response(response, &response_headers)),
+        // A memoised answer: the same response, checked before.
+        Ok(Decision {
+            action: Action::Ready(response),
+            response_headers,
+            ..
+        }) => Some(super::ready_response(&response, &response_headers)),
         Ok(_) => None,
         Err(failure) => {
             tracing::warn!(plugin = %plugin.name(), failure = %Report(&failure), "fallback plugin failed");

@@ -3,7 +3,7 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::plugin::HeaderOp;
+use crate::plugin::{CheckedOp, HeaderOp};
 
 /// Headers that describe one connection, never forwarded (RFC 9110 7.6.1),
 /// with `Upgrade` (upgrades are proxied by `upgrade.rs`, which puts it back).
@@ -113,6 +113,18 @@ pub fn apply_edits(headers: &mut HeaderMap, edits: &[HeaderOp]) -> Vec<BadHeader
                     headers.remove(n);
                 })
                 .map_err(|_| BadHeaderEdit(format!("name {name:?}"))),
+            HeaderOp::Checked(CheckedOp::Set(name, value)) => {
+                headers.insert(name.clone(), value.clone());
+                Ok(())
+            }
+            HeaderOp::Checked(CheckedOp::Append(name, value)) => {
+                headers.append(name.clone(), value.clone());
+                Ok(())
+            }
+            HeaderOp::Checked(CheckedOp::Remove(name)) => {
+                headers.remove(name);
+                Ok(())
+            }
         };
         if let Err(e) = result {
             bad.push(e);

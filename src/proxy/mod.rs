@@ -46,7 +46,9 @@ use crate::access_log::{AccessLog, Entry};
 use crate::body::ClientBody;
 use crate::log_throttle::ThrottledLog;
 use crate::metrics::{class_index, metrics};
-use crate::plugin::{ChainOutcome, ConnectionInfo, DirectResponse, HeaderOp, PluginVersion, RequestView, Verdict};
+use crate::plugin::{
+    ChainOutcome, ConnectionInfo, DirectResponse, HeaderOp, PluginVersion, ReadyResponse, RequestView, Verdict,
+};
 use crate::report::Report;
 use crate::tunnel::Tunnels;
 use fallback::{forward_or_fall_back, Reply};
@@ -434,6 +436,9 @@ fn decide<'g>(
         Verdict::Respond(response) => {
             return Decided::Answer(direct_response(response, &outcome.response_edits), Origin::Plugin)
         }
+        Verdict::Ready(response) => {
+            return Decided::Answer(ready_response(&response, &outcome.response_edits), Origin::Plugin)
+        }
         Verdict::BodyTooLarge { limit } => ProxyError::BodyTooLarge { limit: limit as u64 },
         // `answer` sends every ask before it decides.
         Verdict::Ask(_) => ProxyError::NoRoute {
@@ -538,6 +543,16 @@ fn direct_response(plugin: DirectResponse, edits: &[HeaderOp]) -> Response<Proxy
     *response.status_mut() = status;
     let headers: Vec<HeaderOp> = plugin.headers.into_iter().map(HeaderOp::Append).collect();
     log_bad_edits(apply_edits(response.headers_mut(), &headers));
+    strip_hop_by_hop(response.headers_mut());
+    with_edits(response, edits)
+}
+
+/// A plugin's response checked before (a memoised one): its head copied,
+/// its body shared, the chain's response edits applied.
+fn ready_response(ready: &ReadyResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::full(ready.body.clone()));
+    *response.status_mut() = ready.status;
+    *response.headers_mut() = ready.headers.clone();
     strip_hop_by_hop(response.headers_mut());
     with_edits(response, edits)
 }
