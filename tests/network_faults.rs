@@ -120,6 +120,88 @@ async fn idle_pooled_connections_are_retired_after_idle_timeout() {
     );
 }
 
+/// A server that answers one request per connection, keep-alive in its
+/// head, and closes the connection 100 ms later: the proxy's pooled
+/// connection then ends while idle. Its body says how many body bytes the
+/// request had.
+async fn closing_when_idle() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let server = tokio::net::TcpListener::bind(support::ANY_PORT).await.unwrap();
+    let address = server.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = server.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 16384];
+                let head_end = loop {
+                    let Ok(n @ 1..) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    seen.extend_from_slice(&buf[..n]);
+                    if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while seen.len() < head_end + length {
+                    let Ok(n @ 1..) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    seen.extend_from_slice(&buf[..n]);
+                }
+                let body = format!("got {}", seen.len() - head_end);
+                let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                let _ = stream.write_all(answer.as_bytes()).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            });
+        }
+    });
+    (address, accepted)
+}
+
+/// A pooled connection the server closed while it sat idle costs no
+/// request: the next one, a POST with its body, goes on a new connection
+/// whole (hyper hands back the request it could not send), even with
+/// retries off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_closed_while_idle_costs_no_request() {
+    let (address, accepted) = closing_when_idle().await;
+    let lab = Lab::start_with(|_| {
+        config(&[("closer", address)], |b| {
+            b.retries = Some(0);
+            b.idle_timeout = Some("60s".into());
+            b.passive_health = Some(table([("failures", 0.into())]));
+        })
+    })
+    .await;
+    let client = lab.client();
+    for round in 0..3 {
+        let reply = client
+            .send(post(&lab.url("web", "/upload"), vec![7; 10_000]))
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.status.as_u16(), reply.body.as_str()),
+            (200, "got 10000"),
+            "round {round}"
+        );
+        // The server closes its side meanwhile.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        3,
+        "each request found its connection closed"
+    );
+}
+
 /// The server's answer dies after 50 kB of 200 kB: the client sees a
 /// broken body (an error), never a short body passed as complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

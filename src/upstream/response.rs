@@ -12,13 +12,16 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::pool::{Connection, Sender};
+use super::pool::Connection;
 use super::server::{InFlight, Server};
 
 /// A server's response body (see the module doc).
 pub struct UpstreamBody {
     body: Incoming,
     release: Option<Release>,
+    /// The break of a broken body, held back for one poll (see
+    /// `poll_frame`).
+    broken: Option<hyper::Error>,
 }
 
 struct Release {
@@ -32,6 +35,7 @@ impl UpstreamBody {
     /// `in_flight` counts it until then.
     pub fn new(body: Incoming, connection: Connection, server: Arc<Server>, in_flight: InFlight) -> UpstreamBody {
         let mut response = UpstreamBody {
+            broken: None,
             body,
             release: Some(Release {
                 connection,
@@ -55,9 +59,7 @@ impl UpstreamBody {
         if let Some(release) = self.release.take() {
             // An HTTP/2 stream is released when its guard drops; an
             // upgrade's connection is never pooled.
-            if let (true, Sender::Http1(sender)) = (release.connection.pooled, release.connection.sender) {
-                release.server.pool.checkin(sender);
-            }
+            release.connection.check_in(&release.server.pool);
         }
     }
 }
@@ -67,13 +69,31 @@ impl Body for UpstreamBody {
     type Error = hyper::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        // A pooled HTTP/1.1 connection's reads happen here, in the task
+        // that sends the body on.
+        if let Some(error) = self.broken.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        if let Some(release) = &mut self.release {
+            release.connection.drive(cx);
+        }
         let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
-        match &frame {
+        match frame {
             None => self.finish(),
             Some(Ok(_)) if self.body.is_end_stream() => self.finish(),
             Some(Ok(_)) => {}
-            // A broken body: drop the connection rather than reuse it.
-            Some(Err(_)) => self.release = None,
+            // A broken body: the connection is dropped rather than reused,
+            // and the break waits one poll. The bytes that came before it
+            // (and the response head) may still sit in the client
+            // connection's write buffer: hyper flushes it when the body is
+            // pending and discards it when the body fails, so the client
+            // gets what the server sent, then the break.
+            Some(Err(error)) => {
+                self.release = None;
+                self.broken = Some(error);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
         }
         Poll::Ready(frame)
     }
