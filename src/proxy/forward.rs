@@ -176,7 +176,7 @@ async fn exchange(
     let mut resends = 0;
     loop {
         let ended = connection.stream.as_ref().map(|s| s.connection_ended().clone());
-        let sent = tokio::time::timeout(timeout, send_watching(&mut connection, request, ended)).await;
+        let sent = tokio::time::timeout(timeout, send_watching(&mut connection.sender, request, ended)).await;
         let sent = match sent {
             Ok(Sent::Lost) => {
                 tracing::warn!(%address, replayable, "an HTTP/2 connection ended without answering a request");
@@ -274,11 +274,11 @@ enum Sent {
 /// ended, a request with no answer is given up after a short grace
 /// instead of waiting out `response_timeout`.
 async fn send_watching(
-    connection: &mut crate::upstream::Connection,
+    sender: &mut crate::upstream::Sender,
     request: Request<RequestBody>,
     ended: Option<tokio_util::sync::CancellationToken>,
 ) -> Sent {
-    let send = connection.try_send_request(request);
+    let send = sender.try_send_request(request);
     tokio::pin!(send);
     let Some(ended) = ended else {
         return Sent::Done(send.await);

@@ -19,6 +19,6 @@ pub use budget::RetryBudget;
 pub use connect::{Connected, Connector, Purpose, Transport};
 pub use error::UpstreamError;
 pub use health::{worst_case_detection, HealthCheckers};
-pub use pool::{Connection, ConnectionPool, Driver, Sender, Stream};
+pub use pool::{Connection, ConnectionPool, Sender, Stream};
 pub use response::UpstreamBody;
 pub use server::{server_key, AdminState, CheckRecord, InFlight, Server};

@@ -9,13 +9,6 @@
 //! - HTTP/1.1: one request at a time per connection; idle connections are
 //!   reused last-in first-out (the warmest first), dropped when idle longer
 //!   than the backend's `idle_timeout`; at most `max_idle_per_server` kept.
-//!   A pooled connection has no task of its own: the request using it
-//!   drives its I/O ([`Driver`]) while it sends, and its response body
-//!   while it is read, so an exchange wakes one task, not two that hand
-//!   the request and the response over channels. An idle one is driven by
-//!   nobody; one the server closed meanwhile is found out when the next
-//!   request is sent on it, which hyper hands back unsent, to be sent on
-//!   another connection (`forward.rs`).
 //! - HTTP/2: a connection carries up to `h2_max_streams` requests at once;
 //!   past it, or when the server sent GOAWAY, a new connection is opened.
 //!   A connection with no stream open for `idle_timeout` is closed.
@@ -23,19 +16,16 @@
 //!   the two it becomes. Upgrades (WebSocket) always get a new HTTP/1.1
 //!   connection of their own, never pooled.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio_util::sync::CancellationToken;
 
-use super::connect::{Connected, Connector, Purpose, Transport};
+use super::connect::{Connected, Connector, Purpose};
 use super::error::UpstreamError;
 use crate::body::RequestBody;
 use crate::config::{BackendConfig, UpstreamProtocol};
@@ -63,37 +53,19 @@ impl Sender {
     pub fn is_http2(&self) -> bool {
         matches!(self, Sender::Http2(_))
     }
-}
 
-/// A pooled HTTP/1.1 connection's I/O (hyper's connection future), driven
-/// by whoever uses the connection: polled before each poll of the send
-/// and of the response body, so reads, writes and hand-overs happen in the
-/// request's own task.
-pub struct Driver {
-    connection: Pin<Box<http1::Connection<TokioIo<Transport>, RequestBody>>>,
-    address: SocketAddr,
-}
-
-impl std::fmt::Debug for Driver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driver")
-            .field("address", &self.address)
-            .finish_non_exhaustive()
+    /// Sends a request; a request the connection could not take is handed
+    /// back in the error, unsent.
+    pub async fn try_send_request(
+        &mut self,
+        request: http::Request<RequestBody>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<http::Request<RequestBody>>>
+    {
+        match self {
+            Sender::Http1(sender) => sender.try_send_request(request).await,
+            Sender::Http2(sender) => sender.try_send_request(request).await,
+        }
     }
-}
-
-/// Does the connection's pending I/O; drops the driver once the connection
-/// has ended (closed by either side, or broken), which also fails whatever
-/// it had not sent yet, handing that request back.
-fn drive(driver: &mut Option<Driver>, cx: &mut Context<'_>) {
-    let Some(running) = driver else { return };
-    let Poll::Ready(ended) = running.connection.as_mut().poll(cx) else {
-        return;
-    };
-    if let Err(error) = ended {
-        tracing::debug!(address = %running.address, error = %crate::report::Report(&error), "upstream connection ended with an error");
-    }
-    *driver = None;
 }
 
 /// The keep-alive connections to one server.
@@ -149,7 +121,6 @@ impl PoolSettings {
 #[derive(Debug)]
 struct Idle {
     sender: http1::SendRequest<RequestBody>,
-    driver: Driver,
     since: Instant,
     /// The worker whose runtime drives the connection: only its requests
     /// take it (another worker's would cross threads on every exchange).
@@ -206,48 +177,6 @@ pub struct Connection {
     /// Whether it goes back to the pool after its response (not an
     /// upgrade's: after a 101 it carries the tunnel).
     pub pooled: bool,
-    /// A pooled HTTP/1.1 connection's I/O, driven by its user (`None` for
-    /// HTTP/2 and upgrades, which have a task of their own, and once the
-    /// connection has ended).
-    pub driver: Option<Driver>,
-}
-
-impl Connection {
-    /// Sends a request; a request the connection could not take is handed
-    /// back in the error, unsent.
-    pub async fn try_send_request(
-        &mut self,
-        request: http::Request<RequestBody>,
-    ) -> Result<http::Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<http::Request<RequestBody>>>
-    {
-        match &mut self.sender {
-            Sender::Http2(sender) => sender.try_send_request(request).await,
-            Sender::Http1(sender) => {
-                let mut send = std::pin::pin!(sender.try_send_request(request));
-                let driver = &mut self.driver;
-                std::future::poll_fn(|cx| {
-                    drive(driver, cx);
-                    send.as_mut().poll(cx)
-                })
-                .await
-            }
-        }
-    }
-
-    /// Does the connection's pending I/O (reading the response body, or
-    /// the rest of the request's): its user calls this before each poll
-    /// of the response body.
-    pub fn drive(&mut self, cx: &mut Context<'_>) {
-        drive(&mut self.driver, cx);
-    }
-
-    /// An HTTP/1.1 connection back to `pool` after its response was read
-    /// to the end; dropped (closed) if it has ended or has no driver.
-    pub fn check_in(self, pool: &ConnectionPool) {
-        if let (Sender::Http1(sender), Some(driver), true) = (self.sender, self.driver, self.pooled) {
-            pool.checkin(sender, driver);
-        }
-    }
 }
 
 impl ConnectionPool {
@@ -311,26 +240,23 @@ impl ConnectionPool {
             if idle.since.elapsed() > settings.idle_timeout || idle.sender.is_closed() {
                 continue;
             }
-            let Idle { mut sender, driver, .. } = idle;
-            let mut driver = Some(driver);
-            if !sender.is_ready() {
-                // Put back the moment its last response ended: it becomes
-                // ready once its driver has seen that.
-                let ready = std::future::poll_fn(|cx| {
-                    drive(&mut driver, cx);
-                    sender.poll_ready(cx)
-                });
-                if !matches!(tokio::time::timeout(settings.connect_timeout, ready).await, Ok(Ok(()))) {
-                    continue;
-                }
-            }
-            if driver.is_some() {
+            let mut sender = idle.sender;
+            if sender.is_ready() {
                 return Ok(Connection {
                     sender: Sender::Http1(sender),
                     reused: true,
                     stream: None,
                     pooled: true,
-                    driver,
+                });
+            }
+            // Put back the moment its last response ended: it becomes ready
+            // as soon as its connection task has seen that.
+            if let Ok(Ok(())) = tokio::time::timeout(settings.connect_timeout, sender.ready()).await {
+                return Ok(Connection {
+                    sender: Sender::Http1(sender),
+                    reused: true,
+                    stream: None,
+                    pooled: true,
                 });
             }
         }
@@ -385,13 +311,12 @@ impl ConnectionPool {
             reused: false,
             stream: None,
             pooled: false,
-            driver: None,
         })
     }
 
     /// Returns an HTTP/1.1 connection after its response has been read to
     /// the end.
-    fn checkin(&self, sender: http1::SendRequest<RequestBody>, driver: Driver) {
+    pub fn checkin(&self, sender: http1::SendRequest<RequestBody>) {
         if sender.is_closed() {
             return;
         }
@@ -399,7 +324,6 @@ impl ConnectionPool {
             if state.idle.len() < state.settings.max_idle {
                 state.idle.push(Idle {
                     sender,
-                    driver,
                     since: Instant::now(),
                     worker: crate::worker::current(),
                 });
@@ -452,7 +376,6 @@ impl ConnectionPool {
             reused: true,
             stream: Some(Stream(Arc::clone(&chosen.streams))),
             pooled: true,
-            driver: None,
         })
     }
 
@@ -469,15 +392,16 @@ impl ConnectionPool {
                 .handshake(io)
                 .await
                 .map_err(|source| UpstreamError::Handshake { address, source })?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%address, error = %crate::report::Report(&error), "upstream connection ended with an error");
+                }
+            });
             return Ok(Connection {
                 sender: Sender::Http1(sender),
                 reused: false,
                 stream: None,
                 pooled: true,
-                driver: Some(Driver {
-                    connection: Box::pin(connection),
-                    address,
-                }),
             });
         }
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
@@ -511,7 +435,6 @@ impl ConnectionPool {
             reused: false,
             stream: Some(Stream(streams)),
             pooled: true,
-            driver: None,
         })
     }
 }
@@ -521,7 +444,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 
-    use http_body::Body;
+    use http_body_util::BodyExt;
 
     use super::*;
     use crate::config::Config;
@@ -570,25 +493,18 @@ mod tests {
         request
             .headers_mut()
             .insert(http::header::HOST, http::HeaderValue::from_static("test"));
-        let response = match connection.try_send_request(request).await {
+        let response = match connection.sender.try_send_request(request).await {
             Ok(response) => response,
             Err(failed) => panic!("no response: {}", failed.into_error()),
         };
-        // The request's user drives the connection while it reads.
-        let mut body = response.into_body();
-        while let Some(frame) = std::future::poll_fn(|cx| {
-            connection.drive(cx);
-            Pin::new(&mut body).poll_frame(cx)
-        })
-        .await
-        {
-            frame.expect("body");
-        }
+        response.into_body().collect().await.expect("body");
     }
 
     fn checkin(pool: &ConnectionPool, connection: Connection) {
-        assert!(!connection.sender.is_http2(), "an HTTP/1.1 test");
-        connection.check_in(pool);
+        match connection.sender {
+            Sender::Http1(sender) => pool.checkin(sender),
+            Sender::Http2(_) => panic!("an HTTP/1.1 test"),
+        }
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use super::pool::Connection;
+use super::pool::{Connection, Sender};
 use super::server::{InFlight, Server};
 
 /// A server's response body (see the module doc).
@@ -59,7 +59,9 @@ impl UpstreamBody {
         if let Some(release) = self.release.take() {
             // An HTTP/2 stream is released when its guard drops; an
             // upgrade's connection is never pooled.
-            release.connection.check_in(&release.server.pool);
+            if let (true, Sender::Http1(sender)) = (release.connection.pooled, release.connection.sender) {
+                release.server.pool.checkin(sender);
+            }
         }
     }
 }
@@ -69,13 +71,8 @@ impl Body for UpstreamBody {
     type Error = hyper::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        // A pooled HTTP/1.1 connection's reads happen here, in the task
-        // that sends the body on.
         if let Some(error) = self.broken.take() {
             return Poll::Ready(Some(Err(error)));
-        }
-        if let Some(release) = &mut self.release {
-            release.connection.drive(cx);
         }
         let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
         match frame {
