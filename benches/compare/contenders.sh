@@ -121,6 +121,21 @@ contender_switchyard() {
   esac
 }
 
+# Another build of Switchyard beside this one, to measure a change side by
+# side in one run (build the baseline from an earlier commit, copy the
+# binary aside, point SWITCHYARD_BASE_BIN at it): same configuration and
+# plugin cache, `--contenders "switchyard switchyardbase ..."`.
+SWITCHYARD_BASE_BIN=${SWITCHYARD_BASE_BIN:-}
+contender_switchyardbase() {
+  [ -x "$SWITCHYARD_BASE_BIN" ] || die "switchyardbase: set SWITCHYARD_BASE_BIN to a baseline build"
+  case "$1" in
+    version) echo "Switchyard $("$SWITCHYARD_BASE_BIN" --version | awk '{print $2}'), baseline build" ;;
+    start)
+      switchyard_config > "$CDIR/switchyard.toml"
+      launch env RUST_LOG=warn "$SWITCHYARD_BASE_BIN" run -c "$CDIR/switchyard.toml" ;;
+  esac
+}
+
 # The same with two workers (thread per core: two single-threaded runtimes,
 # each with its own SO_REUSEPORT sockets and upstream pools), pinned like
 # every contender: on one core this shows what a second worker costs per
