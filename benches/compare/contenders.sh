@@ -112,14 +112,16 @@ switchyard_config() {
   [ "${SWITCHYARD_COLD:-0}" = 1 ] && cache="$CDIR/cache"
   render configs/switchyard.toml | sed "s|^plugin_cache = .*|plugin_cache = \"$cache\"|"
 }
-contender_switchyard() {
-  case "$1" in
-    version) echo "Switchyard $("$SWITCHYARD_BIN" --version | awk '{print $2}')" ;;
+# switchyard_build BIN LABEL ACTION: the contender functions of a build.
+switchyard_build() {
+  case "$3" in
+    version) echo "Switchyard $("$1" --version | awk '{print $2}')$2" ;;
     start)
       switchyard_config > "$CDIR/switchyard.toml"
-      launch env RUST_LOG=warn "$SWITCHYARD_BIN" run -c "$CDIR/switchyard.toml" ;;
+      launch env RUST_LOG=warn "$1" run -c "$CDIR/switchyard.toml" ;;
   esac
 }
+contender_switchyard() { switchyard_build "$SWITCHYARD_BIN" "" "$1"; }
 
 # Another build of Switchyard beside this one, to measure a change side by
 # side in one run (build the baseline from an earlier commit, copy the
@@ -128,12 +130,7 @@ contender_switchyard() {
 SWITCHYARD_BASE_BIN=${SWITCHYARD_BASE_BIN:-}
 contender_switchyardbase() {
   [ -x "$SWITCHYARD_BASE_BIN" ] || die "switchyardbase: set SWITCHYARD_BASE_BIN to a baseline build"
-  case "$1" in
-    version) echo "Switchyard $("$SWITCHYARD_BASE_BIN" --version | awk '{print $2}'), baseline build" ;;
-    start)
-      switchyard_config > "$CDIR/switchyard.toml"
-      launch env RUST_LOG=warn "$SWITCHYARD_BASE_BIN" run -c "$CDIR/switchyard.toml" ;;
-  esac
+  switchyard_build "$SWITCHYARD_BASE_BIN" ", baseline build" "$1"
 }
 
 # The same with two workers (thread per core: two single-threaded runtimes,
