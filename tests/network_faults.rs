@@ -168,8 +168,8 @@ async fn closing_when_idle() -> (SocketAddr, std::sync::Arc<std::sync::atomic::A
 
 /// A pooled connection the server closed while it sat idle costs no
 /// request: the next one, a POST with its body, goes on a new connection
-/// whole (hyper hands back the request it could not send), even with
-/// retries off.
+/// whole (the closed connection is passed over at checkout, or hands back
+/// the request it could not send), even with retries off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pooled_connection_closed_while_idle_costs_no_request() {
     let (address, accepted) = closing_when_idle().await;

@@ -4,7 +4,7 @@
 //! - no connection could be made: nothing reached the server, so another
 //!   server is tried, body untouched, whatever the method;
 //! - a pooled connection turned out closed before the request was written:
-//!   hyper hands the request back, and it is sent again;
+//!   the client hands the request back, and it is sent again;
 //! - the server failed before any response head, for an idempotent request
 //!   without a body: it is replayed on another server.
 //!
@@ -22,7 +22,7 @@ use super::response_body::ProxyBody;
 use crate::body::{BodyTooLarge, ClientBodyBroken, RequestBody};
 use crate::plugin::{CandidateServer, CandidateView, HeaderOp, Pick, RequestView};
 use crate::report::Report;
-use crate::upstream::{Outcome, Server, UpstreamBody, UpstreamError};
+use crate::upstream::{ExchangeError, Outcome, Server, TrySendError, UpstreamBody, UpstreamError};
 
 /// Times one attempt may move its unsent request to another connection of
 /// the same server after finding a pooled one closed.
@@ -264,7 +264,7 @@ const LOST_STREAM_GRACE: std::time::Duration = std::time::Duration::from_millis(
 #[allow(clippy::large_enum_variant)]
 enum Sent {
     /// hyper answered: a response, or the request's failure.
-    Done(Result<Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<Request<RequestBody>>>),
+    Done(Result<Response<crate::upstream::Incoming>, TrySendError>),
     /// The HTTP/2 connection ended and hyper never reported the stream
     /// (it can lose one that was opened just as a GOAWAY arrived).
     Lost,
@@ -296,7 +296,10 @@ async fn send_watching(
 
 /// Whether an HTTP/2 error says the server did not process the stream: a
 /// `REFUSED_STREAM` reset, or a graceful GOAWAY that left it out.
-fn refused_unprocessed(error: &hyper::Error) -> bool {
+fn refused_unprocessed(error: &ExchangeError) -> bool {
+    let ExchangeError::Hyper(error) = error else {
+        return false;
+    };
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
     while let Some(e) = source {
         if let Some(h2) = e.downcast_ref::<h2::Error>() {

@@ -41,7 +41,7 @@ impl Body for ProxyBody {
         match &mut *self {
             ProxyBody::Empty => Poll::Ready(None),
             ProxyBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
         }
     }
 

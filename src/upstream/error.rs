@@ -57,9 +57,9 @@ pub enum UpstreamError {
     Exchange {
         /// The server.
         address: SocketAddr,
-        /// hyper's reason.
+        /// The client's reason.
         #[source]
-        source: hyper::Error,
+        source: ExchangeError,
     },
     /// The HTTP/2 connection ended while the request waited for its
     /// answer, and hyper never reported the stream's fate (seen after a
@@ -74,9 +74,9 @@ pub enum UpstreamError {
     NotSent {
         /// The server.
         address: SocketAddr,
-        /// hyper's reason.
+        /// The client's reason.
         #[source]
-        source: hyper::Error,
+        source: ExchangeError,
     },
     /// The client's own deadline (a gRPC call's `grpc-timeout`) passed
     /// before the response head: not the server's fault.
@@ -95,6 +95,18 @@ pub enum UpstreamError {
         /// The backend's `response_timeout`.
         after: Duration,
     },
+}
+
+/// Why an exchange failed, in the words of the client that carried it:
+/// our HTTP/1.1 client, or hyper's (HTTP/2, upgrades).
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// From our HTTP/1.1 client.
+    #[error(transparent)]
+    Http1(#[from] super::http1::Http1Error),
+    /// From hyper's client.
+    #[error(transparent)]
+    Hyper(#[from] hyper::Error),
 }
 
 impl UpstreamError {
@@ -200,7 +212,7 @@ mod tests {
             (
                 UpstreamError::NotSent {
                     address,
-                    source: hyper_error().await,
+                    source: hyper_error().await.into(),
                 },
                 (true, true),
             ),
@@ -208,7 +220,7 @@ mod tests {
             (
                 UpstreamError::Exchange {
                     address,
-                    source: hyper_error().await,
+                    source: hyper_error().await.into(),
                 },
                 (true, false),
             ),

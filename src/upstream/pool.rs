@@ -6,9 +6,12 @@
 //! request: a request whose connection could not be made is retried on
 //! another server with its body untouched, whatever its method.
 //!
-//! - HTTP/1.1: one request at a time per connection; idle connections are
+//! - HTTP/1.1: one request at a time per connection, on our own client
+//!   (`http1/`), driven by the request's task; idle connections are
 //!   reused last-in first-out (the warmest first), dropped when idle longer
 //!   than the backend's `idle_timeout`; at most `max_idle_per_server` kept.
+//!   Nobody polls an idle connection: one the server closed meanwhile is
+//!   found at checkout by a read that does not wait, and passed over.
 //! - HTTP/2: a connection carries up to `h2_max_streams` requests at once;
 //!   past it, or when the server sent GOAWAY, a new connection is opened.
 //!   A connection with no stream open for `idle_timeout` is closed.
@@ -26,7 +29,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio_util::sync::CancellationToken;
 
 use super::connect::{Connected, Connector, Purpose};
-use super::error::UpstreamError;
+use super::error::{ExchangeError, UpstreamError};
+use super::http1::{Framing, Http1Connection};
 use crate::body::RequestBody;
 use crate::config::{BackendConfig, UpstreamProtocol};
 use crate::tls::UpstreamTls;
@@ -34,21 +38,44 @@ use crate::tls::UpstreamTls;
 /// The sending half of a connection.
 #[derive(Debug)]
 pub enum Sender {
-    /// An HTTP/1.1 connection: one request at a time.
-    Http1(http1::SendRequest<RequestBody>),
+    /// An HTTP/1.1 connection of our own client: one request at a time,
+    /// driven by the request's task. Boxed: a response carries its
+    /// connection, and a pointer is cheaper to move along with it.
+    Http1(Box<Http1Connection>),
     /// A share of an HTTP/2 connection.
     Http2(http2::SendRequest<RequestBody>),
+    /// An HTTP/1.1 connection for an upgrade, on hyper's client (which
+    /// hands over the connection after a 101).
+    Upgrade(http1::SendRequest<RequestBody>),
+}
+
+/// A response head, its body still to come from the connection.
+pub enum Incoming {
+    /// From hyper's client (HTTP/2, upgrades).
+    Hyper(hyper::body::Incoming),
+    /// From our HTTP/1.1 client: read from the connection by this framing.
+    Http1(Framing),
+}
+
+/// A request that could not be sent, handed back when it is unsent.
+pub struct TrySendError {
+    error: ExchangeError,
+    unsent: Option<http::Request<RequestBody>>,
+}
+
+impl TrySendError {
+    /// The request, if none of it was written.
+    pub fn take_message(&mut self) -> Option<http::Request<RequestBody>> {
+        self.unsent.take()
+    }
+
+    /// Why.
+    pub fn into_error(self) -> ExchangeError {
+        self.error
+    }
 }
 
 impl Sender {
-    /// Whether the connection has closed.
-    pub fn is_closed(&self) -> bool {
-        match self {
-            Sender::Http1(sender) => sender.is_closed(),
-            Sender::Http2(sender) => sender.is_closed(),
-        }
-    }
-
     /// HTTP/2.
     pub fn is_http2(&self) -> bool {
         matches!(self, Sender::Http2(_))
@@ -59,11 +86,29 @@ impl Sender {
     pub async fn try_send_request(
         &mut self,
         request: http::Request<RequestBody>,
-    ) -> Result<http::Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<http::Request<RequestBody>>>
-    {
-        match self {
-            Sender::Http1(sender) => sender.try_send_request(request).await,
+    ) -> Result<http::Response<Incoming>, TrySendError> {
+        let hyper_result = match self {
+            Sender::Http1(connection) => {
+                return match connection.send(request).await {
+                    Ok(response) => Ok(response.map(Incoming::Http1)),
+                    Err(failed) => Err(TrySendError {
+                        error: ExchangeError::Http1(failed.error),
+                        unsent: failed.unsent,
+                    }),
+                }
+            }
             Sender::Http2(sender) => sender.try_send_request(request).await,
+            Sender::Upgrade(sender) => sender.try_send_request(request).await,
+        };
+        match hyper_result {
+            Ok(response) => Ok(response.map(Incoming::Hyper)),
+            Err(mut failed) => {
+                let unsent = failed.take_message();
+                Err(TrySendError {
+                    error: ExchangeError::Hyper(failed.into_error()),
+                    unsent,
+                })
+            }
         }
     }
 }
@@ -120,7 +165,7 @@ impl PoolSettings {
 
 #[derive(Debug)]
 struct Idle {
-    sender: http1::SendRequest<RequestBody>,
+    connection: Box<Http1Connection>,
     since: Instant,
     /// The worker whose runtime drives the connection: only its requests
     /// take it (another worker's would cross threads on every exchange).
@@ -236,29 +281,16 @@ impl ConnectionPool {
         if self.may_speak_http2() {
             return self.checkout_shared().await;
         }
-        while let Some((idle, settings)) = self.pop() {
-            if idle.since.elapsed() > settings.idle_timeout || idle.sender.is_closed() {
+        while let Some((mut idle, idle_timeout)) = self.pop() {
+            if idle.since.elapsed() > idle_timeout || !idle.connection.is_alive() {
                 continue;
             }
-            let mut sender = idle.sender;
-            if sender.is_ready() {
-                return Ok(Connection {
-                    sender: Sender::Http1(sender),
-                    reused: true,
-                    stream: None,
-                    pooled: true,
-                });
-            }
-            // Put back the moment its last response ended: it becomes ready
-            // as soon as its connection task has seen that.
-            if let Ok(Ok(())) = tokio::time::timeout(settings.connect_timeout, sender.ready()).await {
-                return Ok(Connection {
-                    sender: Sender::Http1(sender),
-                    reused: true,
-                    stream: None,
-                    pooled: true,
-                });
-            }
+            return Ok(Connection {
+                sender: Sender::Http1(idle.connection),
+                reused: true,
+                stream: None,
+                pooled: true,
+            });
         }
         // Boxed: a new connection's handshakes are a large future that a
         // pooled checkout would otherwise carry in every request's state.
@@ -307,7 +339,7 @@ impl ConnectionPool {
             }
         });
         Ok(Connection {
-            sender: Sender::Http1(sender),
+            sender: Sender::Upgrade(sender),
             reused: false,
             stream: None,
             pooled: false,
@@ -315,20 +347,34 @@ impl ConnectionPool {
     }
 
     /// Returns an HTTP/1.1 connection after its response has been read to
-    /// the end.
-    pub fn checkin(&self, sender: http1::SendRequest<RequestBody>) {
-        if sender.is_closed() {
+    /// the end (kept only when its response allowed reuse).
+    pub fn checkin(&self, connection: Box<Http1Connection>) {
+        if !connection.may_reuse() {
             return;
         }
-        if let Ok(mut state) = self.state.lock() {
+        let now = Instant::now();
+        let expired: Vec<Idle> = {
+            let Ok(mut state) = self.state.lock() else { return };
+            // Nobody polls an idle connection, so the oldest ones past
+            // `idle_timeout` are dropped here (outside the lock), rather
+            // than only when a checkout comes to them.
+            let idle_timeout = state.settings.idle_timeout;
+            let stale = state
+                .idle
+                .iter()
+                .take_while(|idle| now.saturating_duration_since(idle.since) > idle_timeout)
+                .count();
+            let expired = state.idle.drain(..stale).collect();
             if state.idle.len() < state.settings.max_idle {
                 state.idle.push(Idle {
-                    sender,
-                    since: Instant::now(),
+                    connection,
+                    since: now,
                     worker: crate::worker::current(),
                 });
             }
-        }
+            expired
+        };
+        drop(expired);
     }
 
     /// Connections opened so far.
@@ -346,13 +392,13 @@ impl ConnectionPool {
         self.state.lock().map(|s| s.shared.len()).unwrap_or(0)
     }
 
-    fn pop(&self) -> Option<(Idle, PoolSettings)> {
+    /// The warmest idle connection of this worker's (last in, first out),
+    /// and the backend's `idle_timeout`.
+    fn pop(&self) -> Option<(Idle, Duration)> {
         let mut state = self.state.lock().ok()?;
-        let settings = state.settings.clone();
-        // The warmest of this worker's (last in, first out).
         let worker = crate::worker::current();
         let position = state.idle.iter().rposition(|idle| idle.worker == worker)?;
-        Some((state.idle.remove(position), settings))
+        Some((state.idle.remove(position), state.settings.idle_timeout))
     }
 
     /// A stream on an HTTP/2 connection with room; closed connections and
@@ -386,24 +432,15 @@ impl ConnectionPool {
         if let Ok(mut state) = self.state.lock() {
             state.speaks_http2 = Some(http2);
         }
-        let io = TokioIo::new(transport);
         if !http2 {
-            let (sender, connection) = http1::Builder::new()
-                .handshake(io)
-                .await
-                .map_err(|source| UpstreamError::Handshake { address, source })?;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%address, error = %crate::report::Report(&error), "upstream connection ended with an error");
-                }
-            });
             return Ok(Connection {
-                sender: Sender::Http1(sender),
+                sender: Sender::Http1(Box::new(Http1Connection::new(transport))),
                 reused: false,
                 stream: None,
                 pooled: true,
             });
         }
+        let io = TokioIo::new(transport);
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(Some(Duration::from_secs(30)))
@@ -443,8 +480,6 @@ impl ConnectionPool {
 mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
-
-    use http_body_util::BodyExt;
 
     use super::*;
     use crate::config::Config;
@@ -497,13 +532,19 @@ mod tests {
             Ok(response) => response,
             Err(failed) => panic!("no response: {}", failed.into_error()),
         };
-        response.into_body().collect().await.expect("body");
+        let (Incoming::Http1(mut framing), Sender::Http1(connection)) = (response.into_body(), &mut connection.sender)
+        else {
+            panic!("an HTTP/1.1 test");
+        };
+        while let Some(frame) = std::future::poll_fn(|cx| connection.poll_body(cx, &mut framing)).await {
+            frame.expect("body");
+        }
     }
 
     fn checkin(pool: &ConnectionPool, connection: Connection) {
         match connection.sender {
-            Sender::Http1(sender) => pool.checkin(sender),
-            Sender::Http2(_) => panic!("an HTTP/1.1 test"),
+            Sender::Http1(connection) => pool.checkin(connection),
+            _ => panic!("an HTTP/1.1 test"),
         }
     }
 
@@ -540,6 +581,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn stale_idle_connections_are_dropped_when_another_comes_back() {
+        let (address, _) = origin(false).await;
+        let pool = pool(address, "idle_timeout = \"50ms\"");
+        let mut connections = Vec::new();
+        for _ in 0..3 {
+            connections.push(pool.checkout().await.expect("connection"));
+        }
+        for connection in &mut connections {
+            exchange(connection).await;
+        }
+        let last = connections.pop().expect("three");
+        for connection in connections {
+            checkin(&pool, connection);
+        }
+        assert_eq!(pool.idle_count(), 2);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        // Nobody polls idle connections: the two past idle_timeout go
+        // when the next one is checked in, not only at a checkout.
+        checkin(&pool, last);
+        assert_eq!(pool.idle_count(), 1, "the stale two were dropped");
+    }
+
+    #[tokio::test]
     async fn a_connection_the_server_closed_is_not_kept() {
         let (address, accepted) = origin(true).await;
         let pool = pool(address, "");
@@ -547,8 +611,6 @@ mod tests {
             let mut connection = pool.checkout().await.expect("connection");
             assert!(!connection.reused);
             exchange(&mut connection).await;
-            // Give hyper's connection task the moment to see the close.
-            tokio::time::sleep(Duration::from_millis(20)).await;
             checkin(&pool, connection);
         }
         assert_eq!(pool.connects(), 3);

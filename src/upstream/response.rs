@@ -3,6 +3,9 @@
 //! stream is released (HTTP/2), and the server's in-flight count drops; if
 //! the client goes away first, an HTTP/1.1 connection is closed instead (it
 //! still carries unread bytes) and an HTTP/2 stream is reset.
+//!
+//! An HTTP/1.1 body is read from its connection here, in the poll of the
+//! client's response: the connection lives in the body until it goes back.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,10 +13,10 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
-use super::pool::{Connection, Sender};
+use super::pool::{Connection, Incoming, Sender};
 use super::server::{InFlight, Server};
+use crate::body::BoxError;
 
 /// A server's response body (see the module doc).
 pub struct UpstreamBody {
@@ -21,7 +24,7 @@ pub struct UpstreamBody {
     release: Option<Release>,
     /// The break of a broken body, held back for one poll (see
     /// `poll_frame`).
-    broken: Option<hyper::Error>,
+    broken: Option<BoxError>,
 }
 
 struct Release {
@@ -43,7 +46,7 @@ impl UpstreamBody {
                 _in_flight: in_flight,
             }),
         };
-        if response.body.is_end_stream() && response.release.as_ref().is_some_and(|r| r.connection.pooled) {
+        if response.is_end_stream() && response.release.as_ref().is_some_and(|r| r.connection.pooled) {
             response.finish();
         }
         response
@@ -59,8 +62,30 @@ impl UpstreamBody {
         if let Some(release) = self.release.take() {
             // An HTTP/2 stream is released when its guard drops; an
             // upgrade's connection is never pooled.
-            if let (true, Sender::Http1(sender)) = (release.connection.pooled, release.connection.sender) {
-                release.server.pool.checkin(sender);
+            if let (true, Sender::Http1(connection)) = (release.connection.pooled, release.connection.sender) {
+                release.server.pool.checkin(connection);
+            }
+        }
+    }
+
+    /// The next frame from the server, read from our HTTP/1.1 connection
+    /// or from hyper's body.
+    fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.body {
+            Incoming::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
+            Incoming::Http1(framing) => {
+                let Some(Release {
+                    connection:
+                        Connection {
+                            sender: Sender::Http1(connection),
+                            ..
+                        },
+                    ..
+                }) = self.release.as_mut()
+                else {
+                    return Poll::Ready(None);
+                };
+                connection.poll_body(cx, framing).map_err(BoxError::from)
             }
         }
     }
@@ -68,16 +93,16 @@ impl UpstreamBody {
 
 impl Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(error) = self.broken.take() {
             return Poll::Ready(Some(Err(error)));
         }
-        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        let frame = ready!(self.poll_source(cx));
         match frame {
             None => self.finish(),
-            Some(Ok(_)) if self.body.is_end_stream() => self.finish(),
+            Some(Ok(_)) if self.is_end_stream() => self.finish(),
             Some(Ok(_)) => {}
             // A broken body: the connection is dropped rather than reused,
             // and the break waits one poll. The bytes that came before it
@@ -96,10 +121,19 @@ impl Body for UpstreamBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.body {
+            Incoming::Hyper(body) => body.is_end_stream(),
+            Incoming::Http1(framing) => framing.is_end(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match &self.body {
+            Incoming::Hyper(body) => body.size_hint(),
+            Incoming::Http1(framing) => match framing.remaining() {
+                Some(n) => SizeHint::with_exact(n),
+                None => SizeHint::default(),
+            },
+        }
     }
 }

@@ -1,0 +1,518 @@
+//! Switchyard's own HTTP/1.1 client, for pooled connections to servers.
+//!
+//! A request's own task does the whole exchange: it writes the head (and a
+//! small body) in one write, reads and parses the response head, and then,
+//! as the client reads the response body, reads the body from the socket.
+//! No task per connection, no channel between the request and its
+//! connection: with hyper's client each exchange handed the request, the
+//! response head and every body chunk between two tasks.
+//!
+//! What it does, as HTTP/1.1 asks (RFC 9112):
+//! - the request's body: a whole one with its length, a streamed one with
+//!   its exact length when known, else chunked; sent while the response is
+//!   watched for, so a server that answers early (a 413) is heard at once,
+//!   and then the connection is not reused;
+//! - the response: interim (1xx) heads skipped; no body after `HEAD`, 204,
+//!   304; else chunked (trailers kept), `Content-Length`, or until close;
+//! - reuse only when the response allows it (HTTP/1.1, no `Connection:
+//!   close`, a framed body read to the end, nothing sent past it).
+//!
+//! Upgrades (WebSocket) stay on hyper's client (`pool.rs`): after the 101
+//! the connection is a tunnel, which hyper hands over.
+
+mod decode;
+mod encode;
+mod error;
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use http::{Method, Request, Response};
+use http_body::{Body, Frame};
+use tokio::io::AsyncWrite;
+
+use super::connect::Transport;
+use crate::body::RequestBody;
+pub use decode::Framing;
+use decode::{Parsed, Step};
+use encode::BodyPlan;
+pub use error::Http1Error;
+
+/// Bytes read from the socket at a time, at least.
+const READ_SIZE: usize = 8 * 1024;
+
+/// An HTTP/1.1 connection to a server, between exchanges or in one.
+pub struct Http1Connection {
+    io: Transport,
+    /// Bytes read and not yet parsed.
+    read: BytesMut,
+    /// Bytes to write, from `written` on.
+    write: Vec<u8>,
+    written: usize,
+    /// Whether the exchange in progress leaves the connection reusable.
+    reusable: bool,
+}
+
+/// A request that failed, handed back when none of it was written (then
+/// it may go on another connection as it is).
+pub struct SendError {
+    /// Why.
+    pub error: Http1Error,
+    /// The request, unsent.
+    pub unsent: Option<Request<RequestBody>>,
+}
+
+/// Where a streamed request body stands.
+struct Streaming {
+    /// `Content-Length` sent, or chunked.
+    declared: Option<u64>,
+    sent: u64,
+    ended: bool,
+}
+
+impl Streaming {
+    fn new(declared: Option<u64>) -> Streaming {
+        Streaming {
+            declared,
+            sent: 0,
+            ended: false,
+        }
+    }
+}
+
+/// How far a request has been written.
+enum Phase {
+    /// The head (and a small body with it), then what follows it.
+    Head(Option<Next>),
+    /// A whole body too large to copy behind the head.
+    Whole(Bytes),
+    /// A streamed body.
+    Stream(Streaming),
+    /// All of it.
+    Sent,
+}
+
+/// What follows the head.
+enum Next {
+    Whole(Bytes),
+    Stream(Streaming),
+}
+
+impl Http1Connection {
+    /// A connection on `io`, just made.
+    pub fn new(io: Transport) -> Http1Connection {
+        Http1Connection {
+            io,
+            read: BytesMut::new(),
+            write: Vec::new(),
+            written: 0,
+            reusable: true,
+        }
+    }
+
+    /// Whether an idle connection can take a request: the server has not
+    /// closed it and sent nothing unasked. Reads without waiting (a
+    /// pending read is the good answer).
+    pub fn is_alive(&mut self) -> bool {
+        if !self.read.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        self.read.reserve(READ_SIZE);
+        matches!(
+            tokio_util::io::poll_read_buf(Pin::new(&mut self.io), &mut cx, &mut self.read),
+            Poll::Pending
+        )
+    }
+
+    /// Whether it may go back to the pool: its last response allowed it
+    /// and was read to the end, with nothing after it.
+    pub fn may_reuse(&self) -> bool {
+        self.reusable && self.read.is_empty()
+    }
+
+    /// Sends `request` and reads the response head. The body is then read
+    /// with [`Http1Connection::poll_body`], by the framing returned.
+    pub async fn send(&mut self, mut request: Request<RequestBody>) -> Result<Response<Framing>, SendError> {
+        let head_request = request.method() == Method::HEAD;
+        self.reusable = true;
+        self.written = 0;
+        let mut phase = match encode::head(&mut request, &mut self.write) {
+            BodyPlan::None => Phase::Head(None),
+            BodyPlan::Whole(bytes) => Phase::Head(Some(Next::Whole(bytes))),
+            BodyPlan::Length(n) => Phase::Head(Some(Next::Stream(Streaming::new(Some(n))))),
+            BodyPlan::Chunked => Phase::Head(Some(Next::Stream(Streaming::new(None)))),
+        };
+        let mut primed = false;
+        let result = poll_fn(|cx| {
+            if let Phase::Head(next) = &mut phase {
+                if let (false, Some(Next::Stream(stream))) = (primed, next.as_mut()) {
+                    // The body's first bytes, when already there, go in
+                    // the head's write; a body broken from its start
+                    // fails the request before anything is sent.
+                    primed = true;
+                    if let Poll::Ready(Err(error)) = self.poll_body_into_buffer(cx, request.body_mut(), stream) {
+                        return Poll::Ready(Err((error, false)));
+                    }
+                }
+                match self.poll_write_out(cx) {
+                    Poll::Ready(Ok(())) => {
+                        phase = match next.take() {
+                            None => Phase::Sent,
+                            Some(Next::Whole(bytes)) => Phase::Whole(bytes),
+                            Some(Next::Stream(stream)) => Phase::Stream(stream),
+                        }
+                    }
+                    // Not a byte of the head written: the request goes
+                    // back whole, to be sent on another connection.
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err((error, self.written == 0))),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            let sending = match &mut phase {
+                Phase::Whole(bytes) => self.poll_write_bytes(cx, bytes),
+                Phase::Stream(stream) => self.poll_send_body(cx, request.body_mut(), stream),
+                Phase::Head(_) | Phase::Sent => Poll::Pending,
+            };
+            match sending {
+                Poll::Ready(Ok(())) => phase = Phase::Sent,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err((error, false))),
+                Poll::Pending => {}
+            }
+            // Watched while the body goes: a server may answer before it
+            // has read it all.
+            self.poll_head(cx, head_request).map_err(|error| (error, false))
+        })
+        .await;
+        match result {
+            Ok(head) => {
+                if !matches!(phase, Phase::Sent) || !head.keep_alive {
+                    // An early answer leaves the rest of the body unsent:
+                    // the connection cannot carry another request.
+                    self.reusable = false;
+                }
+                let mut response = Response::new(head.framing);
+                *response.status_mut() = head.parts.status;
+                *response.version_mut() = head.parts.version;
+                *response.headers_mut() = head.parts.headers;
+                Ok(response)
+            }
+            Err((error, unsent)) => {
+                self.reusable = false;
+                Err(SendError {
+                    error,
+                    unsent: unsent.then_some(request),
+                })
+            }
+        }
+    }
+
+    /// Writes `bytes` (a whole body too large to copy behind the head).
+    fn poll_write_bytes(&mut self, cx: &mut Context<'_>, bytes: &mut Bytes) -> Poll<Result<(), Http1Error>> {
+        while !bytes.is_empty() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, bytes)).map_err(Http1Error::Io)?;
+            if n == 0 {
+                return Poll::Ready(Err(Http1Error::Io(std::io::ErrorKind::WriteZero.into())));
+            }
+            bytes::Buf::advance(bytes, n);
+        }
+        ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(Http1Error::Io)?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes what is buffered, then flushes.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Http1Error>> {
+        while self.written < self.write.len() {
+            let n =
+                ready!(Pin::new(&mut self.io).poll_write(cx, &self.write[self.written..])).map_err(Http1Error::Io)?;
+            if n == 0 {
+                return Poll::Ready(Err(Http1Error::Io(std::io::ErrorKind::WriteZero.into())));
+            }
+            self.written += n;
+        }
+        ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(Http1Error::Io)?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Streams the request body: each frame is framed into the write
+    /// buffer and written before the next is asked for.
+    fn poll_send_body(
+        &mut self,
+        cx: &mut Context<'_>,
+        body: &mut RequestBody,
+        stream: &mut Streaming,
+    ) -> Poll<Result<(), Http1Error>> {
+        loop {
+            ready!(self.poll_write_out(cx))?;
+            if stream.ended {
+                return Poll::Ready(Ok(()));
+            }
+            self.write.clear();
+            self.written = 0;
+            ready!(self.poll_body_into_buffer(cx, body, stream))?;
+        }
+    }
+
+    /// Takes the body's next frame and appends it, framed, to the write
+    /// buffer (the end of a chunked body is its last chunk and trailers).
+    fn poll_body_into_buffer(
+        &mut self,
+        cx: &mut Context<'_>,
+        body: &mut RequestBody,
+        stream: &mut Streaming,
+    ) -> Poll<Result<(), Http1Error>> {
+        match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if data.is_empty() => {}
+                Ok(data) => {
+                    stream.sent += data.len() as u64;
+                    match stream.declared {
+                        Some(declared) if stream.sent > declared => {
+                            return Poll::Ready(Err(Http1Error::RequestLength {
+                                declared,
+                                actual: stream.sent,
+                            }));
+                        }
+                        Some(_) => self.write.extend_from_slice(&data),
+                        None => {
+                            encode::chunk_size_line(&mut self.write, data.len());
+                            self.write.extend_from_slice(&data);
+                            self.write.extend_from_slice(b"\r\n");
+                        }
+                    }
+                }
+                Err(frame) => {
+                    if let (None, Ok(trailers)) = (stream.declared, frame.into_trailers()) {
+                        self.write.extend_from_slice(b"0\r\n");
+                        for (name, value) in &trailers {
+                            self.write.extend_from_slice(name.as_str().as_bytes());
+                            self.write.extend_from_slice(b": ");
+                            self.write.extend_from_slice(value.as_bytes());
+                            self.write.extend_from_slice(b"\r\n");
+                        }
+                        self.write.extend_from_slice(b"\r\n");
+                        stream.ended = true;
+                    }
+                }
+            },
+            Some(Err(error)) => return Poll::Ready(Err(Http1Error::RequestBody(error))),
+            None => {
+                match stream.declared {
+                    Some(declared) if declared != stream.sent => {
+                        return Poll::Ready(Err(Http1Error::RequestLength {
+                            declared,
+                            actual: stream.sent,
+                        }));
+                    }
+                    Some(_) => {}
+                    None => self.write.extend_from_slice(b"0\r\n\r\n"),
+                }
+                stream.ended = true;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads until a final response head is parsed.
+    fn poll_head(&mut self, cx: &mut Context<'_>, head_request: bool) -> Poll<Result<decode::Head, Http1Error>> {
+        loop {
+            if !self.read.is_empty() {
+                match decode::parse_head(&mut self.read, head_request)? {
+                    Parsed::Head(head) => return Poll::Ready(Ok(head)),
+                    Parsed::Interim => continue,
+                    Parsed::Partial => {}
+                }
+            }
+            if ready!(self.poll_read(cx))? == 0 {
+                return Poll::Ready(Err(Http1Error::ClosedBeforeHead));
+            }
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, Http1Error>> {
+        if self.read.capacity() - self.read.len() < READ_SIZE / 2 {
+            self.read.reserve(READ_SIZE);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read).map_err(Http1Error::Io)
+    }
+
+    /// The next frame of the response body, by `framing`.
+    pub fn poll_body(
+        &mut self,
+        cx: &mut Context<'_>,
+        framing: &mut Framing,
+    ) -> Poll<Option<Result<Frame<Bytes>, Http1Error>>> {
+        loop {
+            match framing.decode(&mut self.read) {
+                Ok(Step::Frame(frame)) => return Poll::Ready(Some(Ok(frame))),
+                Ok(Step::End) => return Poll::Ready(None),
+                Ok(Step::More) => {}
+                Err(error) => {
+                    self.reusable = false;
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+            match ready!(self.poll_read(cx)) {
+                Ok(0) => {
+                    self.reusable = false;
+                    if let Err(error) = framing.closed() {
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    self.reusable = false;
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Http1Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http1Connection")
+            .field("buffered", &self.read.len())
+            .field("reusable", &self.reusable)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// A server on a real socket that answers each request head it reads
+    /// with the next of `answers`, then closes when they run out, and
+    /// reports every request it read.
+    async fn server(
+        answers: Vec<&'static [u8]>,
+    ) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (seen, requests) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut read = Vec::new();
+            for answer in answers {
+                let mut buf = [0u8; 4096];
+                while !read.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = seen.send(std::mem::take(&mut read));
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+        });
+        (address, requests)
+    }
+
+    async fn connect(address: std::net::SocketAddr) -> Http1Connection {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        Http1Connection::new(Transport::Plain(stream))
+    }
+
+    fn get(path: &'static str) -> Request<RequestBody> {
+        let mut request = Request::new(RequestBody::Empty);
+        *request.uri_mut() = http::Uri::from_static(path);
+        request
+            .headers_mut()
+            .insert(http::header::HOST, http::HeaderValue::from_static("h"));
+        request
+    }
+
+    async fn body(connection: &mut Http1Connection, mut framing: Framing) -> Result<Vec<u8>, Http1Error> {
+        let mut data = Vec::new();
+        while let Some(frame) = poll_fn(|cx| connection.poll_body(cx, &mut framing)).await {
+            if let Ok(bytes) = frame?.into_data() {
+                data.extend_from_slice(&bytes);
+            }
+        }
+        Ok(data)
+    }
+
+    #[tokio::test]
+    async fn one_connection_carries_requests_one_after_another() {
+        let (address, mut requests) = server(vec![
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        ])
+        .await;
+        let mut connection = connect(address).await;
+        for (path, expected) in [("/one", &b"hello"[..]), ("/two?x=1", b"abc")] {
+            assert!(connection.is_alive(), "{path}: alive between exchanges");
+            let response = connection
+                .send(get(path))
+                .await
+                .map_err(|e| e.error)
+                .expect("a response");
+            assert_eq!(response.status(), http::StatusCode::OK);
+            let data = body(&mut connection, response.into_body()).await.expect("the body");
+            assert_eq!(data, expected, "{path}");
+            assert!(connection.may_reuse(), "{path}: reusable");
+            let request = requests.recv().await.expect("the server read it");
+            assert!(
+                request.starts_with(format!("GET {path} HTTP/1.1\r\nhost: h\r\n").as_bytes()),
+                "{path}"
+            );
+        }
+        // The server has run out of answers and closed: found without
+        // sending anything.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!connection.is_alive(), "closed by the server");
+    }
+
+    #[tokio::test]
+    async fn a_response_that_forbids_reuse_is_not_reused() {
+        for answer in [
+            &b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ] {
+            // A second answer keeps the server's end open.
+            let (address, _requests) = server(vec![answer, b"HTTP/1.1 204 No Content\r\n\r\n"]).await;
+            let mut connection = connect(address).await;
+            let response = connection
+                .send(get("/"))
+                .await
+                .map_err(|e| e.error)
+                .expect("a response");
+            let data = body(&mut connection, response.into_body()).await.expect("the body");
+            assert_eq!(data, b"ok");
+            // Bytes past the body may arrive with it or just after.
+            let reusable = connection.may_reuse() && connection.is_alive();
+            assert!(!reusable, "{:?}", String::from_utf8_lossy(answer));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_by_the_server_fails_and_a_silent_close_is_no_response() {
+        let (address, _requests) = server(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]).await;
+        let mut connection = connect(address).await;
+        let response = connection.send(get("/")).await.map_err(|e| e.error).expect("a head");
+        let cut = body(&mut connection, response.into_body()).await;
+        assert!(matches!(cut, Err(Http1Error::BodyCut { .. })), "{cut:?}");
+        assert!(!connection.may_reuse());
+        let (address, _requests) = server(vec![]).await;
+        let mut connection = connect(address).await;
+        match connection.send(get("/")).await {
+            Err(SendError {
+                error: Http1Error::ClosedBeforeHead | Http1Error::Io(_),
+                ..
+            }) => {}
+            Err(other) => panic!("{}", other.error),
+            Ok(response) => panic!("a response: {}", response.status()),
+        }
+    }
+}
