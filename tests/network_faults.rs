@@ -6,7 +6,8 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -728,5 +729,101 @@ async fn a_request_to_a_server_that_never_answers_times_out_and_is_not_replayed(
         good.requests_with("POST") + good.requests_with("GET"),
         6 - at_silent,
         "the good server got only its own"
+    );
+}
+
+/// A server that answers `POST /upload` with 413 as soon as it has the
+/// head, reading none of the body and keeping the connection open, and
+/// answers anything else with 200 "ok", keep-alive. Counts connections.
+async fn answering_early() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 << 10];
+                let mut seen = Vec::new();
+                loop {
+                    let head_end = loop {
+                        if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        let Ok(n @ 1..) = stream.read(&mut buf).await else {
+                            return;
+                        };
+                        seen.extend_from_slice(&buf[..n]);
+                    };
+                    if seen.starts_with(b"POST /upload ") {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
+                            .await;
+                        // The body is never read as such: whatever follows
+                        // on this connection is swallowed.
+                        while let Ok(1..) = stream.read(&mut buf).await {}
+                        return;
+                    }
+                    seen.drain(..head_end);
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await;
+                }
+            });
+        }
+    });
+    (address, accepted)
+}
+
+/// A server that answers before the request's body has all been sent is
+/// heard at once (the client gets its 413 while still owing most of the
+/// body), and its connection, which still expects the rest of the body, is
+/// never given to another request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_before_the_body_ends_is_passed_on_and_its_connection_not_reused() {
+    let (address, accepted) = answering_early().await;
+    let lab = Lab::start_with(|_| config(&[("early", address)], |b| b.retries = Some(0))).await;
+    let mut stream = TcpStream::connect(lab.addr("web")).await.unwrap();
+    stream
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        .await
+        .unwrap();
+    stream.write_all(&[7u8; 1000]).await.unwrap();
+    // 99,000 bytes of the body are still owed when the answer comes.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        while !answer.windows(8).any(|w| w == b"too big!") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(read.is_ok(), "no answer while the body was owed: {answer:?}");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    let client = lab.client();
+    for round in 0..3 {
+        let reply = client
+            .send(
+                http::Request::get(lab.url("web", "/small"))
+                    .body(Full::default())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.status.as_u16(), reply.body.as_str()),
+            (200, "ok"),
+            "round {round}"
+        );
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "one connection for the upload, which was not reused, and one kept alive for the rest"
     );
 }
