@@ -371,6 +371,71 @@ impl Http1Connection {
     }
 }
 
+/// A whole response as read by [`read_response`].
+#[derive(Debug)]
+pub struct WholeResponse {
+    /// Status, version and headers.
+    pub parts: http::response::Parts,
+    /// The body, decoded from its framing.
+    pub body: Vec<u8>,
+    /// The trailers of a chunked body.
+    pub trailers: Option<http::HeaderMap>,
+    /// Whether the connection could carry another request after it.
+    pub keep_alive: bool,
+    /// Bytes after the response's end.
+    pub left_over: usize,
+}
+
+/// Reads one response from `chunks`, as a connection does that receives
+/// them one read at a time and then is closed by the server: the same head
+/// parser and body decoder, without a socket. For the fuzz target (any
+/// bytes, cut anywhere, give the same answer or the same error, never a
+/// panic) and for tests.
+pub fn read_response<'a>(
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    head_request: bool,
+) -> Result<WholeResponse, Http1Error> {
+    let mut chunks = chunks.into_iter();
+    let mut buf = BytesMut::new();
+    let head = loop {
+        match decode::parse_head(&mut buf, head_request)? {
+            Parsed::Head(head) => break head,
+            Parsed::Interim => {}
+            Parsed::Partial => match chunks.next() {
+                Some(chunk) => buf.extend_from_slice(chunk),
+                None => return Err(Http1Error::ClosedBeforeHead),
+            },
+        }
+    };
+    let (mut framing, mut body, mut trailers) = (head.framing, Vec::new(), None);
+    let mut keep_alive = head.keep_alive;
+    loop {
+        match framing.decode(&mut buf)? {
+            Step::Frame(frame) => match frame.into_data() {
+                Ok(data) => body.extend_from_slice(&data),
+                Err(frame) => trailers = frame.into_trailers().ok(),
+            },
+            Step::End => break,
+            Step::More => match chunks.next() {
+                Some(chunk) => buf.extend_from_slice(chunk),
+                None => {
+                    framing.closed()?;
+                    keep_alive = false;
+                    break;
+                }
+            },
+        }
+    }
+    let left_over = buf.len() + chunks.map(<[u8]>::len).sum::<usize>();
+    Ok(WholeResponse {
+        parts: head.parts,
+        body,
+        trailers,
+        keep_alive: keep_alive && left_over == 0,
+        left_over,
+    })
+}
+
 impl std::fmt::Debug for Http1Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Http1Connection")
