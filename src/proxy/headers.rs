@@ -96,6 +96,16 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, client: &HeaderValue) {
 #[error("invalid header edit from a plugin: {0}")]
 pub struct BadHeaderEdit(String);
 
+/// Applies a request's plugin edits ([`apply_edits`]), then strips the
+/// head again, so a plugin cannot make a connection-level header reach the
+/// server. (Stripping only after an edit that adds a hop-by-hop header was
+/// measured: -0.5 % instructions on keep-alive, not kept.)
+pub fn apply_request_edits(headers: &mut HeaderMap, edits: &[HeaderOp]) -> Vec<BadHeaderEdit> {
+    let bad = apply_edits(headers, edits);
+    strip_hop_by_hop(headers);
+    bad
+}
+
 /// Applies plugin edits in order. Invalid names or values are skipped and
 /// returned, so the caller can log them; the rest still apply.
 pub fn apply_edits(headers: &mut HeaderMap, edits: &[HeaderOp]) -> Vec<BadHeaderEdit> {
@@ -183,6 +193,48 @@ mod tests {
         let mut plain = map(&[("host", "a"), ("x-kept", "yes")]);
         strip_hop_by_hop(&mut plain);
         assert_eq!(plain.len(), 2);
+    }
+
+    #[test]
+    fn a_plugin_cannot_add_a_connection_level_header() {
+        let checked = |name: &'static str, value: &'static str| {
+            HeaderOp::Checked(CheckedOp::Append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            ))
+        };
+        let raw = |name: &str, value: &str| {
+            HeaderOp::Set(Header {
+                name: name.into(),
+                value: value.into(),
+            })
+        };
+        for edits in [
+            vec![
+                checked("x-forwarded-proto", "https"),
+                checked("transfer-encoding", "chunked"),
+            ],
+            vec![raw("Connection", "x-kept"), raw("X-Forwarded-Proto", "https")],
+            vec![raw("Keep-Alive", "timeout=5"), checked("x-forwarded-proto", "https")],
+        ] {
+            let mut h = map(&[("host", "a"), ("x-kept", "yes")]);
+            assert!(apply_request_edits(&mut h, &edits).is_empty());
+            let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+            names.sort_unstable();
+            let expected: &[&str] = if edits
+                .iter()
+                .any(|e| matches!(e, HeaderOp::Set(h) if h.name == "Connection"))
+            {
+                // Connection named x-kept: it goes with it.
+                &["host", "x-forwarded-proto"]
+            } else {
+                &["host", "x-forwarded-proto", "x-kept"]
+            };
+            assert_eq!(names, expected, "{edits:?}");
+        }
+        let mut h = map(&[("host", "a")]);
+        apply_request_edits(&mut h, &[checked("x-forwarded-proto", "http")]);
+        assert_eq!(h.len(), 2);
     }
 
     #[test]

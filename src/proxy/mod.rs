@@ -507,9 +507,7 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: Request
     }
     strip_hop_by_hop(&mut view.head.headers);
     if !edits.is_empty() {
-        log_bad_edits(apply_edits(&mut view.head.headers, edits));
-        // A plugin cannot make a connection-level header reach the server.
-        strip_hop_by_hop(&mut view.head.headers);
+        log_bad_edits(headers::apply_request_edits(&mut view.head.headers, edits));
     }
     append_forwarded_for(&mut view.head.headers, &view.conn.client_ip);
     view.head.headers.insert(REQUEST_ID, id.header_value());
