@@ -134,6 +134,7 @@ impl RunningProxy {
         ));
         reloader.start_health_checks();
         let mut tasks = JoinSet::new();
+        tasks.spawn(close_expired_connections(Arc::clone(&proxy), shutdown.clone()));
         let mut listeners = Vec::new();
         let worker_count = config.workers.unwrap_or(1).max(1);
         let mut for_workers: Vec<Vec<WorkerListener>> = (1..worker_count).map(|_| Vec::new()).collect();
@@ -245,6 +246,26 @@ impl RunningProxy {
     /// How many workers serve (`workers`): this runtime and the threads.
     pub fn workers(&self) -> usize {
         self.workers.len() + 1
+    }
+}
+
+/// Every second, closes the idle upstream connections of the current
+/// generation's servers that outlived their backend's `idle_timeout`
+/// (nobody polls an idle HTTP/1.1 connection; see `upstream/pool.rs`).
+async fn close_expired_connections(proxy: Arc<Proxy>, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let generation = proxy.generation();
+        for target in generation.backends.values() {
+            for server in &target.backend.servers {
+                server.pool.close_expired();
+            }
+        }
     }
 }
 

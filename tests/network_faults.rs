@@ -827,3 +827,68 @@ async fn an_answer_before_the_body_ends_is_passed_on_and_its_connection_not_reus
         "one connection for the upload, which was not reused, and one kept alive for the rest"
     );
 }
+
+/// A keep-alive server that answers every request with 200 "ok" and counts
+/// the connections the proxy closed.
+async fn counting_closes() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let closed = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&closed);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 << 10];
+                let mut seen = Vec::new();
+                loop {
+                    if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..at + 4);
+                        if stream
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        continue;
+                    }
+                    match stream.read(&mut buf).await {
+                        Ok(0) => {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+    });
+    (address, closed)
+}
+
+/// An idle pooled connection is closed once it has been unused for
+/// `idle_timeout`, even when no request comes after it (nobody polls an
+/// idle connection: the proxy sweeps the pools every second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_after_idle_timeout_without_further_traffic() {
+    let (address, closed) = counting_closes().await;
+    let lab = Lab::start_with(|_| config(&[("idle", address)], |b| b.idle_timeout = Some("300ms".into()))).await;
+    let reply = lab
+        .client()
+        .send(http::Request::get(lab.url("web", "/")).body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "ok"));
+    assert_eq!(closed.load(Ordering::SeqCst), 0, "kept alive at first");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while closed.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        closed.load(Ordering::SeqCst),
+        1,
+        "closed by the proxy after idle_timeout"
+    );
+}

@@ -11,7 +11,9 @@
 //!   reused last-in first-out (the warmest first), dropped when idle longer
 //!   than the backend's `idle_timeout`; at most `max_idle_per_server` kept.
 //!   Nobody polls an idle connection: one the server closed meanwhile is
-//!   found at checkout by a read that does not wait, and passed over.
+//!   found at checkout by a read that does not wait, and passed over; the
+//!   proxy closes those unused for `idle_timeout` every second
+//!   (`close_expired`).
 //! - HTTP/2: a connection carries up to `h2_max_streams` requests at once;
 //!   past it, or when the server sent GOAWAY, a new connection is opened.
 //!   A connection with no stream open for `idle_timeout` is closed.
@@ -138,6 +140,20 @@ struct PoolState {
     /// With `protocol = "auto"`: whether the last connection's ALPN chose
     /// HTTP/2.
     speaks_http2: Option<bool>,
+}
+
+impl PoolState {
+    /// The idle connections past `idle_timeout` at `now`, taken out (the
+    /// oldest are first: connections are pushed as they come back).
+    fn take_expired(&mut self, now: Instant) -> Vec<Idle> {
+        let idle_timeout = self.settings.idle_timeout;
+        let stale = self
+            .idle
+            .iter()
+            .take_while(|idle| now.saturating_duration_since(idle.since) > idle_timeout)
+            .count();
+        self.idle.drain(..stale).collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -358,13 +374,7 @@ impl ConnectionPool {
             // Nobody polls an idle connection, so the oldest ones past
             // `idle_timeout` are dropped here (outside the lock), rather
             // than only when a checkout comes to them.
-            let idle_timeout = state.settings.idle_timeout;
-            let stale = state
-                .idle
-                .iter()
-                .take_while(|idle| now.saturating_duration_since(idle.since) > idle_timeout)
-                .count();
-            let expired = state.idle.drain(..stale).collect();
+            let expired = state.take_expired(now);
             if state.idle.len() < state.settings.max_idle {
                 state.idle.push(Idle {
                     connection,
@@ -373,6 +383,18 @@ impl ConnectionPool {
                 });
             }
             expired
+        };
+        drop(expired);
+    }
+
+    /// Closes the idle HTTP/1.1 connections unused for longer than
+    /// `idle_timeout`. Nobody polls an idle connection, so without this one
+    /// the server closed would hold its socket until the next request to
+    /// the server; the proxy runs it every second (`running.rs`).
+    pub fn close_expired(&self) {
+        let expired = match self.state.lock() {
+            Ok(mut state) => state.take_expired(Instant::now()),
+            Err(_) => return,
         };
         drop(expired);
     }
@@ -601,6 +623,9 @@ mod tests {
         // when the next one is checked in, not only at a checkout.
         checkin(&pool, last);
         assert_eq!(pool.idle_count(), 1, "the stale two were dropped");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        pool.close_expired();
+        assert_eq!(pool.idle_count(), 0, "and the last one by the sweep");
     }
 
     #[tokio::test]
