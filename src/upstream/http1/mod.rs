@@ -145,7 +145,7 @@ impl Http1Connection {
             BodyPlan::Length(n) => Phase::Head(Some(Next::Stream(Streaming::new(Some(n))))),
             BodyPlan::Chunked => Phase::Head(Some(Next::Stream(Streaming::new(None)))),
         };
-        let mut primed = false;
+        let (mut primed, mut body_taken) = (false, false);
         let result = poll_fn(|cx| {
             if let Phase::Head(next) = &mut phase {
                 if let (false, Some(Next::Stream(stream))) = (primed, next.as_mut()) {
@@ -153,8 +153,10 @@ impl Http1Connection {
                     // the head's write; a body broken from its start
                     // fails the request before anything is sent.
                     primed = true;
-                    if let Poll::Ready(Err(error)) = self.poll_body_into_buffer(cx, request.body_mut(), stream) {
-                        return Poll::Ready(Err((error, false)));
+                    match self.poll_body_into_buffer(cx, request.body_mut(), stream) {
+                        Poll::Ready(Ok(())) => body_taken = true,
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err((error, false))),
+                        Poll::Pending => {}
                     }
                 }
                 match self.poll_write_out(cx) {
@@ -165,9 +167,12 @@ impl Http1Connection {
                             Some(Next::Stream(stream)) => Phase::Stream(stream),
                         }
                     }
-                    // Not a byte of the head written: the request goes
-                    // back whole, to be sent on another connection.
-                    Poll::Ready(Err(error)) => return Poll::Ready(Err((error, self.written == 0))),
+                    // Not a byte of the head written, and none of a
+                    // streamed body taken: the request goes back whole, to
+                    // be sent on another connection.
+                    Poll::Ready(Err(error)) => {
+                        return Poll::Ready(Err((error, self.written == 0 && !body_taken)));
+                    }
                     Poll::Pending => return Poll::Pending,
                 }
             }
@@ -559,6 +564,30 @@ mod tests {
             let reusable = connection.may_reuse() && connection.is_alive();
             assert!(!reusable, "{:?}", String::from_utf8_lossy(answer));
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_none_of_which_could_be_written_is_handed_back() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            if let Ok((stream, _)) = listener.accept().await {
+                // A reset, not a clean close: writes fail at once after it.
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(std::time::Duration::ZERO));
+                drop(stream);
+            }
+        });
+        let mut connection = connect(address).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        match connection.send(get("/again")).await {
+            Err(SendError {
+                error: Http1Error::Io(_),
+                unsent: Some(request),
+            }) => assert_eq!(request.uri().path(), "/again"),
+            Err(other) => panic!("{} (handed back: {})", other.error, other.unsent.is_some()),
+            Ok(response) => panic!("a response: {}", response.status()),
+        }
+        assert!(!connection.may_reuse());
     }
 
     #[tokio::test]
