@@ -1,6 +1,8 @@
 //! The request as written on an HTTP/1.1 connection: the head, and how its
 //! body is framed (none, a length, or chunks).
 
+use std::io::Write;
+
 use bytes::Bytes;
 use http::{header, Method, Request};
 use http_body::Body;
@@ -81,10 +83,8 @@ pub fn head(request: &mut Request<RequestBody>, out: &mut Vec<u8>) -> BodyPlan {
 }
 
 fn length_line(out: &mut Vec<u8>, length: u64) {
-    out.extend_from_slice(b"content-length: ");
-    let digits = itoa_buffer(length);
-    out.extend_from_slice(digits.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "content-length: {length}\r\n");
 }
 
 /// Methods whose requests carry a body, so an empty one is announced.
@@ -92,49 +92,9 @@ fn expects_body(method: &Method) -> bool {
     matches!(*method, Method::POST | Method::PUT | Method::PATCH)
 }
 
-/// The decimal digits of `n`, without allocating.
-fn itoa_buffer(mut n: u64) -> Digits {
-    let mut digits = Digits {
-        bytes: [0; 20],
-        start: 20,
-    };
-    loop {
-        digits.start -= 1;
-        digits.bytes[digits.start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return digits;
-        }
-    }
-}
-
-struct Digits {
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.start..]
-    }
-}
-
 /// A chunk's size line (hex, then CRLF).
 pub fn chunk_size_line(out: &mut Vec<u8>, size: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    let mut start = 16;
-    let mut n = size;
-    loop {
-        start -= 1;
-        digits[start] = HEX[n & 0xf];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
-    out.extend_from_slice(b"\r\n");
+    let _ = write!(out, "{size:x}\r\n");
 }
 
 #[cfg(test)]

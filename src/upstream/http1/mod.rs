@@ -216,29 +216,15 @@ impl Http1Connection {
 
     /// Writes `bytes` (a whole body too large to copy behind the head).
     fn poll_write_bytes(&mut self, cx: &mut Context<'_>, bytes: &mut Bytes) -> Poll<Result<(), Http1Error>> {
-        while !bytes.is_empty() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, bytes)).map_err(Http1Error::Io)?;
-            if n == 0 {
-                return Poll::Ready(Err(Http1Error::Io(std::io::ErrorKind::WriteZero.into())));
-            }
-            bytes::Buf::advance(bytes, n);
-        }
-        ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(Http1Error::Io)?;
-        Poll::Ready(Ok(()))
+        let mut written = 0;
+        let result = poll_write_all(&mut self.io, cx, bytes, &mut written);
+        bytes::Buf::advance(bytes, written);
+        result
     }
 
     /// Writes what is buffered, then flushes.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Http1Error>> {
-        while self.written < self.write.len() {
-            let n =
-                ready!(Pin::new(&mut self.io).poll_write(cx, &self.write[self.written..])).map_err(Http1Error::Io)?;
-            if n == 0 {
-                return Poll::Ready(Err(Http1Error::Io(std::io::ErrorKind::WriteZero.into())));
-            }
-            self.written += n;
-        }
-        ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(Http1Error::Io)?;
-        Poll::Ready(Ok(()))
+        poll_write_all(&mut self.io, cx, &self.write, &mut self.written)
     }
 
     /// Streams the request body: each frame is framed into the write
@@ -374,6 +360,24 @@ impl Http1Connection {
             }
         }
     }
+}
+
+/// Writes `bytes` from `written` on (counting what went), then flushes.
+fn poll_write_all(
+    io: &mut Transport,
+    cx: &mut Context<'_>,
+    bytes: &[u8],
+    written: &mut usize,
+) -> Poll<Result<(), Http1Error>> {
+    while *written < bytes.len() {
+        let n = ready!(Pin::new(&mut *io).poll_write(cx, &bytes[*written..])).map_err(Http1Error::Io)?;
+        if n == 0 {
+            return Poll::Ready(Err(Http1Error::Io(std::io::ErrorKind::WriteZero.into())));
+        }
+        *written += n;
+    }
+    ready!(Pin::new(io).poll_flush(cx)).map_err(Http1Error::Io)?;
+    Poll::Ready(Ok(()))
 }
 
 /// A whole response as read by [`read_response`].
