@@ -136,14 +136,8 @@ async fn closing_when_idle() -> (SocketAddr, std::sync::Arc<std::sync::atomic::A
             tokio::spawn(async move {
                 let mut seen = Vec::new();
                 let mut buf = [0u8; 16384];
-                let head_end = loop {
-                    let Ok(n @ 1..) = stream.read(&mut buf).await else {
-                        return;
-                    };
-                    seen.extend_from_slice(&buf[..n]);
-                    if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break at + 4;
-                    }
+                let Ok(Some(head_end)) = read_head(&mut stream, &mut seen).await else {
+                    return;
                 };
                 let head = String::from_utf8_lossy(&seen[..head_end]).to_ascii_lowercase();
                 let length: usize = head
@@ -732,6 +726,21 @@ async fn a_request_to_a_server_that_never_answers_times_out_and_is_not_replayed(
     );
 }
 
+/// Reads from `stream` until `seen` holds a whole request head: where it
+/// ends, `Ok(None)` if the peer closed first.
+async fn read_head(stream: &mut TcpStream, seen: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+    let mut buf = [0u8; 16384];
+    loop {
+        if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Ok(Some(at + 4));
+        }
+        match stream.read(&mut buf).await? {
+            0 => return Ok(None),
+            n => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 /// A server that answers `POST /upload` with 413 as soon as it has the
 /// head, reading none of the body and keeping the connection open, and
 /// answers anything else with 200 "ok", keep-alive. Counts connections.
@@ -747,14 +756,8 @@ async fn answering_early() -> (SocketAddr, Arc<AtomicUsize>) {
                 let mut buf = vec![0u8; 64 << 10];
                 let mut seen = Vec::new();
                 loop {
-                    let head_end = loop {
-                        if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break at + 4;
-                        }
-                        let Ok(n @ 1..) = stream.read(&mut buf).await else {
-                            return;
-                        };
-                        seen.extend_from_slice(&buf[..n]);
+                    let Ok(Some(head_end)) = read_head(&mut stream, &mut seen).await else {
+                        return;
                     };
                     if seen.starts_with(b"POST /upload ") {
                         let _ = stream
@@ -839,26 +842,20 @@ async fn counting_closes() -> (SocketAddr, Arc<AtomicUsize>) {
         while let Ok((mut stream, _)) = listener.accept().await {
             let count = Arc::clone(&count);
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 << 10];
                 let mut seen = Vec::new();
                 loop {
-                    if let Some(at) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                        seen.drain(..at + 4);
-                        if stream
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                            .await
-                            .is_err()
-                        {
-                            return;
+                    match read_head(&mut stream, &mut seen).await {
+                        Ok(Some(head_end)) => {
+                            seen.drain(..head_end);
+                            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                            if stream.write_all(answer).await.is_err() {
+                                return;
+                            }
                         }
-                        continue;
-                    }
-                    match stream.read(&mut buf).await {
-                        Ok(0) => {
+                        Ok(None) => {
                             count.fetch_add(1, Ordering::SeqCst);
                             return;
                         }
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
                         Err(_) => return,
                     }
                 }
