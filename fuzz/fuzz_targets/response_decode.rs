@@ -1,6 +1,8 @@
 //! Any bytes a server sends, cut into reads anywhere, give the client the
 //! same response (status, headers, body, trailers, what is left over) or
 //! the same kind of error as when they arrive in one read; never a panic.
+//! The cut read uses the header names the first read left in the cache,
+//! so a warm cache must answer as a cold one does.
 //!
 //! The first byte chooses HEAD or not and the sizes of the reads; the rest
 //! is what the server sent (so the fuzzer mutates the response itself, and
@@ -9,14 +11,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard::upstream::read_response;
+use switchyard::upstream::{read_response, ResponseNames};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&seed, bytes)) = data.split_first() else {
         return;
     };
     let head_request = seed & 1 == 1;
-    let whole = read_response([bytes], head_request);
+    let mut names = ResponseNames::default();
+    let whole = read_response([bytes], head_request, &mut names);
     let mut chunks = Vec::new();
     let (mut rest, mut state) = (bytes, u32::from(seed));
     while !rest.is_empty() {
@@ -26,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         chunks.push(chunk);
         rest = after;
     }
-    let cut = read_response(chunks.iter().copied(), head_request);
+    let cut = read_response(chunks.iter().copied(), head_request, &mut names);
     match (&whole, &cut) {
         (Ok(a), Ok(b)) => {
             assert_eq!(a.parts.status, b.parts.status);

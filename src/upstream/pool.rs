@@ -99,8 +99,10 @@ impl Sender {
                     }),
                 }
             }
-            Sender::Http2(sender) => sender.try_send_request(request).await,
-            Sender::Upgrade(sender) => sender.try_send_request(request).await,
+            // Boxed: hyper's sends would otherwise size this future, and
+            // every future holding it, for the HTTP/1.1 ones too.
+            Sender::Http2(sender) => Box::pin(sender.try_send_request(request)).await,
+            Sender::Upgrade(sender) => Box::pin(sender.try_send_request(request)).await,
         };
         match hyper_result {
             Ok(response) => Ok(response.map(Incoming::Hyper)),

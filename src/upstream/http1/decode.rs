@@ -41,9 +41,41 @@ pub enum Parsed {
     Partial,
 }
 
+/// The header names of the last responses on one connection, by position.
+/// A server sends the same names in the same order, so a name is matched
+/// against the one at its position (ASCII case aside) and cloned, instead
+/// of parsed and looked up again.
+#[derive(Debug, Default)]
+pub struct ResponseNames {
+    known: Vec<HeaderName>,
+}
+
+impl ResponseNames {
+    /// ResponseNames beyond this position are parsed each time.
+    const POSITIONS: usize = 32;
+
+    fn name(&mut self, position: usize, bytes: &[u8]) -> Result<HeaderName, Http1Error> {
+        if let Some(known) = self.known.get(position) {
+            // Only A-Z and a-z fold, and `from_bytes` lowercases: equal
+            // ignoring case means the same name.
+            if known.as_str().as_bytes().eq_ignore_ascii_case(bytes) {
+                return Ok(known.clone());
+            }
+        }
+        let name = HeaderName::from_bytes(bytes).map_err(|_| Http1Error::InvalidHead("a header name"))?;
+        if let Some(slot) = self.known.get_mut(position) {
+            *slot = name.clone();
+        } else if position == self.known.len() && position < Self::POSITIONS {
+            self.known.push(name.clone());
+        }
+        Ok(name)
+    }
+}
+
 /// Parses the response head at the start of `buf`. `head_request`: the
 /// request was `HEAD`, so the response has no body whatever it says.
-pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Http1Error> {
+/// `names`: the connection's names of earlier responses.
+pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut ResponseNames) -> Result<Parsed, Http1Error> {
     // Where each field lies in `buf`, so the values can be shared slices
     // of the head rather than copies.
     let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
@@ -94,9 +126,8 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Http
     // in the map is needed for them.
     let mut seen = Framed::default();
     let mut headers = HeaderMap::with_capacity(count);
-    for &(name, name_len, value, value_len) in &spans[..count] {
-        let name = &head[name as usize..(name + name_len) as usize];
-        let name = HeaderName::from_bytes(name).map_err(|_| Http1Error::InvalidHead("a header name"))?;
+    for (position, &(name, name_len, value, value_len)) in spans[..count].iter().enumerate() {
+        let name = names.name(position, &head[name as usize..(name + name_len) as usize])?;
         let value = head.slice(value as usize..(value + value_len) as usize);
         let value = HeaderValue::from_maybe_shared(value).map_err(|_| Http1Error::InvalidHead("a header value"))?;
         seen.note(&name, &value)?;
@@ -395,7 +426,7 @@ mod tests {
 
     fn head(text: &str, head_request: bool) -> Head {
         let mut buf = BytesMut::from(text);
-        match parse_head(&mut buf, head_request).expect("valid") {
+        match parse_head(&mut buf, head_request, &mut ResponseNames::default()).expect("valid") {
             Parsed::Head(head) => head,
             other => panic!("{other:?}"),
         }
@@ -470,10 +501,19 @@ mod tests {
     #[test]
     fn interim_responses_are_skipped_and_partial_heads_wait() {
         let mut buf = BytesMut::from("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n");
-        assert!(matches!(parse_head(&mut buf, false), Ok(Parsed::Interim)));
-        assert!(matches!(parse_head(&mut buf, false), Ok(Parsed::Partial)));
+        assert!(matches!(
+            parse_head(&mut buf, false, &mut ResponseNames::default()),
+            Ok(Parsed::Interim)
+        ));
+        assert!(matches!(
+            parse_head(&mut buf, false, &mut ResponseNames::default()),
+            Ok(Parsed::Partial)
+        ));
         buf.extend_from_slice(b"\r\n");
-        assert!(matches!(parse_head(&mut buf, false), Ok(Parsed::Head(_))));
+        assert!(matches!(
+            parse_head(&mut buf, false, &mut ResponseNames::default()),
+            Ok(Parsed::Head(_))
+        ));
         assert!(buf.is_empty());
     }
 
@@ -488,12 +528,15 @@ mod tests {
             "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
         ] {
             let mut buf = BytesMut::from(text);
-            assert!(parse_head(&mut buf, false).is_err(), "{text:?}");
+            assert!(
+                parse_head(&mut buf, false, &mut ResponseNames::default()).is_err(),
+                "{text:?}"
+            );
         }
         let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX: "[..]);
         buf.extend_from_slice(&vec![b'a'; MAX_HEAD]);
         assert!(matches!(
-            parse_head(&mut buf, false),
+            parse_head(&mut buf, false, &mut ResponseNames::default()),
             Err(Http1Error::HeadTooLarge { .. })
         ));
     }
@@ -536,13 +579,59 @@ mod tests {
             ),
             Err(e) => format!("error: {:?}", std::mem::discriminant(&e)),
         };
+        // One cache of names for all: each read finds the names of another
+        // response in it.
+        let mut names = ResponseNames::default();
         for wire in corpus {
-            let whole = summary(super::super::read_response([wire], false));
+            let whole = summary(super::super::read_response(
+                [wire],
+                false,
+                &mut ResponseNames::default(),
+            ));
             for size in 1..=wire.len() {
-                let cut = summary(super::super::read_response(wire.chunks(size), false));
+                let cut = summary(super::super::read_response(wire.chunks(size), false, &mut names));
                 assert_eq!(cut, whole, "{:?} in reads of {size}", String::from_utf8_lossy(wire));
             }
         }
+    }
+
+    /// A connection's cache of names gives each response the names a
+    /// fresh parse gives, whatever the earlier responses were: the same
+    /// names in other cases, another order, names that differ in one byte,
+    /// more and fewer fields.
+    #[test]
+    fn cached_names_are_the_names_a_fresh_parse_gives() {
+        let heads: [&[u8]; 6] = [
+            b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Trace: b\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Tracf: b\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSERVER: a\r\nx-tracf: b\r\nCONTENT-LENGTH: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX-Tracf: b\r\nServer: a\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Trace: b\r\nContent-Length: 0\r\nVia: d\r\n\r\n",
+        ];
+        let names_of =
+            |wire: &[u8], names: &mut ResponseNames| match parse_head(&mut BytesMut::from(wire), false, names) {
+                Ok(Parsed::Head(head)) => head
+                    .parts
+                    .headers
+                    .keys()
+                    .map(|n| n.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+                _ => panic!("valid head"),
+            };
+        let mut names = ResponseNames::default();
+        for round in 0..2 {
+            for wire in heads {
+                let fresh = names_of(wire, &mut ResponseNames::default());
+                assert_eq!(
+                    names_of(wire, &mut names),
+                    fresh,
+                    "round {round}: {}",
+                    String::from_utf8_lossy(wire)
+                );
+            }
+        }
+        assert_eq!(names_of(heads[1], &mut names), ["server", "x-tracf", "content-length"]);
     }
 
     #[test]

@@ -35,7 +35,7 @@ use tokio::io::AsyncWrite;
 
 use super::connect::Transport;
 use crate::body::RequestBody;
-pub use decode::Framing;
+pub use decode::{Framing, ResponseNames};
 use decode::{Parsed, Step};
 use encode::BodyPlan;
 pub use error::Http1Error;
@@ -53,6 +53,8 @@ pub struct Http1Connection {
     written: usize,
     /// Whether the exchange in progress leaves the connection reusable.
     reusable: bool,
+    /// The header names of its earlier responses.
+    names: ResponseNames,
 }
 
 /// A request that failed, handed back when none of it was written (then
@@ -109,6 +111,7 @@ impl Http1Connection {
             write: Vec::new(),
             written: 0,
             reusable: true,
+            names: ResponseNames::default(),
         }
     }
 
@@ -310,7 +313,7 @@ impl Http1Connection {
     fn poll_head(&mut self, cx: &mut Context<'_>, head_request: bool) -> Poll<Result<decode::Head, Http1Error>> {
         loop {
             if !self.read.is_empty() {
-                match decode::parse_head(&mut self.read, head_request)? {
+                match decode::parse_head(&mut self.read, head_request, &mut self.names)? {
                     Parsed::Head(head) => return Poll::Ready(Ok(head)),
                     Parsed::Interim => continue,
                     Parsed::Partial => {}
@@ -403,11 +406,12 @@ pub struct WholeResponse {
 pub fn read_response<'a>(
     chunks: impl IntoIterator<Item = &'a [u8]>,
     head_request: bool,
+    names: &mut ResponseNames,
 ) -> Result<WholeResponse, Http1Error> {
     let mut chunks = chunks.into_iter();
     let mut buf = BytesMut::new();
     let head = loop {
-        match decode::parse_head(&mut buf, head_request)? {
+        match decode::parse_head(&mut buf, head_request, names)? {
             Parsed::Head(head) => break head,
             Parsed::Interim => {}
             Parsed::Partial => match chunks.next() {
