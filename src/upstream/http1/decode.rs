@@ -41,32 +41,31 @@ pub enum Parsed {
     Partial,
 }
 
-/// The header names of the last responses on one connection, by position.
-/// A server sends the same names in the same order, so a name is matched
-/// against the one at its position (ASCII case aside) and cloned, instead
-/// of parsed and looked up again.
+/// The header names of the last responses on one connection, by position,
+/// with the bytes they were parsed from. A server sends the same names in
+/// the same order: a name whose bytes are those at its position is cloned
+/// instead of parsed and looked up again.
 #[derive(Debug, Default)]
 pub struct ResponseNames {
-    known: Vec<HeaderName>,
+    known: Vec<(Box<[u8]>, HeaderName)>,
 }
 
 impl ResponseNames {
-    /// ResponseNames beyond this position are parsed each time.
+    /// Names beyond this position are parsed each time.
     const POSITIONS: usize = 32;
 
     fn name(&mut self, position: usize, bytes: &[u8]) -> Result<HeaderName, Http1Error> {
-        if let Some(known) = self.known.get(position) {
-            // Only A-Z and a-z fold, and `from_bytes` lowercases: equal
-            // ignoring case means the same name.
-            if known.as_str().as_bytes().eq_ignore_ascii_case(bytes) {
-                return Ok(known.clone());
+        if let Some((raw, name)) = self.known.get(position) {
+            if **raw == *bytes {
+                return Ok(name.clone());
             }
         }
         let name = HeaderName::from_bytes(bytes).map_err(|_| Http1Error::InvalidHead("a header name"))?;
+        let entry = (Box::from(bytes), name.clone());
         if let Some(slot) = self.known.get_mut(position) {
-            *slot = name.clone();
+            *slot = entry;
         } else if position == self.known.len() && position < Self::POSITIONS {
-            self.known.push(name.clone());
+            self.known.push(entry);
         }
         Ok(name)
     }
