@@ -26,7 +26,9 @@ pub enum RequestBody {
 /// listener's `max_body` (a declared length over the limit is refused
 /// before anything is forwarded; this catches chunked bodies).
 pub struct ClientBody {
-    incoming: Incoming,
+    /// hyper's body; none for a request our own HTTP/1.1 server read
+    /// without one.
+    incoming: Option<Incoming>,
     remaining: Option<u64>,
     limit: u64,
     /// Bytes read ahead for plugins (`read_prefix`), sent first.
@@ -38,21 +40,23 @@ pub struct ClientBody {
 }
 
 impl ClientBody {
-    /// The body of `incoming`, cut off past `limit` bytes.
-    pub fn new(incoming: Incoming, limit: Option<u64>) -> ClientBody {
+    /// The body of `incoming` (none: no body), cut off past `limit` bytes.
+    pub fn new(incoming: Option<Incoming>, limit: Option<u64>) -> ClientBody {
         ClientBody {
+            ended: incoming.is_none(),
             incoming,
             remaining: limit,
             limit: limit.unwrap_or(u64::MAX),
             prefix: None,
             trailers: None,
-            ended: false,
         }
     }
 
     /// Whether the client sent no body at all.
     pub fn is_end_stream(&self) -> bool {
-        self.prefix.is_none() && self.trailers.is_none() && (self.ended || self.incoming.is_end_stream())
+        self.prefix.is_none()
+            && self.trailers.is_none()
+            && (self.ended || self.incoming.as_ref().is_none_or(Body::is_end_stream))
     }
 
     /// Reads ahead until more than `want` bytes (or the whole body) have
@@ -62,8 +66,11 @@ impl ClientBody {
     pub async fn read_prefix(&mut self, want: usize) -> Result<(Bytes, bool), BoxError> {
         use http_body_util::BodyExt;
         let mut read = bytes::BytesMut::new();
-        while read.len() <= want && !self.ended && !self.incoming.is_end_stream() {
-            let frame = match self.incoming.frame().await {
+        while read.len() <= want && !self.ended {
+            let Some(incoming) = self.incoming.as_mut().filter(|i| !i.is_end_stream()) else {
+                break;
+            };
+            let frame = match incoming.frame().await {
                 Some(Ok(frame)) => frame,
                 Some(Err(source)) => return Err(Box::new(ClientBodyBroken { source })),
                 None => {
@@ -84,7 +91,7 @@ impl ClientBody {
                 }
             }
         }
-        let complete = self.ended || self.incoming.is_end_stream();
+        let complete = self.ended || self.incoming.as_ref().is_none_or(Body::is_end_stream);
         let read = read.freeze();
         if !read.is_empty() {
             self.prefix = Some(read.clone());
@@ -134,7 +141,10 @@ impl Body for ClientBody {
         if self.ended {
             return Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))));
         }
-        let polled = Pin::new(&mut self.incoming).poll_frame(cx);
+        let Some(incoming) = self.incoming.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(incoming).poll_frame(cx);
         let frame = match polled {
             Poll::Ready(Some(Ok(frame))) => frame,
             Poll::Ready(Some(Err(source))) => return Poll::Ready(Some(Err(Box::new(ClientBodyBroken { source })))),
@@ -158,7 +168,10 @@ impl Body for ClientBody {
         if self.ended {
             return SizeHint::with_exact(ahead);
         }
-        let rest = self.incoming.size_hint();
+        let rest = self
+            .incoming
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint);
         let mut hint = SizeHint::new();
         hint.set_lower(rest.lower() + ahead);
         if let Some(upper) = rest.upper() {

@@ -42,7 +42,9 @@
 //! ```text
 //!  accept (max_connections) ─► TLS (ALPN h2 | http/1.1) ─► HTTP/1.1 | HTTP/2        listener
 //!     span connection{client listener}; heads read within header_read_timeout,
-//!     max_header_bytes, max_headers (408-close / 431 / 400 from hyper)
+//!     max_header_bytes, max_headers (close / 431 / 400 from hyper); HTTP/1.1
+//!     by our own server (listener/http1) until a request with a body, an
+//!     upgrade or a head it does not take cleanly hands the connection to hyper's
 //!        │ every request in its own span request{id listener backend server plugin}
 //!        ▼
 //!  1 admit     a request id; a place under max_in_flight (else 503); pin the

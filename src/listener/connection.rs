@@ -1,6 +1,8 @@
 //! One client connection: TLS (with a handshake timeout), the protocol
-//! (ALPN on TLS; on plain listeners the HTTP/2 preface, peeked), and hyper's
-//! HTTP/1.1 or HTTP/2 server with the listener's limits:
+//! (ALPN on TLS; on plain listeners the HTTP/2 preface, peeked), then
+//! HTTP/1.1 (our own server for plain requests, `http1/`, handing the
+//! connection to hyper's at the first that is not) or hyper's HTTP/2
+//! server, with the listener's limits:
 //!
 //! - HTTP/1.1: `header_read_timeout` (a slow or idle client is closed),
 //!   `max_header_bytes` and `max_headers` (431 when exceeded); malformed
@@ -28,6 +30,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use super::h2_writes::PlainWrites;
+use super::http1::{self, Drain};
 use super::Shared;
 use crate::body::BoxError;
 use crate::config::ListenerLimits;
@@ -53,12 +56,12 @@ pub(super) struct Connection {
 impl Connection {
     /// Serves the connection to its end, in its own span:
     /// `connection{client listener}` (each request's span is its child).
-    pub async fn serve(self, h1: Watcher, h2: Watcher) {
+    pub async fn serve(self, h1: Drain, h2: Watcher) {
         let span = tracing::info_span!("connection", client = %self.info.client, listener = %self.info.listener);
         self.serve_in_span(h1, h2).instrument(span).await;
     }
 
-    async fn serve_in_span(self, h1: Watcher, h2: Watcher) {
+    async fn serve_in_span(self, h1: Drain, h2: Watcher) {
         let _ = self.stream.set_nodelay(true);
         let Connection {
             stream,
@@ -71,7 +74,7 @@ impl Connection {
         let result = match &shared.tls {
             None => match speaks_h2(&stream, limits.header_read_timeout).await {
                 Some(true) => serve_h2(TokioIo::new(PlainWrites(stream)), &shared, &limits, &info, h2).await,
-                Some(false) => serve_h1(TokioIo::new(stream), &shared, &limits, &info, h1).await,
+                Some(false) => http1::serve(stream, &shared, &limits, &info, h1).await,
                 None => return,
             },
             Some(acceptor) => {
@@ -96,7 +99,7 @@ impl Connection {
                 if h2_negotiated {
                     serve_h2(TokioIo::new(PlainWrites(stream)), &shared, &limits, &info, h2).await
                 } else {
-                    serve_h1(TokioIo::new(stream), &shared, &limits, &info, h1).await
+                    http1::serve(stream, &shared, &limits, &info, h1).await
                 }
             }
         };
@@ -130,7 +133,8 @@ async fn speaks_h2(stream: &TcpStream, timeout: Duration) -> Option<bool> {
     tokio::time::timeout(timeout, peeking).await.ok().flatten()
 }
 
-async fn serve_h1<I>(
+/// hyper's HTTP/1.1 server, for a connection our own (`http1`) hands over.
+pub(super) async fn serve_h1<I>(
     io: TokioIo<I>,
     shared: &Arc<Shared>,
     limits: &ListenerLimits,
@@ -195,20 +199,28 @@ fn service(
     let span = tracing::Span::current();
     service_fn(move |request: http::Request<Incoming>| {
         let (shared, info) = (Arc::clone(&shared), Arc::clone(&info));
-        let request_future = async move {
-            let version = request.version();
-            let mut response = shared.proxy.handle(request, info).await;
-            if shared.draining.load(Ordering::Relaxed) && version <= Version::HTTP_11 {
-                // Draining: the client should take its next request elsewhere.
-                response
-                    .headers_mut()
-                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            Ok::<_, Infallible>(response)
-        };
+        let request_future = async move { Ok::<_, Infallible>(proxy_request(&shared, info, request.map(Some)).await) };
         // Boxed first, then instrumented: the request's whole state machine
         // (kilobytes) is copied once, into the box, and hyper and the span
         // move a pointer.
         Box::pin(request_future).instrument(span.clone())
     })
+}
+
+/// The proxy's answer to one request, for either server. While draining,
+/// an HTTP/1.x response closes its connection: the client should take its
+/// next request elsewhere.
+pub(super) async fn proxy_request(
+    shared: &Shared,
+    info: Arc<ConnectionInfo>,
+    request: http::Request<Option<Incoming>>,
+) -> Response<ProxyBody> {
+    let version = request.version();
+    let mut response = shared.proxy.handle(request, info).await;
+    if shared.draining.load(Ordering::Relaxed) && version <= Version::HTTP_11 {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }

@@ -20,6 +20,7 @@
 mod bind;
 mod connection;
 mod h2_writes;
+mod http1;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +96,9 @@ impl Listener {
         });
         let mut h1 = GracefulShutdown::new();
         let mut h2 = GracefulShutdown::new();
+        // Tells our own HTTP/1.1 server's connections of a drain, as `h1`
+        // tells hyper's.
+        let mut h1_closing = CancellationToken::new();
         let handover = shared.proxy.handover_started();
         tokio::pin!(handover);
         // The connections open when a handover began, draining.
@@ -119,13 +123,15 @@ impl Listener {
                     let old = (
                         std::mem::replace(&mut h1, GracefulShutdown::new()),
                         std::mem::replace(&mut h2, GracefulShutdown::new()),
+                        std::mem::replace(&mut h1_closing, CancellationToken::new()),
                     );
                     handed_over = Some(tokio::spawn(async move {
-                        let (old_h1, old_h2) = old;
+                        let (old_h1, old_h2, old_closing) = old;
                         tokio::join!(old_h2.shutdown(), async {
                             if old_h1.count() > 0 {
                                 tokio::time::sleep(HANDOVER_IDLE).await;
                             }
+                            old_closing.cancel();
                             old_h1.shutdown().await;
                         });
                     }));
@@ -144,13 +150,13 @@ impl Listener {
                     // kernel's queue.
                     let permits = tokio::select! {
                         _ = shutdown.cancelled() => {
-                            self.spawn(stream, client, scheme, Vec::new(), &shared, &h1, &h2);
+                            self.spawn(stream, client, scheme, Vec::new(), &shared, (&h1, &h1_closing), &h2);
                             break;
                         }
                         permits = self.permits(local_connections.as_ref()) => permits,
                     };
                     let Some(permits) = permits else { break };
-                    self.spawn(stream, client, scheme, permits, &shared, &h1, &h2);
+                    self.spawn(stream, client, scheme, permits, &shared, (&h1, &h1_closing), &h2);
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait, do not spin.
@@ -162,7 +168,7 @@ impl Listener {
         }
         // Take what the kernel already queued for us before closing.
         while let Ok(Some((stream, client))) = try_accept(&self.socket) {
-            self.spawn(stream, client, scheme, Vec::new(), &shared, &h1, &h2);
+            self.spawn(stream, client, scheme, Vec::new(), &shared, (&h1, &h1_closing), &h2);
         }
         drop(self.socket);
         shared.draining.store(true, Ordering::Relaxed);
@@ -175,6 +181,7 @@ impl Listener {
                     if h1.count() > 0 {
                         tokio::time::sleep(IDLE_DRAIN).await;
                     }
+                    h1_closing.cancel();
                     h1.shutdown().await;
                 },
                 async {
@@ -218,7 +225,7 @@ impl Listener {
         scheme: Scheme,
         permits: Vec<OwnedSemaphorePermit>,
         shared: &Arc<Shared>,
-        h1: &GracefulShutdown,
+        h1: (&GracefulShutdown, &CancellationToken),
         h2: &GracefulShutdown,
     ) {
         let local = stream
@@ -241,7 +248,11 @@ impl Listener {
             permits,
             open: crate::metrics::OpenConnection::new(&shared.open_connections),
         };
-        tokio::spawn(connection.serve(h1.watcher(), h2.watcher()));
+        let h1 = http1::Drain {
+            watcher: h1.0.watcher(),
+            closing: h1.1.clone(),
+        };
+        tokio::spawn(connection.serve(h1, h2.watcher()));
     }
 }
 

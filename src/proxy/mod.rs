@@ -166,8 +166,10 @@ impl Proxy {
     }
 
     /// The life of one request (see the crate documentation), in its own
-    /// span: `request{id listener backend server plugin}`.
-    pub async fn handle(&self, request: Request<Incoming>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
+    /// span: `request{id listener backend server plugin}`. The body is
+    /// hyper's, or none when our own HTTP/1.1 server read a request
+    /// without one.
+    pub async fn handle(&self, request: Request<Option<Incoming>>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
         let started = Instant::now();
         let _gauge = InFlightGauge::new();
         let id = RequestId::next();
@@ -239,7 +241,7 @@ impl Proxy {
         &self,
         generation: &Generation,
         route: &ListenerRoute,
-        request: Request<Incoming>,
+        request: Request<Option<Incoming>>,
         conn: Arc<ConnectionInfo>,
         id: RequestId,
         trace: &mut Trace,

@@ -1,0 +1,194 @@
+//! Our own HTTP/1.1 server, for the plain request: the connection's task
+//! reads a head, runs the proxy and writes the response itself, with one
+//! read buffer and one write buffer for the connection's life, no task,
+//! channel or boxed body per request.
+//!
+//! It takes requests without a body, upgrade or `Expect`, in origin form,
+//! whose heads hyper would accept (`head.rs`). At the first request that
+//! is anything else (a body, a WebSocket upgrade, a malformed or oversized
+//! head) the connection goes to hyper's server for the rest of its life,
+//! with the bytes read so far (`replay.rs`): hyper then answers it as it
+//! answers every connection, 400 and 431 included.
+//!
+//! What it keeps of hyper's behaviour:
+//! - `header_read_timeout` from the moment the connection is ready for a
+//!   head, idle keep-alive included; past it the connection is closed
+//!   without a response;
+//! - a client that closes while its request is being answered cancels
+//!   the request (hyper's default, without half-close); bytes it sends
+//!   meanwhile (a pipelined request) wait in the buffer;
+//! - keep-alive: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
+//!   `Connection: keep-alive` (then said back), never after a response
+//!   that closes or whose body runs until the close;
+//! - a drain closes an idle connection at once, a busy one after its
+//!   response (which says `Connection: close`).
+
+mod date;
+mod head;
+mod replay;
+mod write;
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use bytes::BytesMut;
+use http::{Method, Request, Response, Version};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use crate::body::BoxError;
+use crate::config::ListenerLimits;
+use crate::plugin::ConnectionInfo;
+use crate::proxy::ProxyBody;
+use head::{HeadLimits, Parsed};
+use write::Asked;
+
+/// Bytes read from the client at a time, at least.
+const READ_SIZE: usize = 8 * 1024;
+
+/// How a connection learns of a drain: our server by `closing`, hyper's
+/// (after a hand-off) by the watcher, which also keeps the drain waiting
+/// until the connection is gone.
+pub(super) struct Drain {
+    pub watcher: Watcher,
+    pub closing: CancellationToken,
+}
+
+/// What came of waiting for a head (once per request, not boxed).
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Request(head::RequestHead),
+    HandOff,
+    /// Closed, timed out, or drained while idle.
+    Closed,
+}
+
+/// Serves an HTTP/1.1 connection (plain or TLS) to its end.
+pub(super) async fn serve<I>(
+    io: I,
+    shared: &Arc<Shared>,
+    limits: &ListenerLimits,
+    info: &Arc<ConnectionInfo>,
+    drain: Drain,
+) -> Result<(), BoxError>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let head_limits = HeadLimits {
+        max_bytes: limits.max_header_bytes.max(8192),
+        max_fields: limits.max_headers,
+    };
+    let mut io = io;
+    let mut read = BytesMut::with_capacity(READ_SIZE);
+    let mut out = Vec::with_capacity(READ_SIZE);
+    let mut timeout = pin!(tokio::time::sleep(limits.header_read_timeout));
+    let mut closing = pin!(drain.closing.cancelled());
+    loop {
+        timeout
+            .as_mut()
+            .reset(tokio::time::Instant::now() + limits.header_read_timeout);
+        let next = read_head(&mut io, &mut read, head_limits, timeout.as_mut(), closing.as_mut()).await?;
+        let head = match next {
+            Next::Request(head) => head,
+            Next::Closed => return Ok(()),
+            Next::HandOff => {
+                tracing::debug!("connection handed to hyper's HTTP/1.1 server");
+                let io = replay::Replay::new(read.freeze(), io);
+                return super::connection::serve_h1(TokioIo::new(io), shared, limits, info, drain.watcher).await;
+            }
+        };
+        let asked = Asked {
+            head: head.parts.method == Method::HEAD,
+            http10: head.parts.version == Version::HTTP_10,
+            keep_alive: head.keep_alive,
+        };
+        let request = Request::from_parts(head.parts, None);
+        let handling = super::connection::proxy_request(shared, Arc::clone(info), request);
+        let Some(response) = answer_watching(&mut io, &mut read, handling).await else {
+            tracing::debug!("the client closed while its request was answered");
+            return Ok(());
+        };
+        let keep_alive = write::response(&mut io, &mut out, response, asked).await?;
+        if !keep_alive || drain.closing.is_cancelled() {
+            let _ = io.shutdown().await;
+            return Ok(());
+        }
+    }
+}
+
+/// Reads until a head is parsed, within the timeout; while nothing of a
+/// head has come, a drain ends the wait.
+async fn read_head<I: AsyncRead + Unpin>(
+    io: &mut I,
+    read: &mut BytesMut,
+    limits: HeadLimits,
+    mut timeout: std::pin::Pin<&mut tokio::time::Sleep>,
+    mut closing: std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+) -> std::io::Result<Next> {
+    loop {
+        if !read.is_empty() {
+            match head::parse(read, limits) {
+                Parsed::Request(head) => return Ok(Next::Request(head)),
+                Parsed::HandOff => return Ok(Next::HandOff),
+                Parsed::Partial => {}
+            }
+        }
+        let idle = read.is_empty();
+        let n = poll_fn(|cx| {
+            if let Poll::Ready(n) = poll_read(io, read, cx) {
+                return Poll::Ready(n.map(Some));
+            }
+            if timeout.as_mut().poll(cx).is_ready() || (idle && closing.as_mut().poll(cx).is_ready()) {
+                return Poll::Ready(Ok(None));
+            }
+            Poll::Pending
+        })
+        .await;
+        match n {
+            // A reset or a close: nothing to answer.
+            Err(_) | Ok(None | Some(0)) => return Ok(Next::Closed),
+            Ok(Some(_)) => {}
+        }
+    }
+}
+
+/// Runs the proxy on a request while watching the client: a close (or a
+/// failed read) cancels it (`None`); what the client sends meanwhile stays
+/// in `read`, and once something is there reading stops until the
+/// response is written.
+async fn answer_watching<I, F>(io: &mut I, read: &mut BytesMut, handling: F) -> Option<Response<ProxyBody>>
+where
+    I: AsyncRead + Unpin,
+    F: Future<Output = Response<ProxyBody>>,
+{
+    let mut handling = pin!(handling);
+    poll_fn(|cx| {
+        if let Poll::Ready(response) = handling.as_mut().poll(cx) {
+            return Poll::Ready(Some(response));
+        }
+        if read.is_empty() {
+            match poll_read(io, read, cx) {
+                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(None),
+                Poll::Ready(Ok(_)) | Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn poll_read<I: AsyncRead + Unpin>(
+    io: &mut I,
+    read: &mut BytesMut,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    if read.capacity() - read.len() < READ_SIZE / 2 {
+        read.reserve(READ_SIZE);
+    }
+    tokio_util::io::poll_read_buf(std::pin::Pin::new(io), cx, read)
+}

@@ -1,0 +1,235 @@
+//! A response as our own HTTP/1.1 server writes it: the head, framed the
+//! way hyper's server frames it (the response's `Content-Length`, else the
+//! body's exact size, else chunked; to an HTTP/1.0 client a body of unknown
+//! size runs until the connection closes), a `Date` when the response has
+//! none, and the body in as few writes as it arrives in.
+
+use std::future::poll_fn;
+use std::io::Write as _;
+use std::pin::Pin;
+use std::task::Poll;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap};
+use http::{Response, StatusCode};
+use http_body::Body;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::proxy::ProxyBody;
+
+/// A data frame at most this large is copied into the write buffer, to go
+/// out with what is buffered; a larger one is written as it is.
+const COPY_UP_TO: usize = 16 * 1024;
+
+/// How the body goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No body at all (HEAD, 1xx, 204, 304).
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    Chunked,
+    /// Until the connection closes (HTTP/1.0, unknown size).
+    UntilClose,
+}
+
+/// What the client asked, as far as the response's form goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked {
+    /// The request was HEAD.
+    pub head: bool,
+    /// The client speaks HTTP/1.0.
+    pub http10: bool,
+    /// The client keeps the connection.
+    pub keep_alive: bool,
+}
+
+/// Why a response could not be written whole.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Writing to the client failed.
+    #[error("writing to the client failed")]
+    Io(#[from] std::io::Error),
+    /// The response's body failed after its head went out.
+    #[error("the response body failed")]
+    Body(#[source] crate::body::BoxError),
+    /// The body was longer or shorter than its `Content-Length`.
+    #[error("the response body does not match its Content-Length of {declared}")]
+    Length {
+        /// What the head said.
+        declared: u64,
+    },
+}
+
+/// Writes `response` to `io` through `out` (the connection's write buffer,
+/// left empty). Returns whether the connection may carry another request.
+pub async fn response<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut Vec<u8>,
+    response: Response<ProxyBody>,
+    asked: Asked,
+) -> Result<bool, WriteError> {
+    let (parts, mut body) = response.into_parts();
+    let (framing, keep_alive) = head(out, parts.status, &parts.headers, &body, asked);
+    let mut sent = 0u64;
+    loop {
+        let frame = match next_frame(&mut body, io, out).await? {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(error)) => return Err(WriteError::Body(error)),
+        };
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                if let (Framing::Chunked, Ok(trailers)) = (framing, frame.into_trailers()) {
+                    out.extend_from_slice(b"0\r\n");
+                    fields(out, &trailers);
+                    out.extend_from_slice(b"\r\n");
+                    flush(io, out).await?;
+                    return Ok(keep_alive);
+                }
+                continue;
+            }
+        };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        match framing {
+            Framing::None => continue,
+            Framing::Length(declared) if sent > declared => return Err(WriteError::Length { declared }),
+            Framing::Chunked => {
+                let _ = write!(out, "{:x}\r\n", data.len());
+                put(io, out, data).await?;
+                out.extend_from_slice(b"\r\n");
+            }
+            _ => put(io, out, data).await?,
+        }
+    }
+    match framing {
+        Framing::Length(declared) if sent != declared => return Err(WriteError::Length { declared }),
+        Framing::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
+        _ => {}
+    }
+    flush(io, out).await?;
+    Ok(keep_alive && framing != Framing::UntilClose)
+}
+
+/// Writes the head into `out`; returns the body's framing and whether the
+/// connection may be kept.
+fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &ProxyBody, asked: Asked) -> (Framing, bool) {
+    let no_body = asked.head
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let exact = body.size_hint().exact();
+    let framing = match (declared, exact) {
+        _ if no_body => Framing::None,
+        (Some(n), _) | (None, Some(n)) => Framing::Length(n),
+        (None, None) if asked.http10 => Framing::UntilClose,
+        (None, None) => Framing::Chunked,
+    };
+    let keep_alive = asked.keep_alive
+        && framing != Framing::UntilClose
+        && !status.is_informational()
+        && !headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|&b| b == b',')
+                .any(|o| o.trim_ascii().eq_ignore_ascii_case(b"close"))
+        });
+    out.extend_from_slice(match asked.http10 {
+        true => b"HTTP/1.0 ",
+        false => b"HTTP/1.1 ",
+    });
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let skip_length = status.is_informational() || status == StatusCode::NO_CONTENT;
+    for (name, value) in headers {
+        if (skip_length && *name == header::CONTENT_LENGTH) || *name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        field(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    match framing {
+        Framing::Length(n) if declared.is_none() => {
+            let _ = write!(out, "content-length: {n}\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        // HEAD and 304: the size the body would have had, when known.
+        Framing::None if declared.is_none() && !skip_length && status != StatusCode::NOT_MODIFIED => {
+            if let Some(n) = exact.filter(|n| *n > 0) {
+                let _ = write!(out, "content-length: {n}\r\n");
+            }
+        }
+        _ => {}
+    }
+    if !headers.contains_key(header::DATE) {
+        out.extend_from_slice(b"date: ");
+        super::date::extend(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    match (keep_alive, asked.http10) {
+        (true, true) => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        (false, _) if !headers.contains_key(header::CONNECTION) => out.extend_from_slice(b"connection: close\r\n"),
+        _ => {}
+    }
+    out.extend_from_slice(b"\r\n");
+    (framing, keep_alive)
+}
+
+fn fields(out: &mut Vec<u8>, headers: &HeaderMap) {
+    for (name, value) in headers {
+        field(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+}
+
+fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The body's next frame. One already there is taken at once, to go out
+/// with what is buffered; before waiting for one, the buffer is written.
+async fn next_frame<W: AsyncWrite + Unpin>(
+    body: &mut ProxyBody,
+    io: &mut W,
+    out: &mut Vec<u8>,
+) -> Result<Option<Result<http_body::Frame<Bytes>, crate::body::BoxError>>, std::io::Error> {
+    let ready = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await;
+    if let Poll::Ready(frame) = ready {
+        return Ok(frame);
+    }
+    flush(io, out).await?;
+    Ok(poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await)
+}
+
+/// Adds body bytes: copied when small, else written after the buffer.
+async fn put<W: AsyncWrite + Unpin>(io: &mut W, out: &mut Vec<u8>, data: Bytes) -> std::io::Result<()> {
+    if data.len() <= COPY_UP_TO {
+        out.extend_from_slice(&data);
+        return Ok(());
+    }
+    if !out.is_empty() {
+        io.write_all(out).await?;
+        out.clear();
+    }
+    io.write_all(&data).await
+}
+
+/// Writes what is buffered and flushes it (a TLS stream holds records
+/// until flushed).
+pub async fn flush<W: AsyncWrite + Unpin>(io: &mut W, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if !out.is_empty() {
+        io.write_all(out).await?;
+        out.clear();
+    }
+    io.flush().await
+}
