@@ -31,7 +31,7 @@
 //!   its client (`switchyard status`); [`metrics`], [`access_log`].
 //! - [`content_hash`], [`report`], [`log_throttle`]: the names of versions
 //!   and certificates, errors shown with their causes, warnings a flood
-//!   would repeat.
+//!   would repeat; [`header_names`]: a connection's cache of header names.
 //! - [`scaffold`]: `switchyard plugin new`; [`demo`]: the lab on loopback.
 //!
 //! # The life of a request
@@ -125,6 +125,7 @@ pub mod body;
 pub mod config;
 pub mod content_hash;
 pub mod demo;
+pub mod header_names;
 pub mod listener;
 pub mod log_throttle;
 pub mod metrics;

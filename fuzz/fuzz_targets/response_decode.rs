@@ -11,14 +11,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard::upstream::{read_response, ResponseNames};
+use switchyard::header_names::HeaderNames;
+use switchyard::upstream::read_response;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&seed, bytes)) = data.split_first() else {
         return;
     };
     let head_request = seed & 1 == 1;
-    let mut names = ResponseNames::default();
+    let mut names = HeaderNames::default();
     let whole = read_response([bytes], head_request, &mut names);
     let mut chunks = Vec::new();
     let (mut rest, mut state) = (bytes, u32::from(seed));

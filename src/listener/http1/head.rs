@@ -9,8 +9,10 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use http::{Method, Uri, Version};
+
+use crate::header_names::HeaderNames;
 
 /// At most this many fields are parsed here; more go to hyper, which
 /// applies the listener's `max_headers`.
@@ -49,7 +51,7 @@ pub struct HeadLimits {
 }
 
 /// Parses the request head at the start of `buf`.
-pub fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
+pub fn parse(buf: &mut BytesMut, limits: HeadLimits, names: &mut HeaderNames) -> Parsed {
     let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_FIELDS];
     let (length, method, target, minor, count, connection) = {
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
@@ -96,7 +98,7 @@ pub fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
         (length, method, target, minor, count, connection)
     };
     let head = buf.split_to(length).freeze();
-    match request_parts(&head, method, target, &spans[..count]) {
+    match request_parts(&head, method, target, &spans[..count], names) {
         Some(mut parts) => {
             let (version, keep_alive) = match minor {
                 1 => (Version::HTTP_11, !connection.close),
@@ -124,10 +126,13 @@ fn request_parts(
     method: Method,
     target: (usize, usize),
     spans: &[(u32, u32, u32, u32)],
+    names: &mut HeaderNames,
 ) -> Option<http::request::Parts> {
     let mut headers = HeaderMap::with_capacity(spans.len());
-    for &(name, name_len, value, value_len) in spans {
-        let name = HeaderName::from_bytes(&head[name as usize..(name + name_len) as usize]).ok()?;
+    for (position, &(name, name_len, value, value_len)) in spans.iter().enumerate() {
+        let name = names
+            .name(position, &head[name as usize..(name + name_len) as usize])
+            .ok()?;
         // httparse accepts tabs, spaces, visible ASCII and obs-text in a
         // value, all of which HeaderValue accepts.
         let value = HeaderValue::from_maybe_shared(head.slice(value as usize..(value + value_len) as usize)).ok()?;
@@ -184,7 +189,7 @@ mod tests {
 
     fn parsed(wire: &[u8]) -> (Parsed, BytesMut) {
         let mut buf = BytesMut::from(wire);
-        let parsed = parse(&mut buf, LIMITS);
+        let parsed = parse(&mut buf, LIMITS, &mut HeaderNames::default());
         (parsed, buf)
     }
 

@@ -43,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 use super::Shared;
 use crate::body::BoxError;
 use crate::config::ListenerLimits;
+use crate::header_names::HeaderNames;
 use crate::plugin::ConnectionInfo;
 use crate::proxy::ProxyBody;
 use head::{HeadLimits, Parsed};
@@ -85,6 +86,7 @@ where
     };
     let mut io = io;
     let mut read = BytesMut::with_capacity(READ_SIZE);
+    let mut names = HeaderNames::default();
     let mut out = Vec::with_capacity(READ_SIZE);
     let mut timeout = pin!(tokio::time::sleep(limits.header_read_timeout));
     let mut closing = pin!(drain.closing.cancelled());
@@ -92,7 +94,15 @@ where
         timeout
             .as_mut()
             .reset(tokio::time::Instant::now() + limits.header_read_timeout);
-        let next = read_head(&mut io, &mut read, head_limits, timeout.as_mut(), closing.as_mut()).await?;
+        let next = read_head(
+            &mut io,
+            &mut read,
+            &mut names,
+            head_limits,
+            timeout.as_mut(),
+            closing.as_mut(),
+        )
+        .await?;
         let head = match next {
             Next::Request(head) => head,
             Next::Closed => return Ok(()),
@@ -126,13 +136,14 @@ where
 async fn read_head<I: AsyncRead + Unpin>(
     io: &mut I,
     read: &mut BytesMut,
+    names: &mut HeaderNames,
     limits: HeadLimits,
     mut timeout: std::pin::Pin<&mut tokio::time::Sleep>,
     mut closing: std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
 ) -> std::io::Result<Next> {
     loop {
         if !read.is_empty() {
-            match head::parse(read, limits) {
+            match head::parse(read, limits, names) {
                 Parsed::Request(head) => return Ok(Next::Request(head)),
                 Parsed::HandOff => return Ok(Next::HandOff),
                 Parsed::Partial => {}

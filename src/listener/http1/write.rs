@@ -158,13 +158,13 @@ fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &Proxy
     }
     match framing {
         Framing::Length(n) if declared.is_none() => {
-            let _ = write!(out, "content-length: {n}\r\n");
+            content_length(out, n);
         }
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         // HEAD and 304: the size the body would have had, when known.
         Framing::None if declared.is_none() && !skip_length && status != StatusCode::NOT_MODIFIED => {
             if let Some(n) = exact.filter(|n| *n > 0) {
-                let _ = write!(out, "content-length: {n}\r\n");
+                content_length(out, n);
             }
         }
         _ => {}
@@ -181,6 +181,14 @@ fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &Proxy
     }
     out.extend_from_slice(b"\r\n");
     (framing, keep_alive)
+}
+
+/// `content-length: n`, the number written with `itoa` (`write!` costs
+/// about 600 instructions through `fmt`, a tenth of writing a redirect).
+fn content_length(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 fn fields(out: &mut Vec<u8>, headers: &HeaderMap) {

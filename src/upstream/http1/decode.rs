@@ -10,6 +10,7 @@ use http::{StatusCode, Version};
 use http_body::Frame;
 
 use super::error::Http1Error;
+use crate::header_names::HeaderNames;
 
 /// A response head longer than this is refused.
 pub const MAX_HEAD: usize = 256 * 1024;
@@ -41,40 +42,10 @@ pub enum Parsed {
     Partial,
 }
 
-/// The header names of the last responses on one connection, by position,
-/// with the bytes they were parsed from. A server sends the same names in
-/// the same order: a name whose bytes are those at its position is cloned
-/// instead of parsed and looked up again.
-#[derive(Debug, Default)]
-pub struct ResponseNames {
-    known: Vec<(Box<[u8]>, HeaderName)>,
-}
-
-impl ResponseNames {
-    /// Names beyond this position are parsed each time.
-    const POSITIONS: usize = 32;
-
-    fn name(&mut self, position: usize, bytes: &[u8]) -> Result<HeaderName, Http1Error> {
-        if let Some((raw, name)) = self.known.get(position) {
-            if **raw == *bytes {
-                return Ok(name.clone());
-            }
-        }
-        let name = HeaderName::from_bytes(bytes).map_err(|_| Http1Error::InvalidHead("a header name"))?;
-        let entry = (Box::from(bytes), name.clone());
-        if let Some(slot) = self.known.get_mut(position) {
-            *slot = entry;
-        } else if position == self.known.len() && position < Self::POSITIONS {
-            self.known.push(entry);
-        }
-        Ok(name)
-    }
-}
-
 /// Parses the response head at the start of `buf`. `head_request`: the
 /// request was `HEAD`, so the response has no body whatever it says.
 /// `names`: the connection's names of earlier responses.
-pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut ResponseNames) -> Result<Parsed, Http1Error> {
+pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderNames) -> Result<Parsed, Http1Error> {
     // Where each field lies in `buf`, so the values can be shared slices
     // of the head rather than copies.
     let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
@@ -126,7 +97,9 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut ResponseNa
     let mut seen = Framed::default();
     let mut headers = HeaderMap::with_capacity(count);
     for (position, &(name, name_len, value, value_len)) in spans[..count].iter().enumerate() {
-        let name = names.name(position, &head[name as usize..(name + name_len) as usize])?;
+        let name = names
+            .name(position, &head[name as usize..(name + name_len) as usize])
+            .map_err(|_| Http1Error::InvalidHead("a header name"))?;
         let value = head.slice(value as usize..(value + value_len) as usize);
         let value = HeaderValue::from_maybe_shared(value).map_err(|_| Http1Error::InvalidHead("a header value"))?;
         seen.note(&name, &value)?;
@@ -425,7 +398,7 @@ mod tests {
 
     fn head(text: &str, head_request: bool) -> Head {
         let mut buf = BytesMut::from(text);
-        match parse_head(&mut buf, head_request, &mut ResponseNames::default()).expect("valid") {
+        match parse_head(&mut buf, head_request, &mut HeaderNames::default()).expect("valid") {
             Parsed::Head(head) => head,
             other => panic!("{other:?}"),
         }
@@ -501,16 +474,16 @@ mod tests {
     fn interim_responses_are_skipped_and_partial_heads_wait() {
         let mut buf = BytesMut::from("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n");
         assert!(matches!(
-            parse_head(&mut buf, false, &mut ResponseNames::default()),
+            parse_head(&mut buf, false, &mut HeaderNames::default()),
             Ok(Parsed::Interim)
         ));
         assert!(matches!(
-            parse_head(&mut buf, false, &mut ResponseNames::default()),
+            parse_head(&mut buf, false, &mut HeaderNames::default()),
             Ok(Parsed::Partial)
         ));
         buf.extend_from_slice(b"\r\n");
         assert!(matches!(
-            parse_head(&mut buf, false, &mut ResponseNames::default()),
+            parse_head(&mut buf, false, &mut HeaderNames::default()),
             Ok(Parsed::Head(_))
         ));
         assert!(buf.is_empty());
@@ -528,14 +501,14 @@ mod tests {
         ] {
             let mut buf = BytesMut::from(text);
             assert!(
-                parse_head(&mut buf, false, &mut ResponseNames::default()).is_err(),
+                parse_head(&mut buf, false, &mut HeaderNames::default()).is_err(),
                 "{text:?}"
             );
         }
         let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX: "[..]);
         buf.extend_from_slice(&vec![b'a'; MAX_HEAD]);
         assert!(matches!(
-            parse_head(&mut buf, false, &mut ResponseNames::default()),
+            parse_head(&mut buf, false, &mut HeaderNames::default()),
             Err(Http1Error::HeadTooLarge { .. })
         ));
     }
@@ -580,13 +553,9 @@ mod tests {
         };
         // One cache of names for all: each read finds the names of another
         // response in it.
-        let mut names = ResponseNames::default();
+        let mut names = HeaderNames::default();
         for wire in corpus {
-            let whole = summary(super::super::read_response(
-                [wire],
-                false,
-                &mut ResponseNames::default(),
-            ));
+            let whole = summary(super::super::read_response([wire], false, &mut HeaderNames::default()));
             for size in 1..=wire.len() {
                 let cut = summary(super::super::read_response(wire.chunks(size), false, &mut names));
                 assert_eq!(cut, whole, "{:?} in reads of {size}", String::from_utf8_lossy(wire));
@@ -608,20 +577,20 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Trace: b\r\nContent-Length: 0\r\nVia: d\r\n\r\n",
         ];
-        let names_of =
-            |wire: &[u8], names: &mut ResponseNames| match parse_head(&mut BytesMut::from(wire), false, names) {
-                Ok(Parsed::Head(head)) => head
-                    .parts
-                    .headers
-                    .keys()
-                    .map(|n| n.as_str().to_owned())
-                    .collect::<Vec<_>>(),
-                _ => panic!("valid head"),
-            };
-        let mut names = ResponseNames::default();
+        let names_of = |wire: &[u8], names: &mut HeaderNames| match parse_head(&mut BytesMut::from(wire), false, names)
+        {
+            Ok(Parsed::Head(head)) => head
+                .parts
+                .headers
+                .keys()
+                .map(|n| n.as_str().to_owned())
+                .collect::<Vec<_>>(),
+            _ => panic!("valid head"),
+        };
+        let mut names = HeaderNames::default();
         for round in 0..2 {
             for wire in heads {
-                let fresh = names_of(wire, &mut ResponseNames::default());
+                let fresh = names_of(wire, &mut HeaderNames::default());
                 assert_eq!(
                     names_of(wire, &mut names),
                     fresh,

@@ -35,7 +35,8 @@ use tokio::io::AsyncWrite;
 
 use super::connect::Transport;
 use crate::body::RequestBody;
-pub use decode::{Framing, ResponseNames};
+use crate::header_names::HeaderNames;
+pub use decode::Framing;
 use decode::{Parsed, Step};
 use encode::BodyPlan;
 pub use error::Http1Error;
@@ -54,7 +55,7 @@ pub struct Http1Connection {
     /// Whether the exchange in progress leaves the connection reusable.
     reusable: bool,
     /// The header names of its earlier responses.
-    names: ResponseNames,
+    names: HeaderNames,
 }
 
 /// A request that failed, handed back when none of it was written (then
@@ -111,7 +112,7 @@ impl Http1Connection {
             write: Vec::new(),
             written: 0,
             reusable: true,
-            names: ResponseNames::default(),
+            names: HeaderNames::default(),
         }
     }
 
@@ -406,7 +407,7 @@ pub struct WholeResponse {
 pub fn read_response<'a>(
     chunks: impl IntoIterator<Item = &'a [u8]>,
     head_request: bool,
-    names: &mut ResponseNames,
+    names: &mut HeaderNames,
 ) -> Result<WholeResponse, Http1Error> {
     let mut chunks = chunks.into_iter();
     let mut buf = BytesMut::new();
