@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --bin) SWITCHYARD_BIN=$2; shift ;;
     --contender) CONTENDER=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$(basename "$0")"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift

@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --bin) SWITCHYARD_BIN=$2; shift ;;
     --callgraph) CALLGRAPH=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$(basename "$0")"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
