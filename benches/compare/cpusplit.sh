@@ -48,7 +48,7 @@ case "$WORKLOAD" in
   *) die "unknown workload $WORKLOAD" ;;
 esac
 # The load outlasts the window by a second on each side.
-taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$((DURATION + 3))"s --latency "$URL" > "$OUT/load.txt" 2>&1 &
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$((DURATION + 3))"s "$URL" > "$OUT/load.txt" 2>&1 &
 LOAD_PID=$!
 sleep 2
 PIDS=$(tree_pids "$PROXY_PID")
