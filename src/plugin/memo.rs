@@ -10,6 +10,10 @@
 //! decision lives until the plugin, its configuration or the generation
 //! changes. It holds at most `max-entries` keys and starts over when full:
 //! memory stays bounded whatever clients send.
+//!
+//! A key is built on the stack (up to [`INLINE_KEY`] bytes) and looked up
+//! with `foldhash`, seeded at random per memo: a hit costs no allocation
+//! and no SipHash.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +26,78 @@ use super::request_view::RequestView;
 pub const DEFAULT_ENTRIES: usize = 1024;
 /// The largest `max-entries` a plugin may ask for.
 pub const MAX_ENTRIES: usize = 65_536;
+/// Bytes of a key kept on the stack; a longer one spills to the heap.
+pub const INLINE_KEY: usize = 128;
+
+/// A request's key in a memo: on the stack while it fits.
+#[derive(Debug, Clone)]
+pub struct Key {
+    inline: [u8; INLINE_KEY],
+    len: usize,
+    spilled: Option<Vec<u8>>,
+}
+
+impl Key {
+    fn new() -> Key {
+        Key {
+            inline: [0; INLINE_KEY],
+            len: 0,
+            spilled: None,
+        }
+    }
+
+    /// A part: a marker for absent values, its length, its bytes.
+    fn put(&mut self, present: bool, bytes: &[u8]) {
+        let mut prefix = [u8::from(present), 0, 0, 0, 0];
+        prefix[1..].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+        self.extend(&prefix);
+        self.extend(bytes);
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        if let Some(spilled) = &mut self.spilled {
+            spilled.extend_from_slice(bytes);
+            return;
+        }
+        let end = self.len + bytes.len();
+        match self.inline.get_mut(self.len..end) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len = end;
+            }
+            None => {
+                let mut spilled = Vec::with_capacity(end * 2);
+                spilled.extend_from_slice(&self.inline[..self.len]);
+                spilled.extend_from_slice(bytes);
+                self.spilled = Some(spilled);
+            }
+        }
+    }
+
+    /// The key's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.spilled {
+            Some(spilled) => spilled,
+            None => &self.inline[..self.len],
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
 
 /// The parts of a request a decision depends on (the WIT `request-parts`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,7 +137,7 @@ pub struct MemoKey {
 #[derive(Debug)]
 pub struct Memo {
     key: MemoKey,
-    decisions: RwLock<HashMap<Box<[u8]>, Decision>>,
+    decisions: RwLock<HashMap<Box<[u8]>, Decision, foldhash::quality::RandomState>>,
     hits: AtomicU64,
 }
 
@@ -70,7 +146,7 @@ impl Memo {
     pub fn new(key: MemoKey) -> Memo {
         Memo {
             key,
-            decisions: RwLock::new(HashMap::new()),
+            decisions: RwLock::new(HashMap::default()),
             hits: AtomicU64::new(0),
         }
     }
@@ -81,15 +157,10 @@ impl Memo {
     }
 
     /// The key of `view`: its declared parts, each length-prefixed.
-    pub fn key_of(&self, view: &RequestView) -> Vec<u8> {
+    pub fn key_of(&self, view: &RequestView) -> Key {
         let parts = self.key.parts;
-        let mut key = Vec::with_capacity(32);
-        let mut put = |present: bool, bytes: &[u8]| {
-            // A marker for absent values, then the length, then the bytes.
-            key.push(u8::from(present));
-            key.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-            key.extend_from_slice(bytes);
-        };
+        let mut key = Key::new();
+        let mut put = |present: bool, bytes: &[u8]| key.put(present, bytes);
         if parts.scheme {
             put(true, view.conn.scheme.as_str().as_bytes());
         }
@@ -144,7 +215,7 @@ impl Memo {
 
     /// Keeps `decision` for `key` (never an `ask`), in checked form;
     /// starts over when full.
-    pub fn put(&self, key: Vec<u8>, decision: &Decision) {
+    pub fn put(&self, key: Key, decision: &Decision) {
         if matches!(decision.action, Action::Ask(_)) {
             return;
         }
@@ -153,7 +224,7 @@ impl Memo {
         if decisions.len() >= self.key.max_entries && !decisions.contains_key(key.as_slice()) {
             decisions.clear();
         }
-        decisions.insert(key.into_boxed_slice(), decision);
+        decisions.insert(Box::from(key.as_slice()), decision);
     }
 
     /// Forgets every decision (a new generation).
@@ -244,6 +315,34 @@ mod tests {
         let with_empty_query = by_path_and_query.key_of(&view(Scheme::Http, "/a?", &[]));
         let without_query = by_path_and_query.key_of(&view(Scheme::Http, "/a", &[]));
         assert_ne!(with_empty_query, without_query, "an empty query is not an absent one");
+    }
+
+    #[test]
+    fn keys_longer_than_the_stack_buffer_keep_every_byte() {
+        let by_path_and_query = memo(
+            Parts {
+                path: true,
+                query: true,
+                ..Parts::default()
+            },
+            &[],
+            16,
+        );
+        let key = |target: &str| by_path_and_query.key_of(&view(Scheme::Http, target, &[]));
+        let long = format!("/{}", "a".repeat(INLINE_KEY * 3));
+        assert_eq!(key(&long).len(), 5 + long.len() + 5, "markers, lengths, every byte");
+        assert_eq!(key(&format!("{long}?x=1")), key(&format!("{long}?x=1")));
+        assert_ne!(
+            key(&format!("{long}?x=1")),
+            key(&format!("{long}?x=2")),
+            "a part after the spill counts"
+        );
+        assert_ne!(key(&long), key(&format!("{long}b")), "the bytes past the buffer count");
+        let just_over = format!("/{}", "b".repeat(INLINE_KEY - 5));
+        assert_ne!(key(&just_over), key(&format!("{just_over}c")));
+        by_path_and_query.put(key(&long), &set("long"));
+        assert_eq!(by_path_and_query.get(&key(&long)), Some(set("long").checked()));
+        assert_eq!(by_path_and_query.get(&key(&format!("{long}b"))), None);
     }
 
     #[test]
