@@ -118,7 +118,9 @@ where
             keep_alive: head.keep_alive,
         };
         let request = Request::from_parts(head.parts, None);
-        let handling = super::connection::proxy_request(shared, Arc::clone(info), request);
+        // Pinned where it is made: moved into `answer_watching`, the
+        // request's state (kilobytes) would be copied twice more.
+        let handling = pin!(super::connection::proxy_request(shared, Arc::clone(info), request));
         let Some(response) = answer_watching(&mut io, &mut read, handling).await else {
             tracing::debug!("the client closed while its request was answered");
             return Ok(());
@@ -172,12 +174,15 @@ async fn read_head<I: AsyncRead + Unpin>(
 /// failed read) cancels it (`None`); what the client sends meanwhile stays
 /// in `read`, and once something is there reading stops until the
 /// response is written.
-async fn answer_watching<I, F>(io: &mut I, read: &mut BytesMut, handling: F) -> Option<Response<ProxyBody>>
+async fn answer_watching<I, F>(
+    io: &mut I,
+    read: &mut BytesMut,
+    mut handling: std::pin::Pin<&mut F>,
+) -> Option<Response<ProxyBody>>
 where
     I: AsyncRead + Unpin,
     F: Future<Output = Response<ProxyBody>>,
 {
-    let mut handling = pin!(handling);
     poll_fn(|cx| {
         if let Poll::Ready(response) = handling.as_mut().poll(cx) {
             return Poll::Ready(Some(response));
