@@ -120,9 +120,19 @@ fn is_plain_authority(text: &str) -> bool {
             };
             !v6.is_empty() && v6.bytes().all(v6_ok) && port_ok(port)
         }
+        // One pass: name bytes up to a colon, then only digits.
         None => {
-            let (host, port) = text.rsplit_once(':').unwrap_or((text, ""));
-            !host.is_empty() && host.bytes().all(name_ok) && port_ok(port)
+            let bytes = text.as_bytes();
+            let host = bytes.iter().position(|&b| !name_ok(b)).unwrap_or(bytes.len());
+            match bytes.get(host) {
+                _ if host == 0 => false,
+                None => true,
+                Some(b':') => {
+                    let port = &bytes[host + 1..];
+                    port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+                }
+                Some(_) => false,
+            }
         }
     }
 }
@@ -169,6 +179,10 @@ mod tests {
         assert!(!ok(http::Request::get("/").header("host", ":80")));
         assert!(ok(http::Request::get("/").header("host", "[::1]")));
         assert!(ok(http::Request::get("/").header("host", "127.0.0.1:8080")));
+        assert!(ok(http::Request::get("/").header("host", "a:")), "an empty port is allowed");
+        assert!(ok(http::Request::get("/").header("host", "a:65535")));
+        assert!(!ok(http::Request::get("/").header("host", "a:655350")), "six digits");
+        assert!(!ok(http::Request::get("/").header("host", "a:8 ")));
         assert!(!ok(http::Request::builder()
             .method("CONNECT")
             .uri("shop.example:443")
