@@ -116,31 +116,9 @@ pub async fn response<W: AsyncWrite + Unpin>(
 }
 
 /// Writes the head into `out`; returns the body's framing and whether the
-/// connection may be kept.
+/// connection may be kept. One pass over the fields writes them and notes
+/// what framing and keep-alive depend on (no lookups by name).
 fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &ProxyBody, asked: Asked) -> (Framing, bool) {
-    let no_body = asked.head
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let exact = body.size_hint().exact();
-    let framing = match (declared, exact) {
-        _ if no_body => Framing::None,
-        (Some(n), _) | (None, Some(n)) => Framing::Length(n),
-        (None, None) if asked.http10 => Framing::UntilClose,
-        (None, None) => Framing::Chunked,
-    };
-    let keep_alive = asked.keep_alive
-        && framing != Framing::UntilClose
-        && !status.is_informational()
-        && !headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.as_bytes()
-                .split(|&b| b == b',')
-                .any(|o| o.trim_ascii().eq_ignore_ascii_case(b"close"))
-        });
     out.extend_from_slice(match asked.http10 {
         true => b"HTTP/1.0 ",
         false => b"HTTP/1.1 ",
@@ -150,12 +128,45 @@ fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &Proxy
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     let skip_length = status.is_informational() || status == StatusCode::NO_CONTENT;
+    // The first Content-Length, as hyper reads it.
+    let mut declared: Option<Option<u64>> = None;
+    let mut has_date = false;
+    let mut has_connection = false;
+    let mut says_close = false;
     for (name, value) in headers {
-        if (skip_length && *name == header::CONTENT_LENGTH) || *name == header::TRANSFER_ENCODING {
+        if *name == header::CONTENT_LENGTH {
+            if declared.is_none() {
+                declared = Some(value.to_str().ok().and_then(|v| v.parse::<u64>().ok()));
+            }
+            if skip_length {
+                continue;
+            }
+        } else if *name == header::TRANSFER_ENCODING {
             continue;
+        } else if *name == header::DATE {
+            has_date = true;
+        } else if *name == header::CONNECTION {
+            has_connection = true;
+            says_close |= value
+                .as_bytes()
+                .split(|&b| b == b',')
+                .any(|o| o.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
         field(out, name.as_str().as_bytes(), value.as_bytes());
     }
+    let declared = declared.flatten();
+    let no_body = asked.head
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let exact = body.size_hint().exact();
+    let framing = match (declared, exact) {
+        _ if no_body => Framing::None,
+        (Some(n), _) | (None, Some(n)) => Framing::Length(n),
+        (None, None) if asked.http10 => Framing::UntilClose,
+        (None, None) => Framing::Chunked,
+    };
+    let keep_alive = asked.keep_alive && framing != Framing::UntilClose && !status.is_informational() && !says_close;
     match framing {
         Framing::Length(n) if declared.is_none() => {
             content_length(out, n);
@@ -169,14 +180,14 @@ fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &Proxy
         }
         _ => {}
     }
-    if !headers.contains_key(header::DATE) {
+    if !has_date {
         out.extend_from_slice(b"date: ");
         super::date::extend(out);
         out.extend_from_slice(b"\r\n");
     }
     match (keep_alive, asked.http10) {
         (true, true) => out.extend_from_slice(b"connection: keep-alive\r\n"),
-        (false, _) if !headers.contains_key(header::CONNECTION) => out.extend_from_slice(b"connection: close\r\n"),
+        (false, _) if !has_connection => out.extend_from_slice(b"connection: close\r\n"),
         _ => {}
     }
     out.extend_from_slice(b"\r\n");
@@ -240,4 +251,71 @@ pub async fn flush<W: AsyncWrite + Unpin>(io: &mut W, out: &mut Vec<u8>) -> std:
         out.clear();
     }
     io.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEEP: Asked = Asked {
+        head: false,
+        http10: false,
+        keep_alive: true,
+    };
+
+    fn written(status: u16, fields: &[(&str, &str)], body: &'static [u8], asked: Asked) -> (String, Framing, bool) {
+        let mut headers = HeaderMap::new();
+        for (name, value) in fields {
+            headers.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let status = StatusCode::from_u16(status).unwrap();
+        let mut out = Vec::new();
+        let (framing, keep_alive) = head(&mut out, status, &headers, &ProxyBody::full(body), asked);
+        (String::from_utf8(out).unwrap(), framing, keep_alive)
+    }
+
+    #[test]
+    fn a_response_saying_close_closes_and_is_not_told_twice() {
+        let (text, _, keep_alive) = written(200, &[("connection", "Keep-Alive, Close")], b"ok", KEEP);
+        assert!(!keep_alive);
+        assert_eq!(text.matches("connection").count(), 1, "{text}");
+        let (text, _, keep_alive) = written(200, &[("connection", "keep-alive")], b"ok", KEEP);
+        assert!(keep_alive, "{text}");
+        let (text, _, keep_alive) = written(
+            200,
+            &[],
+            b"ok",
+            Asked {
+                keep_alive: false,
+                ..KEEP
+            },
+        );
+        assert!(!keep_alive);
+        assert!(text.contains("connection: close\r\n"), "{text}");
+    }
+
+    #[test]
+    fn the_first_content_length_frames_the_body_and_is_written_once() {
+        let (text, framing, _) = written(200, &[("content-length", "2"), ("date", "x")], b"ok", KEEP);
+        assert_eq!(framing, Framing::Length(2));
+        assert_eq!(text.matches("content-length").count(), 1, "{text}");
+        assert_eq!(text.matches("date").count(), 1, "a Date given is kept alone: {text}");
+        let (_, framing, _) = written(200, &[("content-length", "2"), ("content-length", "5")], b"ok", KEEP);
+        assert_eq!(framing, Framing::Length(2), "the first one, as a lookup by name gives");
+        let (text, framing, _) = written(200, &[], b"ok", KEEP);
+        assert_eq!(framing, Framing::Length(2));
+        assert!(
+            text.contains("content-length: 2\r\n") && text.contains("date: "),
+            "{text}"
+        );
+        let (text, framing, _) = written(204, &[("content-length", "2")], b"", KEEP);
+        assert_eq!(framing, Framing::None);
+        assert!(!text.contains("content-length"), "none on a 204: {text}");
+        let (text, framing, _) = written(200, &[("transfer-encoding", "chunked")], b"ok", KEEP);
+        assert_eq!(framing, Framing::Length(2));
+        assert!(!text.contains("transfer-encoding"), "{text}");
+    }
 }
