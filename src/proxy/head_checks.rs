@@ -179,7 +179,10 @@ mod tests {
         assert!(!ok(http::Request::get("/").header("host", ":80")));
         assert!(ok(http::Request::get("/").header("host", "[::1]")));
         assert!(ok(http::Request::get("/").header("host", "127.0.0.1:8080")));
-        assert!(ok(http::Request::get("/").header("host", "a:")), "an empty port is allowed");
+        assert!(
+            ok(http::Request::get("/").header("host", "a:")),
+            "an empty port is allowed"
+        );
         assert!(ok(http::Request::get("/").header("host", "a:65535")));
         assert!(!ok(http::Request::get("/").header("host", "a:655350")), "six digits");
         assert!(!ok(http::Request::get("/").header("host", "a:8 ")));
