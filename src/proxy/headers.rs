@@ -38,6 +38,12 @@ static NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH,
 /// `keep-alive` or `close`): nothing is allocated or hashed for them, each
 /// name found is removed by a pass over the names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most responses carry none: one pass over the names, no lookup by
+    // hash. `Connection` is hop-by-hop itself, so a head without any has
+    // nothing nominated either.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let nominates_others = headers
         .get_all(header::CONNECTION)
         .iter()
