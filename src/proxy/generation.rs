@@ -19,10 +19,15 @@ pub struct Generation {
     /// Its plugins, loaded.
     pub plugins: PluginSet,
     /// Its backends with their balancers, by name.
-    pub backends: HashMap<String, BalancedBackend>,
+    pub backends: ByName<BalancedBackend>,
     /// Per listener name.
-    pub listeners: HashMap<String, ListenerRoute>,
+    pub listeners: ByName<ListenerRoute>,
 }
+
+/// A map by configured name, looked up for every request (the listener's
+/// route, the backend a plugin names): hashed with `foldhash` rather than
+/// SipHash, since the names come from the configuration, not from clients.
+pub type ByName<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
 /// A backend's balancer was not among the loaded plugins.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +77,7 @@ impl Generation {
         upstream_tls: &HashMap<String, Arc<UpstreamTls>>,
         previous: Option<&Generation>,
     ) -> Result<Generation, MissingBalancer> {
-        let mut backends = HashMap::new();
+        let mut backends = ByName::default();
         for b in &config.backends {
             let balancer = plugins.balancer(&b.balancer).ok_or_else(|| MissingBalancer {
                 backend: b.name.clone(),
