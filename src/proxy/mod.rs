@@ -18,6 +18,7 @@ mod generation;
 mod grpc;
 mod head_checks;
 mod headers;
+mod in_flight;
 mod path;
 mod read_ahead;
 mod request_id;
@@ -31,7 +32,6 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use tokio::sync::Semaphore;
 use tracing::field::{display, Empty};
 use tracing::Instrument;
 
@@ -56,8 +56,8 @@ use fallback::{forward_or_fall_back, Reply};
 /// The running proxy's decision state, swapped whole on reload.
 pub struct Proxy {
     current: ArcSwap<Generation>,
-    /// Requests being handled; `max_in_flight` permits (fixed at start).
-    in_flight: Semaphore,
+    /// Requests being handled, under `max_in_flight` (fixed at start).
+    in_flight: in_flight::InFlight,
     access_log: Option<AccessLog>,
     /// Upgraded connections, which outlive generations.
     tunnels: Tunnels,
@@ -108,11 +108,11 @@ enum Decided<'g> {
 impl Proxy {
     /// A proxy serving `generation`.
     pub fn new(generation: Generation) -> Proxy {
-        let permits = generation.config.limits.max_in_flight.min(Semaphore::MAX_PERMITS);
+        let limit = generation.config.limits.max_in_flight;
         let tunnels = Tunnels::new(generation.config.limits.max_tunnels);
         Proxy {
             current: ArcSwap::from_pointee(generation),
-            in_flight: Semaphore::new(permits),
+            in_flight: in_flight::InFlight::new(limit),
             access_log: None,
             tunnels,
             handover: tokio_util::sync::CancellationToken::new(),
@@ -250,7 +250,7 @@ impl Proxy {
         trace: &mut Trace,
     ) -> Response<ProxyBody> {
         // 1. admit
-        let Ok(_permit) = self.in_flight.try_acquire() else {
+        let Some(_place) = self.in_flight.try_enter() else {
             warn_overloaded();
             return fail(ProxyError::Overloaded, id, trace, &[]);
         };
