@@ -77,6 +77,30 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_same_timeout() {
 }
 
 #[tokio::test]
+async fn the_head_timeout_counts_from_each_request_not_from_the_first() {
+    // Requests 200 ms apart on one connection: together they outlast the
+    // 300 ms timeout many times over, each wait stays within it.
+    let lab = Lab::start(LIMITED).await;
+    let mut stream = TcpStream::connect(lab.addr("web")).await.unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    let started = Instant::now();
+    for i in 0..6 {
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 200"), "request {i} answered: {text:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "the waits outlasted the timeout"
+    );
+}
+
+#[tokio::test]
 async fn oversized_heads_get_431() {
     let lab = Lab::start(LIMITED).await;
     let big = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(16 << 10));

@@ -88,21 +88,20 @@ where
     let mut read = BytesMut::with_capacity(READ_SIZE);
     let mut names = HeaderNames::default();
     let mut out = Vec::with_capacity(READ_SIZE);
-    let mut timeout = pin!(tokio::time::sleep(limits.header_read_timeout));
-    let mut closing = pin!(drain.closing.cancelled());
+    let sleep = pin!(tokio::time::sleep(limits.header_read_timeout));
+    let mut timer = HeadTimer {
+        sleep,
+        deadline: tokio::time::Instant::now() + limits.header_read_timeout,
+    };
+    let wait = pin!(drain.closing.cancelled());
+    let mut closing = Closing {
+        token: &drain.closing,
+        wait,
+        registered: false,
+    };
     loop {
-        timeout
-            .as_mut()
-            .reset(tokio::time::Instant::now() + limits.header_read_timeout);
-        let next = read_head(
-            &mut io,
-            &mut read,
-            &mut names,
-            head_limits,
-            timeout.as_mut(),
-            closing.as_mut(),
-        )
-        .await?;
+        timer.deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+        let next = read_head(&mut io, &mut read, &mut names, head_limits, &mut timer, &mut closing).await?;
         let head = match next {
             Next::Request(head) => head,
             Next::Closed => return Ok(()),
@@ -133,6 +132,50 @@ where
     }
 }
 
+/// `header_read_timeout`, moved for every request without touching the
+/// timer wheel: the sleep keeps an earlier deadline, and when it fires
+/// before the connection's deadline it is set again to that one.
+struct HeadTimer<'a> {
+    sleep: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    deadline: tokio::time::Instant,
+}
+
+impl HeadTimer<'_> {
+    /// Whether the deadline has passed (the waker is registered if not).
+    fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            if self.sleep.deadline() >= self.deadline {
+                return true;
+            }
+            let deadline = self.deadline;
+            self.sleep.as_mut().reset(deadline);
+        }
+        false
+    }
+}
+
+/// A drain, watched while a connection waits for a head: the wait is
+/// polled until it has registered the task, then the token is checked
+/// (polling tokio's `Notified` again takes its waiters' lock each time).
+struct Closing<'w, 't> {
+    token: &'t CancellationToken,
+    wait: std::pin::Pin<&'w mut tokio_util::sync::WaitForCancellationFuture<'t>>,
+    registered: bool,
+}
+
+impl Closing<'_, '_> {
+    fn poll_closing(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        if self.registered {
+            return self.token.is_cancelled();
+        }
+        if self.wait.as_mut().poll(cx).is_ready() {
+            return true;
+        }
+        self.registered = true;
+        false
+    }
+}
+
 /// Reads until a head is parsed, within the timeout; while nothing of a
 /// head has come, a drain ends the wait.
 async fn read_head<I: AsyncRead + Unpin>(
@@ -140,8 +183,8 @@ async fn read_head<I: AsyncRead + Unpin>(
     read: &mut BytesMut,
     names: &mut HeaderNames,
     limits: HeadLimits,
-    mut timeout: std::pin::Pin<&mut tokio::time::Sleep>,
-    mut closing: std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+    timer: &mut HeadTimer<'_>,
+    closing: &mut Closing<'_, '_>,
 ) -> std::io::Result<Next> {
     loop {
         if !read.is_empty() {
@@ -156,7 +199,7 @@ async fn read_head<I: AsyncRead + Unpin>(
             if let Poll::Ready(n) = poll_read(io, read, cx) {
                 return Poll::Ready(n.map(Some));
             }
-            if timeout.as_mut().poll(cx).is_ready() || (idle && closing.as_mut().poll(cx).is_ready()) {
+            if timer.poll_expired(cx) || (idle && closing.poll_closing(cx)) {
                 return Poll::Ready(Ok(None));
             }
             Poll::Pending
