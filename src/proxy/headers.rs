@@ -38,18 +38,26 @@ static NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH,
 /// `keep-alive` or `close`): nothing is allocated or hashed for them, each
 /// name found is removed by a pass over the names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most responses carry none: one pass over the names, no lookup by
-    // hash. `Connection` is hop-by-hop itself, so a head without any has
-    // nothing nominated either.
-    if !headers.keys().any(is_hop_by_hop) {
+    // One pass over the names: most heads carry none (a plugin's
+    // redirect, many origins' pages) or only `Connection`. `Connection` is
+    // hop-by-hop itself, so a head without any has nothing nominated either.
+    let (mut found, mut connection) = (0usize, false);
+    for name in headers.keys() {
+        if is_hop_by_hop(name) {
+            found += 1;
+            connection |= *name == header::CONNECTION;
+        }
+    }
+    if found == 0 {
         return;
     }
-    let nominates_others = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(<[u8]>::trim_ascii)
-        .any(|token| !token.is_empty() && !is_connection_option(token));
+    let nominates_others = connection
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .any(|token| !token.is_empty() && !is_connection_option(token));
     if nominates_others {
         let nominated: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -62,6 +70,11 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         for name in nominated {
             headers.remove(name);
         }
+    }
+    if found == 1 && connection {
+        // `Connection: keep-alive` or `close` alone, the common case.
+        headers.remove(header::CONNECTION);
+        return;
     }
     while let Some(name) = headers.keys().find(|name| is_hop_by_hop(name)).cloned() {
         headers.remove(name);
@@ -80,7 +93,9 @@ fn is_connection_option(token: &[u8]) -> bool {
 /// `X-Forwarded-For`, keeping what earlier proxies wrote (one
 /// comma-separated header, as most servers expect).
 pub fn append_forwarded_for(headers: &mut HeaderMap, client: &HeaderValue) {
-    let name = HeaderName::from_static("x-forwarded-for");
+    // Made once, at compile time (`from_static` at run time parses the name).
+    const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    let name = X_FORWARDED_FOR;
     let mut earlier = headers.get_all(&name).iter().peekable();
     if earlier.peek().is_none() {
         headers.insert(name, client.clone());
