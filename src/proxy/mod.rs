@@ -68,8 +68,9 @@ pub struct Proxy {
 }
 
 /// What became of a request, for its span, the metrics and the access log.
-#[derive(Default)]
-struct Trace {
+struct Trace<'s> {
+    /// The request's span, to record on (cheaper than `Span::current()`).
+    span: &'s tracing::Span,
     backend: Option<Arc<str>>,
     server: Option<Arc<str>>,
     plugin: Option<Arc<PluginVersion>>,
@@ -188,7 +189,14 @@ impl Proxy {
                 .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
             (request.method().to_string(), target, request.version())
         });
-        let mut trace = Trace::default();
+        let mut trace = Trace {
+            span: &span,
+            backend: None,
+            server: None,
+            plugin: None,
+            blame: None,
+            grpc: false,
+        };
         // The generation is pinned for the whole request.
         let generation = self.current.load_full();
         let route = generation.listeners.get(&*conn.listener);
@@ -247,7 +255,7 @@ impl Proxy {
         request: Request<Option<Incoming>>,
         conn: Arc<ConnectionInfo>,
         id: RequestId,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> Response<ProxyBody> {
         // 1. admit
         let Some(_place) = self.in_flight.try_enter() else {
@@ -289,7 +297,7 @@ impl Proxy {
         mut body: ClientBody,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         id: RequestId,
-        trace: &mut Trace,
+        trace: &mut Trace<'_>,
     ) -> (Response<ProxyBody>, Origin) {
         // 2. the request hooks, after the body they read has arrived
         if let Err(error) = read_ahead::for_plugins(&route.chain, view, &mut body, &route.limits).await {
@@ -301,7 +309,7 @@ impl Proxy {
             route.chain.resume(view, &mut outcome, reply);
         }
         if let Some(plugin) = &outcome.decided_by {
-            tracing::Span::current().record("plugin", display(plugin.name()));
+            trace.span.record("plugin", display(plugin.name()));
         }
         trace.plugin = outcome.decided_by.clone();
         let target = match decide(generation, route, &mut outcome, view, id, trace) {
@@ -326,13 +334,13 @@ impl Proxy {
             upgrade::prepare(view, upgrade);
         }
         trace.backend = Some(Arc::clone(&target.backend.name));
-        tracing::Span::current().record("backend", display(&target.backend.name));
+        trace.span.record("backend", display(&target.backend.name));
         // 4. balance, 5. exchange (retries, fallback), 6. respond. Boxed: the
         // exchange's state (kilobytes) would otherwise size, and be copied
         // with, every enclosing future, also for requests answered here.
         match Box::pin(forward_or_fall_back(generation, target, view, body)).await {
             Ok(Reply::Forwarded(forwarded)) => {
-                let span = tracing::Span::current();
+                let span = trace.span;
                 span.record("backend", display(&forwarded.backend));
                 span.record("server", display(&forwarded.server.name));
                 trace.backend = Some(forwarded.backend);
@@ -374,7 +382,7 @@ enum Origin {
 
 /// The one place an error becomes the client's response: logged with its
 /// causes, its blame recorded, the chain's response edits applied.
-fn fail(error: ProxyError, id: RequestId, trace: &mut Trace, edits: &[HeaderOp]) -> Response<ProxyBody> {
+fn fail(error: ProxyError, id: RequestId, trace: &mut Trace<'_>, edits: &[HeaderOp]) -> Response<ProxyBody> {
     let blame = error.blame();
     trace.blame = Some(blame);
     match blame {
@@ -427,7 +435,7 @@ fn decide<'g>(
     outcome: &mut ChainOutcome,
     view: &RequestView,
     id: RequestId,
-    trace: &mut Trace,
+    trace: &mut Trace<'_>,
 ) -> Decided<'g> {
     let verdict = std::mem::replace(&mut outcome.verdict, Verdict::Default);
     let decided_by = || {

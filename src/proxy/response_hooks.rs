@@ -16,7 +16,7 @@ pub(super) fn run(
     view: &mut RequestView,
     mut response: Response<ProxyBody>,
     origin: Origin,
-    trace: &mut Trace,
+    trace: &mut Trace<'_>,
     id: RequestId,
 ) -> Response<ProxyBody> {
     let generated = origin == Origin::Proxy;
