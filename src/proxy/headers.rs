@@ -95,20 +95,22 @@ fn is_connection_option(token: &[u8]) -> bool {
 pub fn append_forwarded_for(headers: &mut HeaderMap, client: &HeaderValue) {
     // Made once, at compile time (`from_static` at run time parses the name).
     const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    let name = X_FORWARDED_FOR;
-    let mut earlier = headers.get_all(&name).iter().peekable();
-    if earlier.peek().is_none() {
-        headers.insert(name, client.clone());
-        return;
-    }
+    // One hash of the name, for the look and the insertion.
+    let mut entry = match headers.entry(X_FORWARDED_FOR) {
+        header::Entry::Vacant(vacant) => {
+            vacant.insert(client.clone());
+            return;
+        }
+        header::Entry::Occupied(occupied) => occupied,
+    };
     let mut joined = Vec::new();
-    for value in earlier {
+    for value in entry.iter() {
         joined.extend_from_slice(value.as_bytes());
         joined.extend_from_slice(b", ");
     }
     joined.extend_from_slice(client.as_bytes());
     if let Ok(value) = HeaderValue::from_bytes(&joined) {
-        headers.insert(name, value);
+        entry.insert(value);
     }
 }
 
