@@ -50,8 +50,21 @@ impl Key {
     fn put(&mut self, present: bool, bytes: &[u8]) {
         let mut prefix = [u8::from(present), 0, 0, 0, 0];
         prefix[1..].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
-        self.extend(&prefix);
-        self.extend(bytes);
+        let start = self.len;
+        let end = start + prefix.len() + bytes.len();
+        match self.inline.get_mut(start..end) {
+            // The common case in one step: the prefix as one store, the
+            // bytes as one copy.
+            Some(room) if self.spilled.is_none() => {
+                room[..prefix.len()].copy_from_slice(&prefix);
+                room[prefix.len()..].copy_from_slice(bytes);
+                self.len = end;
+            }
+            _ => {
+                self.extend(&prefix);
+                self.extend(bytes);
+            }
+        }
     }
 
     fn extend(&mut self, bytes: &[u8]) {
@@ -315,6 +328,11 @@ mod tests {
         let with_empty_query = by_path_and_query.key_of(&view(Scheme::Http, "/a?", &[]));
         let without_query = by_path_and_query.key_of(&view(Scheme::Http, "/a", &[]));
         assert_ne!(with_empty_query, without_query, "an empty query is not an absent one");
+        assert_ne!(
+            by_path_and_query.key_of(&view(Scheme::Http, "/a?x=1", &[])),
+            by_path_and_query.key_of(&view(Scheme::Http, "/b?x=2", &[])),
+            "parts of the same lengths differ by their bytes"
+        );
     }
 
     #[test]
