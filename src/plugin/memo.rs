@@ -290,6 +290,18 @@ mod tests {
         })
     }
 
+    const PATH_AND_QUERY: Parts = Parts {
+        path: true,
+        query: true,
+        scheme: false,
+        listener: false,
+        local_port: false,
+        method: false,
+        authority: false,
+        version: false,
+        tls_server_name: false,
+    };
+
     fn set(value: &str) -> Decision {
         Decision {
             action: Action::Continue,
@@ -316,15 +328,7 @@ mod tests {
         let c = by_scheme.key_of(&view(Scheme::Https, "/a?x=1", &[("host", "one")]));
         assert_eq!(a, b);
         assert_ne!(a, c);
-        let by_path_and_query = memo(
-            Parts {
-                path: true,
-                query: true,
-                ..Parts::default()
-            },
-            &[],
-            16,
-        );
+        let by_path_and_query = memo(PATH_AND_QUERY, &[], 16);
         let with_empty_query = by_path_and_query.key_of(&view(Scheme::Http, "/a?", &[]));
         let without_query = by_path_and_query.key_of(&view(Scheme::Http, "/a", &[]));
         assert_ne!(with_empty_query, without_query, "an empty query is not an absent one");
@@ -337,15 +341,7 @@ mod tests {
 
     #[test]
     fn keys_longer_than_the_stack_buffer_keep_every_byte() {
-        let by_path_and_query = memo(
-            Parts {
-                path: true,
-                query: true,
-                ..Parts::default()
-            },
-            &[],
-            16,
-        );
+        let by_path_and_query = memo(PATH_AND_QUERY, &[], 16);
         let key = |target: &str| by_path_and_query.key_of(&view(Scheme::Http, target, &[]));
         let long = format!("/{}", "a".repeat(INLINE_KEY * 3));
         assert_eq!(key(&long).len(), 5 + long.len() + 5, "markers, lengths, every byte");
