@@ -200,6 +200,8 @@ pub struct Metrics {
     pub plugin_call_duration: HistogramFamily<PluginLabels>,
     /// Failed plugin calls, by kind and the policy that decided the request.
     pub plugin_failures: Family<PluginFailureLabels, Counter>,
+    /// Times the plugins' epoch clock parked for want of calls.
+    pub plugin_epoch_parks: Counter,
     /// The configuration generation serving.
     pub generation: Gauge,
     /// When the certificate of each TLS listener expires (Unix time).
@@ -233,6 +235,7 @@ impl Metrics {
             plugin_memo_hits: Family::default(),
             plugin_call_duration: Family::new_with_constructor(plugin_histogram),
             plugin_failures: Family::default(),
+            plugin_epoch_parks: Counter::default(),
             generation: Gauge::default(),
             certificate_expiry: Family::default(),
             access_log_lines: Counter::default(),
@@ -318,6 +321,11 @@ impl Metrics {
             "plugin_failures",
             "Failed plugin calls, by kind and the policy that decided the request",
             m.plugin_failures.clone(),
+        );
+        r.register(
+            "plugin_epoch_parks",
+            "Times the plugins' epoch clock (the deadline of every call) parked after 100 ms without a call",
+            m.plugin_epoch_parks.clone(),
         );
         r.register(
             "generation",

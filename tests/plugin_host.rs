@@ -4,11 +4,12 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchyard::config::{Config, FailurePolicy, PluginConfig, PluginSource, Position};
 use switchyard::plugin::{
-    builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginError, PluginVersion, RequestView, Scheme,
+    builtin, Action, CallFailure, ConnectionInfo, HeaderOp, PluginEngine, PluginError, PluginVersion, RequestView,
+    Scheme,
 };
 
 #[test]
@@ -117,6 +118,34 @@ fn each_failure_is_classified() {
         let decision = plugin.on_request(&mut view("/fine", Scheme::Http)).unwrap();
         assert!(matches!(decision.action, Action::Continue), "{}", plugin.name());
     }
+}
+
+#[test]
+fn a_spinning_call_is_stopped_after_the_epoch_clock_has_parked() {
+    // Its own engine: the shared one's clock is kept running by the other
+    // tests' calls.
+    let engine = PluginEngine::new().unwrap();
+    let bytes = std::fs::read(support::fixture("spin")).unwrap();
+    let spin = PluginVersion::load(&engine, &plugin_config("spin", 4 << 20, ""), &bytes).unwrap();
+    let parked = |parks: u64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !(engine.ticker().is_parked() && engine.ticker().parks() >= parks) {
+            assert!(Instant::now() < deadline, "the epoch clock did not park without calls");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    parked(1);
+    // On a parked clock, the call must wake it, or nothing stops the guest.
+    let (sent, answered) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sent.send(spin.on_request(&mut view("/spin", Scheme::Http)));
+    });
+    let answer = answered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a spinning call on a parked epoch clock was never stopped");
+    assert!(matches!(answer, Err(CallFailure::Timeout)), "{answer:?}");
+    // Without calls the clock parks again.
+    parked(2);
 }
 
 #[test]

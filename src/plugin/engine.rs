@@ -1,26 +1,22 @@
 //! The Wasm engine shared by every plugin: one `Engine` with epoch
-//! interruption, the thread that advances the epoch, and caches of compiled
+//! interruption, the thread that advances the epoch (`epoch.rs`), and caches of compiled
 //! components keyed by content hash: in memory (reloading an unchanged or
 //! recent version costs nothing) and on disk (a restart does not compile
 //! again; see `disk_cache.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
 use super::disk_cache::DiskCache;
+use super::epoch::{Ticker, TickerThread, EPOCH_TICK};
 use super::error::PluginError;
 use super::shared_state::SharedStates;
 use crate::config::CacheSetting;
 use crate::content_hash::ContentHash;
-
-/// How often the epoch advances: the resolution of plugin deadlines.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Compiled components kept for reuse (a rollback to a recent version
 /// compiles nothing); the oldest is forgotten first, so memory stays flat
@@ -34,8 +30,7 @@ pub struct PluginEngine {
     shared: SharedStates,
     compiled: Mutex<CompiledCache>,
     disk: Option<DiskCache>,
-    ticker: Option<JoinHandle<()>>,
-    stop: Arc<AtomicBool>,
+    ticker: TickerThread,
 }
 
 impl PluginEngine {
@@ -59,35 +54,24 @@ impl PluginEngine {
                 None
             }
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticker = {
-            let engine = engine.clone();
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("switchyard-epoch".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        // Its own thread, not a runtime worker.
-                        #[allow(clippy::disallowed_methods)]
-                        std::thread::sleep(EPOCH_TICK);
-                        engine.increment_epoch();
-                    }
-                })
-                .map_err(|e| PluginError::Engine(wasmtime::Error::new(e)))?
-        };
+        let ticker = TickerThread::start(&engine).map_err(|e| PluginError::Engine(wasmtime::Error::new(e)))?;
         Ok(Arc::new(PluginEngine {
             engine,
             shared: SharedStates::default(),
             compiled: Mutex::new(CompiledCache::default()),
             disk,
-            ticker: Some(ticker),
-            stop,
+            ticker,
         }))
     }
 
     /// The wasmtime engine every plugin is compiled for.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The epoch's clock: every call into a guest enters and exits it.
+    pub fn ticker(&self) -> &Arc<Ticker> {
+        self.ticker.ticker()
     }
 
     /// Every plugin's shared-state namespace.
@@ -161,15 +145,6 @@ impl CompiledCache {
             if let Some(oldest) = self.order.pop_front() {
                 self.by_hash.remove(&oldest);
             }
-        }
-    }
-}
-
-impl Drop for PluginEngine {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(ticker) = self.ticker.take() {
-            let _ = ticker.join();
         }
     }
 }

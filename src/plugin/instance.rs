@@ -20,6 +20,7 @@ use super::convert::{body_interest, candidate_records, memo_key, reply_record};
 use super::decision::{
     AskFailure, AskReply, BodyInterest, Choice, Decision, Interest, ResponseDecision, ResponseInterest,
 };
+use super::epoch::Ticker;
 use super::error::{CallFailure, PluginError};
 use super::limits::{CpuBudget, DeadlineExceeded};
 use super::request_view::RequestView;
@@ -119,6 +120,10 @@ pub struct PluginInstance {
     rotation: Option<v2::rotation::Guest>,
     /// Calls made so far, for recycling after `max_calls_per_instance`.
     pub calls: u64,
+    /// The epoch's clock, told when a call enters and leaves the guest.
+    ticker: Arc<Ticker>,
+    /// Between `arm` and `finish`: the clock was told of a call.
+    armed: bool,
 }
 
 fn missing(hook: &str) -> CallFailure {
@@ -134,7 +139,10 @@ impl PluginInstance {
         memory_limit: usize,
         timeout: std::time::Duration,
         deadline_ticks: u64,
+        ticker: &Arc<Ticker>,
     ) -> Result<PluginInstance, PluginError> {
+        // Instantiating runs guest code (start functions, then `init`).
+        let _busy = ticker.busy();
         let cpu = CpuBudget::new(timeout, deadline_ticks);
         let mut store = Store::new(pre.engine(), PluginState::new(identity, memory_limit, cpu));
         store.limiter(|state| &mut state.memory);
@@ -196,6 +204,8 @@ impl PluginInstance {
             memo,
             rotation,
             calls: 0,
+            ticker: Arc::clone(ticker),
+            armed: false,
         })
     }
 
@@ -392,7 +402,13 @@ impl PluginInstance {
         self.store.data().memory.current
     }
 
+    /// Before a call: the CPU budget reset, the deadline set, the clock
+    /// told. Each `arm` is followed by the call and [`finish`](Self::finish).
     fn arm(&mut self, deadline_ticks: u64) {
+        if !self.armed {
+            self.ticker.enter();
+            self.armed = true;
+        }
         let data = self.store.data_mut();
         data.cpu.reset();
         data.wasi.output.clear();
@@ -402,6 +418,7 @@ impl PluginInstance {
     /// A call's result: a failure named (with what the guest wrote), or
     /// the answer (what the guest wrote logged at debug level).
     fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<T, CallFailure> {
+        self.disarm();
         match result {
             Err(e) => Err(classify(&mut self.store, e)),
             Ok(answer) => {
@@ -411,6 +428,12 @@ impl PluginInstance {
                 }
                 Ok(answer)
             }
+        }
+    }
+
+    fn disarm(&mut self) {
+        if std::mem::take(&mut self.armed) {
+            self.ticker.exit();
         }
     }
 
@@ -424,6 +447,14 @@ impl PluginInstance {
 
     fn take_back(&mut self, view: &mut RequestView) {
         std::mem::swap(view, &mut self.store.data_mut().request);
+    }
+}
+
+impl Drop for PluginInstance {
+    /// A call that never finished (a panic in between) does not keep the
+    /// clock running for ever.
+    fn drop(&mut self) {
+        self.disarm();
     }
 }
 

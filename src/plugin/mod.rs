@@ -7,8 +7,9 @@
 //!   (`wit/plugin.wit`) and 0.1 (`wit/v0.1/`); `convert` (0.2) and
 //!   `compat` (0.1, answered by the 0.2 imports): the one boundary between
 //!   them and the host's types.
-//! - `engine`: one wasmtime `Engine` per process, the epoch ticker that
-//!   bounds every call, compiled components cached by content hash.
+//! - `engine`: one wasmtime `Engine` per process, compiled components
+//!   cached by content hash; `epoch`: the thread that advances the epoch
+//!   that bounds every call, parked while no call runs.
 //! - `disk_cache`: compiled components on disk, checked before use.
 //! - `wasi`: the few WASI interfaces plugins get (clocks, random, an empty
 //!   environment); every other import traps but `stdio`: stdout and stderr
@@ -44,6 +45,7 @@ mod convert;
 mod decision;
 mod disk_cache;
 mod engine;
+mod epoch;
 mod error;
 mod imports;
 mod instance;
@@ -70,7 +72,8 @@ pub use decision::{
     Interest, OverLimit, ReadyResponse, ResponseDecision, ResponseInterest, Scheme,
 };
 pub use disk_cache::{CacheError, DiskCache};
-pub use engine::{PluginEngine, EPOCH_TICK};
+pub use engine::PluginEngine;
+pub use epoch::{Ticker, EPOCH_TICK};
 pub use error::{CallFailure, PluginError};
 pub use instance::PluginInstance;
 pub use remote_state::StateUnavailable;

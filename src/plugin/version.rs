@@ -23,6 +23,7 @@ use super::decision::{
     AskFailure, AskReply, BodyInterest, Choice, Decision, Interest, ResponseDecision, ResponseInterest,
 };
 use super::engine::PluginEngine;
+use super::epoch::Ticker;
 use super::error::{CallFailure, PluginError};
 use super::instance::{ExportIndices, PluginInstance};
 use super::memo::Memo;
@@ -78,6 +79,8 @@ pub struct PluginVersion {
     rotations: RwLock<HashMap<Arc<str>, Cycle>>,
     idle: ArrayQueue<PluginInstance>,
     metrics: PluginMetrics,
+    /// The engine's epoch clock, told of every call.
+    ticker: Arc<Ticker>,
 }
 
 impl std::fmt::Debug for PluginVersion {
@@ -139,6 +142,7 @@ impl PluginVersion {
             rotations: RwLock::new(HashMap::new()),
             idle: ArrayQueue::new(config.pool_size.max(1)),
             metrics: PluginMetrics::new(&config.name, &hash.short()),
+            ticker: Arc::clone(engine.ticker()),
         };
         let mut first = version.start_instance()?;
         let ticks = version.deadline_ticks;
@@ -389,6 +393,7 @@ impl PluginVersion {
             self.memory_limit,
             self.config.timeout,
             self.deadline_ticks,
+            &self.ticker,
         )
     }
 
