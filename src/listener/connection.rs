@@ -207,9 +207,10 @@ fn service(
     })
 }
 
-/// The proxy's answer to one request, for either server. While draining,
-/// an HTTP/1.x response closes its connection: the client should take its
-/// next request elsewhere.
+/// The proxy's answer to one request, for hyper's servers (HTTP/2, and
+/// HTTP/1.1 connections handed to hyper; our own server does the same
+/// inline). While draining, an HTTP/1.x response closes its connection:
+/// the client should take its next request elsewhere.
 pub(super) async fn proxy_request(
     shared: &Shared,
     info: Arc<ConnectionInfo>,
@@ -218,9 +219,14 @@ pub(super) async fn proxy_request(
     let version = request.version();
     let mut response = shared.proxy.handle(request, info).await;
     if shared.draining.load(Ordering::Relaxed) && version <= Version::HTTP_11 {
-        response
-            .headers_mut()
-            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        say_close(&mut response);
     }
     response
+}
+
+/// Marks an HTTP/1 response as the connection's last (while draining).
+pub(super) fn say_close(response: &mut Response<ProxyBody>) {
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
 }

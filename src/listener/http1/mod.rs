@@ -118,12 +118,17 @@ where
         };
         let request = Request::from_parts(head.parts, None);
         // Pinned where it is made: moved into `answer_watching`, the
-        // request's state (kilobytes) would be copied twice more.
-        let handling = pin!(super::connection::proxy_request(shared, Arc::clone(info), request));
-        let Some(response) = answer_watching(&mut io, &mut read, handling).await else {
+        // request's state (kilobytes) would be copied twice more. The
+        // proxy's own future, not `proxy_request`'s: one layer less to
+        // move the request into and the response out of.
+        let handling = pin!(shared.proxy.handle(request, Arc::clone(info)));
+        let Some(mut response) = answer_watching(&mut io, &mut read, handling).await else {
             tracing::debug!("the client closed while its request was answered");
             return Ok(());
         };
+        if shared.draining.load(std::sync::atomic::Ordering::Relaxed) {
+            super::connection::say_close(&mut response);
+        }
         let keep_alive = write::response(&mut io, &mut out, response, asked).await?;
         if !keep_alive || drain.closing.is_cancelled() {
             let _ = io.shutdown().await;
