@@ -114,7 +114,8 @@
 //!
 //! Beside requests: one health checker task per server, one thread that
 //! advances the Wasm epoch so every plugin call meets its deadline (parked
-//! while no call runs), one file watcher that hot-swaps plugins, configuration and certificates.
+//! while no call runs), one file watcher that hot-swaps plugins,
+//! configuration and certificates.
 
 // What must not run on a runtime thread (clippy.toml); unit tests may block.
 #![cfg_attr(not(test), warn(clippy::disallowed_methods))]

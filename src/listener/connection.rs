@@ -218,15 +218,17 @@ pub(super) async fn proxy_request(
 ) -> Response<ProxyBody> {
     let version = request.version();
     let mut response = shared.proxy.handle(request, info).await;
-    if shared.draining.load(Ordering::Relaxed) && version <= Version::HTTP_11 {
-        say_close(&mut response);
+    if version <= Version::HTTP_11 {
+        close_if_draining(shared, &mut response);
     }
     response
 }
 
-/// Marks an HTTP/1 response as the connection's last (while draining).
-pub(super) fn say_close(response: &mut Response<ProxyBody>) {
-    response
-        .headers_mut()
-        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+/// While draining, marks an HTTP/1 response as its connection's last.
+pub(super) fn close_if_draining(shared: &Shared, response: &mut Response<ProxyBody>) {
+    if shared.draining.load(Ordering::Relaxed) {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
 }

@@ -1,6 +1,6 @@
 //! The Wasm engine shared by every plugin: one `Engine` with epoch
-//! interruption, the thread that advances the epoch (`epoch.rs`), and caches of compiled
-//! components keyed by content hash: in memory (reloading an unchanged or
+//! interruption, the thread that advances the epoch (`epoch.rs`), and
+//! caches of compiled components keyed by content hash: in memory (reloading an unchanged or
 //! recent version costs nothing) and on disk (a restart does not compile
 //! again; see `disk_cache.rs`).
 

@@ -37,7 +37,8 @@ pub struct Ticker {
     parked: AtomicBool,
     stop: AtomicBool,
     thread: OnceLock<Thread>,
-    /// Times the thread parked, for the status and the tests.
+    /// Times this thread parked, for the tests (the metric
+    /// `plugin_epoch_parks` counts every engine's).
     parks: AtomicU64,
 }
 

@@ -126,9 +126,7 @@ where
             tracing::debug!("the client closed while its request was answered");
             return Ok(());
         };
-        if shared.draining.load(std::sync::atomic::Ordering::Relaxed) {
-            super::connection::say_close(&mut response);
-        }
+        super::connection::close_if_draining(shared, &mut response);
         let keep_alive = write::response(&mut io, &mut out, response, asked).await?;
         if !keep_alive || drain.closing.is_cancelled() {
             let _ = io.shutdown().await;
