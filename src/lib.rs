@@ -51,7 +51,7 @@
 //!              current generation (lock-free); head checks (400); a declared
 //!              body over max_body (413); an upgrade (Connection: upgrade +
 //!              Upgrade, or an HTTP/2 extended CONNECT) and a gRPC call (its
-//!              grpc-timeout) are noted                           Proxy::handle, admit
+//!              grpc-timeout) are noted                           Proxy::begin, admit
 //!        ▼
 //!  2 hooks     the body the hooks read first (body-hook: their largest
 //!              max-bytes, within header_read_timeout; over it 413 | skip |
@@ -63,6 +63,9 @@
 //!              ask(A): A is sent to its backend (4-5 below, no fallback) within
 //!              ask_timeout, max_asks_per_request; the reply goes to the
 //!              plugin's on-reply, whose decision counts as its own proxy/ask.rs
+//!              1 and 2 run without a future: what they answer is done there
+//!              (a memoised redirect); a request that waits for its body, an
+//!              ask or a server goes on as one                    Proxy::begin, finish
 //!        ├── respond, refuse, unknown backend, no route ───────────────────► 6
 //!        ▼ route(B), or the listener's default backend when all continue
 //!  3 prepare   the head for the server: plugin edits, hop-by-hop headers
@@ -96,7 +99,7 @@
 //!              then the balancer's); an error becomes its response in one place,
 //!              503 / 502 / 504 / 413 / 400 / the plugin's status, naming the
 //!              request id (for gRPC: a trailers-only grpc-status), its blame
-//!              recorded                                          Proxy::respond, fail
+//!              recorded                                          Proxy::forward, fail
 //!              an upgrade answered 101: the client gets 101 (200 for an
 //!              extended CONNECT) and a tunnel copies bytes both ways until a
 //!              side closes, tunnel_idle_timeout, or shutdown's grace ends

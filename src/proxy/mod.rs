@@ -4,9 +4,15 @@
 //! one named function per phase: [`admit`], the chain
 //! ([`RequestChain::run`]), [`decide`], [`prepare_upstream_head`], then
 //! `forward.rs` (balance and exchange, with retries) and `fallback.rs`
-//! (when no server could be reached), [`respond`](Proxy::respond) and the
-//! accounting in [`Proxy::handle`]. Errors become responses in one place,
-//! [`Proxy::fail`].
+//! (when no server could be reached), [`Proxy::forward`], the response
+//! hooks ([`respond`]) and the accounting in [`Proxy::handle`]. Errors
+//! become responses in one place, [`fail`].
+//!
+//! Phases 1 and 2 run without a future ([`Proxy::begin`]): a request
+//! refused at admission or answered by its request hooks alone (a
+//! memoised redirect) is answered there, without building, boxing and
+//! polling the state the rest needs. A request that has to wait (for the
+//! body its hooks read, an ask, or a server) goes on in [`Proxy::finish`].
 //!
 //! [`RequestChain::run`]: crate::plugin::RequestChain::run
 
@@ -106,6 +112,52 @@ enum Decided<'g> {
     Forward(&'g BalancedBackend),
 }
 
+/// What phases 1 and 2 made of a request without waiting.
+#[allow(clippy::large_enum_variant)] // Made once per request, moved at once.
+enum Begun<'g> {
+    /// Answered, response hooks included.
+    Answered(Response<ProxyBody>),
+    /// To be finished by a future.
+    Waiting(Waiting<'g>),
+}
+
+/// A request `begin` hands on to `finish`.
+struct Waiting<'g> {
+    /// Its place under `max_in_flight`, held until it is answered.
+    _place: in_flight::Place<'g>,
+    view: RequestView,
+    /// The client's body (none: our HTTP/1.1 server read it without one).
+    body: Option<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    next: Next<'g>,
+}
+
+/// What a waiting request waits for.
+enum Next<'g> {
+    /// The body its hooks read (this many bytes at most), before they run.
+    ReadAhead(usize),
+    /// The reply to the ask in the outcome's verdict (boxed: asks are
+    /// rare, and the outcome would size every waiting request).
+    Ask(Box<ChainOutcome>),
+    /// A server of this backend, with the chain's edits.
+    Forward(&'g BalancedBackend, Edits),
+}
+
+/// The header edits the chain asked for.
+struct Edits {
+    /// For the request sent to the server.
+    request: Vec<HeaderOp>,
+    /// For the response the client gets.
+    response: Vec<HeaderOp>,
+}
+
+/// What a chain's outcome says next.
+#[allow(clippy::large_enum_variant)] // Made once per request, moved at once.
+enum Concluded<'g> {
+    Answered(Response<ProxyBody>, Origin),
+    Next(Next<'g>),
+}
+
 impl Proxy {
     /// A proxy serving `generation`.
     pub fn new(generation: Generation) -> Proxy {
@@ -201,13 +253,19 @@ impl Proxy {
         let generation = self.current.load_full();
         let route = generation.listeners.get(&*conn.listener);
         let response = match route {
-            // Boxed before instrumenting: the phases' state (kilobytes) is
-            // written once, into the box, instead of being moved into the
-            // span's wrapper and again into this future.
             Some(route) => {
-                Box::pin(self.respond(&generation, route, request, Arc::clone(&conn), id, &mut trace))
-                    .instrument(span.clone())
-                    .await
+                match span.in_scope(|| self.begin(&generation, route, request, conn.clone(), id, &mut trace)) {
+                    Begun::Answered(response) => response,
+                    // Boxed before instrumenting: the phases' state (kilobytes)
+                    // is written once, into the box, instead of being moved
+                    // into the span's wrapper and again into this future. A
+                    // request answered by `begin` builds neither.
+                    Begun::Waiting(waiting) => {
+                        Box::pin(self.finish(&generation, route, waiting, id, &mut trace))
+                            .instrument(span.clone())
+                            .await
+                    }
+                }
             }
             None => error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -246,21 +304,24 @@ impl Proxy {
         response
     }
 
-    /// Phases 1 to 6 for a request on a known listener; the response hooks
-    /// last, on what phases 2 to 6 answered.
-    async fn respond(
-        &self,
-        generation: &Generation,
-        route: &ListenerRoute,
+    /// Phases 1 and 2, without waiting: a request refused at admission or
+    /// decided by the request hooks alone (a plugin's response, an error)
+    /// is answered here, response hooks included; one that has to wait
+    /// (for the body its hooks read, an ask, or a server) is handed on to
+    /// [`finish`](Proxy::finish).
+    fn begin<'g>(
+        &'g self,
+        generation: &'g Generation,
+        route: &'g ListenerRoute,
         request: Request<Option<Incoming>>,
         conn: Arc<ConnectionInfo>,
         id: RequestId,
         trace: &mut Trace<'_>,
-    ) -> Response<ProxyBody> {
+    ) -> Begun<'g> {
         // 1. admit
-        let Some(_place) = self.in_flight.try_enter() else {
+        let Some(place) = self.in_flight.try_enter() else {
             warn_overloaded();
-            return fail(ProxyError::Overloaded, id, trace, &[]);
+            return Begun::Answered(fail(ProxyError::Overloaded, id, trace, &[]));
         };
         let (mut head, body) = request.into_parts();
         if let Some(call) = grpc::call(&head.headers) {
@@ -269,67 +330,109 @@ impl Proxy {
         }
         let client_upgrade = upgrade::note(&mut head);
         let mut view = RequestView { head, conn };
-        let (response, origin) = match admit(&mut view, route) {
-            Err(error) => (fail(error, id, trace, &[]), Origin::Proxy),
-            Ok(()) => {
-                let body = ClientBody::new(body, route.limits.max_body);
-                self.answer(generation, route, &mut view, body, client_upgrade, id, trace)
-                    .await
-            }
-        };
-        // 6b. the response hooks
-        match origin {
-            Origin::Server | Origin::Proxy if !route.responses.is_empty() => {
-                response_hooks::run(&route.responses, &mut view, response, origin, trace, id)
-            }
-            _ => response,
+        if let Err(error) = admit(&mut view, route) {
+            let response = fail(error, id, trace, &[]);
+            return Begun::Answered(respond(route, &mut view, response, Origin::Proxy, trace, id));
         }
+        // 2. the request hooks, unless they read the body first
+        let next = match read_ahead::wanted(&route.chain, &view, body.as_ref()) {
+            0 => {
+                let outcome = route.chain.run(&mut view);
+                match conclude(generation, route, &view, outcome, id, trace) {
+                    Concluded::Answered(response, origin) => {
+                        return Begun::Answered(respond(route, &mut view, response, origin, trace, id))
+                    }
+                    Concluded::Next(next) => next,
+                }
+            }
+            wanted => Next::ReadAhead(wanted),
+        };
+        Begun::Waiting(Waiting {
+            _place: place,
+            view,
+            body,
+            client_upgrade,
+            next,
+        })
     }
 
-    /// Phases 2 to 6: the request hooks (with the body they read and the
-    /// asks they make), the server's answer or the error.
-    #[allow(clippy::too_many_arguments)] // One request's pieces, each used once.
-    async fn answer(
+    /// The rest of phases 2 to 6 for a request `begin` could not answer at
+    /// once, then the response hooks.
+    async fn finish(
         &self,
         generation: &Generation,
         route: &ListenerRoute,
+        waiting: Waiting<'_>,
+        id: RequestId,
+        trace: &mut Trace<'_>,
+    ) -> Response<ProxyBody> {
+        let Waiting {
+            _place,
+            mut view,
+            body,
+            client_upgrade,
+            mut next,
+        } = waiting;
+        let mut body = ClientBody::new(body, route.limits.max_body);
+        // 2. the request hooks, after the body they read has arrived, and
+        // the asks they make
+        let (response, origin) = loop {
+            match next {
+                Next::ReadAhead(wanted) => {
+                    if let Err(error) = read_ahead::read(wanted, &mut view, &mut body, &route.limits).await {
+                        break (fail(error, id, trace, &[]), Origin::Proxy);
+                    }
+                    let outcome = route.chain.run(&mut view);
+                    next = match conclude(generation, route, &view, outcome, id, trace) {
+                        Concluded::Answered(response, origin) => break (response, origin),
+                        Concluded::Next(next) => next,
+                    };
+                }
+                Next::Ask(mut outcome) => {
+                    let reply = Box::pin(ask::send(generation, &route.chain, &view, id, &mut outcome)).await;
+                    route.chain.resume(&mut view, &mut outcome, reply);
+                    next = match conclude(generation, route, &view, *outcome, id, trace) {
+                        Concluded::Answered(response, origin) => break (response, origin),
+                        Concluded::Next(next) => next,
+                    };
+                }
+                Next::Forward(target, edits) => {
+                    break self
+                        .forward(generation, target, &edits, &mut view, body, client_upgrade, id, trace)
+                        .await
+                }
+            }
+        };
+        respond(route, &mut view, response, origin, trace, id)
+    }
+
+    /// Phases 3 to 6 for a request the chain sent to `target`.
+    #[allow(clippy::too_many_arguments)] // One request's pieces, each used once.
+    async fn forward(
+        &self,
+        generation: &Generation,
+        target: &BalancedBackend,
+        edits: &Edits,
         view: &mut RequestView,
-        mut body: ClientBody,
+        body: ClientBody,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         id: RequestId,
         trace: &mut Trace<'_>,
     ) -> (Response<ProxyBody>, Origin) {
-        // 2. the request hooks, after the body they read has arrived
-        if let Err(error) = read_ahead::for_plugins(&route.chain, view, &mut body, &route.limits).await {
-            return (fail(error, id, trace, &[]), Origin::Proxy);
-        }
-        let mut outcome = route.chain.run(view);
-        while let Verdict::Ask(_) = &outcome.verdict {
-            let reply = Box::pin(ask::send(generation, &route.chain, view, id, &mut outcome)).await;
-            route.chain.resume(view, &mut outcome, reply);
-        }
-        if let Some(plugin) = &outcome.decided_by {
-            trace.span.record("plugin", display(plugin.name()));
-        }
-        trace.plugin = outcome.decided_by.clone();
-        let target = match decide(generation, route, &mut outcome, view, id, trace) {
-            Decided::Answer(response, origin) => return (response, origin),
-            Decided::Forward(target) => target,
-        };
         // An upgrade needs a place under max_tunnels before anything goes.
         let upgrade = view.upgrade().cloned();
         let tunnel = match &upgrade {
             Some(_) => match self.tunnels.reserve() {
                 Some(permit) => Some(permit),
                 None => {
-                    let response = fail(ProxyError::TooManyTunnels, id, trace, &outcome.response_edits);
+                    let response = fail(ProxyError::TooManyTunnels, id, trace, &edits.response);
                     return (response, Origin::Proxy);
                 }
             },
             None => None,
         };
         // 3. prepare the head for the server
-        prepare_upstream_head(view, &outcome.request_edits, id);
+        prepare_upstream_head(view, &edits.request, id);
         if let Some(upgrade) = &upgrade {
             upgrade::prepare(view, upgrade);
         }
@@ -358,12 +461,30 @@ impl Proxy {
                 }
                 let status = response.status();
                 strip_hop_by_hop_unless_switching(response.headers_mut(), status);
-                let response = with_edits(response, &outcome.response_edits);
+                let response = with_edits(response, &edits.response);
                 (with_edits(response, &forwarded.response_edits), origin)
             }
-            Ok(Reply::Answered(response)) => (with_edits(response, &outcome.response_edits), Origin::Plugin),
-            Err(error) => (fail(error, id, trace, &outcome.response_edits), Origin::Proxy),
+            Ok(Reply::Answered(response)) => (with_edits(response, &edits.response), Origin::Plugin),
+            Err(error) => (fail(error, id, trace, &edits.response), Origin::Proxy),
         }
+    }
+}
+
+/// 6b. The response hooks, on what phases 1 to 6 answered: a server's
+/// response or the proxy's error, never a plugin's own or a tunnel's.
+fn respond(
+    route: &ListenerRoute,
+    view: &mut RequestView,
+    response: Response<ProxyBody>,
+    origin: Origin,
+    trace: &mut Trace<'_>,
+    id: RequestId,
+) -> Response<ProxyBody> {
+    match origin {
+        Origin::Server | Origin::Proxy if !route.responses.is_empty() => {
+            response_hooks::run(&route.responses, view, response, origin, trace, id)
+        }
+        _ => response,
     }
 }
 
@@ -428,6 +549,35 @@ fn admit(view: &mut RequestView, route: &ListenerRoute) -> Result<(), ProxyError
     }
 }
 
+/// What the chain's outcome says next: an answer, an ask to send, or a
+/// backend.
+fn conclude<'g>(
+    generation: &'g Generation,
+    route: &'g ListenerRoute,
+    view: &RequestView,
+    mut outcome: ChainOutcome,
+    id: RequestId,
+    trace: &mut Trace<'_>,
+) -> Concluded<'g> {
+    if let Verdict::Ask(_) = &outcome.verdict {
+        return Concluded::Next(Next::Ask(Box::new(outcome)));
+    }
+    if let Some(plugin) = &outcome.decided_by {
+        trace.span.record("plugin", display(plugin.name()));
+    }
+    trace.plugin = outcome.decided_by.clone();
+    match decide(generation, route, &mut outcome, view, id, trace) {
+        Decided::Answer(response, origin) => Concluded::Answered(response, origin),
+        Decided::Forward(target) => Concluded::Next(Next::Forward(
+            target,
+            Edits {
+                request: outcome.request_edits,
+                response: outcome.response_edits,
+            },
+        )),
+    }
+}
+
 /// Turns the chain's verdict into an answer or a backend.
 fn decide<'g>(
     generation: &'g Generation,
@@ -453,7 +603,7 @@ fn decide<'g>(
             return Decided::Answer(ready_response(&response, &outcome.response_edits), Origin::Plugin)
         }
         Verdict::BodyTooLarge { limit } => ProxyError::BodyTooLarge { limit: limit as u64 },
-        // `answer` sends every ask before it decides.
+        // `conclude` hands every ask on before it decides.
         Verdict::Ask(_) => ProxyError::NoRoute {
             listener: view.conn.listener.to_string(),
         },

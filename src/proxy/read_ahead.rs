@@ -5,23 +5,32 @@
 //! sent first when the body is forwarded; the rest streams on as it
 //! arrives. Memory per request: that many bytes, plus one frame.
 
+use hyper::body::Incoming;
+
 use crate::body::{BodyTooLarge, ClientBody};
 use crate::config::ListenerLimits;
 use crate::plugin::{BufferedBody, RequestChain, RequestView};
 
 use super::ProxyError;
 
-/// Reads ahead what the plugins of `chain` that will see `view` need.
-pub async fn for_plugins(
-    chain: &RequestChain,
+/// The bytes the plugins of `chain` that will see `view` read before they
+/// decide: 0 when none does or the request has no body.
+pub fn wanted(chain: &RequestChain, view: &RequestView, body: Option<&Incoming>) -> usize {
+    match chain.body_wanted(view) {
+        0 => 0,
+        _ if body.is_none_or(http_body::Body::is_end_stream) => 0,
+        wanted => wanted,
+    }
+}
+
+/// Reads ahead the `wanted` bytes (or the whole body, if smaller) into
+/// the view.
+pub async fn read(
+    wanted: usize,
     view: &mut RequestView,
     body: &mut ClientBody,
     limits: &ListenerLimits,
 ) -> Result<(), ProxyError> {
-    let wanted = chain.body_wanted(view);
-    if wanted == 0 || body.is_end_stream() {
-        return Ok(());
-    }
     let read = tokio::time::timeout(limits.header_read_timeout, body.read_prefix(wanted)).await;
     let (bytes, complete) = match read {
         Ok(Ok(read)) => read,
