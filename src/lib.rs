@@ -32,7 +32,8 @@
 //! - [`content_hash`], [`report`], [`log_throttle`]: the names of versions
 //!   and certificates, errors shown with their causes, warnings a flood
 //!   would repeat; [`header_names`]: a connection's cache of header names.
-//! - [`scaffold`]: `switchyard plugin new`; [`demo`]: the lab on loopback.
+//! - [`scaffold`]: `switchyard plugin new`; [`demo`]: the lab on loopback;
+//!   [`allocator`]: mimalloc as the process's allocator.
 //!
 //! # The life of a request
 //!
@@ -125,6 +126,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod allocator;
 pub mod body;
 pub mod config;
 pub mod content_hash;

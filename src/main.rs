@@ -25,12 +25,9 @@ use switchyard::running::{RunningProxy, StartError};
 use switchyard::scaffold::{self, Language};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: the request path allocates and frees
-/// small objects on every request (header maps, bodies, futures); glibc's
-/// malloc/free were 9-13 % of the proxy's CPU in profiles
-/// (docs/performance.md).
+/// mimalloc instead of glibc's malloc (see `switchyard::allocator`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: switchyard::allocator::Mimalloc = switchyard::allocator::Mimalloc;
 
 #[derive(Parser)]
 #[command(
