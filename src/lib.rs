@@ -66,7 +66,7 @@
 //!              plugin's on-reply, whose decision counts as its own proxy/ask.rs
 //!              1 and 2 run without a future: what they answer is done there
 //!              (a memoised redirect); a request that waits for its body, an
-//!              ask or a server goes on as one                    Proxy::begin, finish
+//!              ask or a server goes on in a future               Proxy::begin, finish
 //!        ├── respond, refuse, unknown backend, no route ───────────────────► 6
 //!        ▼ route(B), or the listener's default backend when all continue
 //!  3 prepare   the head for the server: plugin edits, hop-by-hop headers

@@ -5,7 +5,7 @@
 //! ([`RequestChain::run`]), [`decide`], [`prepare_upstream_head`], then
 //! `forward.rs` (balance and exchange, with retries) and `fallback.rs`
 //! (when no server could be reached), [`Proxy::forward`], the response
-//! hooks ([`respond`]) and the accounting in [`Proxy::handle`]. Errors
+//! hooks (`begin.rs`) and the accounting in [`Proxy::handle`]. Errors
 //! become responses in one place, [`fail`].
 //!
 //! Phases 1 and 2 run without a future ([`Proxy::begin`]): a request
@@ -17,6 +17,7 @@
 //! [`RequestChain::run`]: crate::plugin::RequestChain::run
 
 mod ask;
+mod begin;
 mod error;
 mod fallback;
 mod forward;
@@ -57,6 +58,7 @@ use crate::plugin::{
 };
 use crate::report::Report;
 use crate::tunnel::Tunnels;
+use begin::{Begun, Edits};
 use fallback::{forward_or_fall_back, Reply};
 
 /// The running proxy's decision state, swapped whole on reload.
@@ -110,52 +112,6 @@ enum Decided<'g> {
     Answer(Response<ProxyBody>, Origin),
     /// To this backend.
     Forward(&'g BalancedBackend),
-}
-
-/// What phases 1 and 2 made of a request without waiting.
-#[allow(clippy::large_enum_variant)] // Made once per request, moved at once.
-enum Begun<'g> {
-    /// Answered, response hooks included.
-    Answered(Response<ProxyBody>),
-    /// To be finished by a future.
-    Waiting(Waiting<'g>),
-}
-
-/// A request `begin` hands on to `finish`.
-struct Waiting<'g> {
-    /// Its place under `max_in_flight`, held until it is answered.
-    _place: in_flight::Place<'g>,
-    view: RequestView,
-    /// The client's body (none: our HTTP/1.1 server read it without one).
-    body: Option<Incoming>,
-    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-    next: Next<'g>,
-}
-
-/// What a waiting request waits for.
-enum Next<'g> {
-    /// The body its hooks read (this many bytes at most), before they run.
-    ReadAhead(usize),
-    /// The reply to the ask in the outcome's verdict (boxed: asks are
-    /// rare, and the outcome would size every waiting request).
-    Ask(Box<ChainOutcome>),
-    /// A server of this backend, with the chain's edits.
-    Forward(&'g BalancedBackend, Edits),
-}
-
-/// The header edits the chain asked for.
-struct Edits {
-    /// For the request sent to the server.
-    request: Vec<HeaderOp>,
-    /// For the response the client gets.
-    response: Vec<HeaderOp>,
-}
-
-/// What a chain's outcome says next.
-#[allow(clippy::large_enum_variant)] // Made once per request, moved at once.
-enum Concluded<'g> {
-    Answered(Response<ProxyBody>, Origin),
-    Next(Next<'g>),
 }
 
 impl Proxy {
@@ -254,7 +210,7 @@ impl Proxy {
         let route = generation.listeners.get(&*conn.listener);
         let response = match route {
             Some(route) => {
-                match span.in_scope(|| self.begin(&generation, route, request, conn.clone(), id, &mut trace)) {
+                match span.in_scope(|| self.begin(&generation, route, request, Arc::clone(&conn), id, &mut trace)) {
                     Begun::Answered(response) => response,
                     // Boxed before instrumenting: the phases' state (kilobytes)
                     // is written once, into the box, instead of being moved
@@ -304,108 +260,6 @@ impl Proxy {
         response
     }
 
-    /// Phases 1 and 2, without waiting: a request refused at admission or
-    /// decided by the request hooks alone (a plugin's response, an error)
-    /// is answered here, response hooks included; one that has to wait
-    /// (for the body its hooks read, an ask, or a server) is handed on to
-    /// [`finish`](Proxy::finish).
-    fn begin<'g>(
-        &'g self,
-        generation: &'g Generation,
-        route: &'g ListenerRoute,
-        request: Request<Option<Incoming>>,
-        conn: Arc<ConnectionInfo>,
-        id: RequestId,
-        trace: &mut Trace<'_>,
-    ) -> Begun<'g> {
-        // 1. admit
-        let Some(place) = self.in_flight.try_enter() else {
-            warn_overloaded();
-            return Begun::Answered(fail(ProxyError::Overloaded, id, trace, &[]));
-        };
-        let (mut head, body) = request.into_parts();
-        if let Some(call) = grpc::call(&head.headers) {
-            trace.grpc = true;
-            head.extensions.insert(call);
-        }
-        let client_upgrade = upgrade::note(&mut head);
-        let mut view = RequestView { head, conn };
-        if let Err(error) = admit(&mut view, route) {
-            let response = fail(error, id, trace, &[]);
-            return Begun::Answered(respond(route, &mut view, response, Origin::Proxy, trace, id));
-        }
-        // 2. the request hooks, unless they read the body first
-        let next = match read_ahead::wanted(&route.chain, &view, body.as_ref()) {
-            0 => {
-                let outcome = route.chain.run(&mut view);
-                match conclude(generation, route, &view, outcome, id, trace) {
-                    Concluded::Answered(response, origin) => {
-                        return Begun::Answered(respond(route, &mut view, response, origin, trace, id))
-                    }
-                    Concluded::Next(next) => next,
-                }
-            }
-            wanted => Next::ReadAhead(wanted),
-        };
-        Begun::Waiting(Waiting {
-            _place: place,
-            view,
-            body,
-            client_upgrade,
-            next,
-        })
-    }
-
-    /// The rest of phases 2 to 6 for a request `begin` could not answer at
-    /// once, then the response hooks.
-    async fn finish(
-        &self,
-        generation: &Generation,
-        route: &ListenerRoute,
-        waiting: Waiting<'_>,
-        id: RequestId,
-        trace: &mut Trace<'_>,
-    ) -> Response<ProxyBody> {
-        let Waiting {
-            _place,
-            mut view,
-            body,
-            client_upgrade,
-            mut next,
-        } = waiting;
-        let mut body = ClientBody::new(body, route.limits.max_body);
-        // 2. the request hooks, after the body they read has arrived, and
-        // the asks they make
-        let (response, origin) = loop {
-            match next {
-                Next::ReadAhead(wanted) => {
-                    if let Err(error) = read_ahead::read(wanted, &mut view, &mut body, &route.limits).await {
-                        break (fail(error, id, trace, &[]), Origin::Proxy);
-                    }
-                    let outcome = route.chain.run(&mut view);
-                    next = match conclude(generation, route, &view, outcome, id, trace) {
-                        Concluded::Answered(response, origin) => break (response, origin),
-                        Concluded::Next(next) => next,
-                    };
-                }
-                Next::Ask(mut outcome) => {
-                    let reply = Box::pin(ask::send(generation, &route.chain, &view, id, &mut outcome)).await;
-                    route.chain.resume(&mut view, &mut outcome, reply);
-                    next = match conclude(generation, route, &view, *outcome, id, trace) {
-                        Concluded::Answered(response, origin) => break (response, origin),
-                        Concluded::Next(next) => next,
-                    };
-                }
-                Next::Forward(target, edits) => {
-                    break self
-                        .forward(generation, target, &edits, &mut view, body, client_upgrade, id, trace)
-                        .await
-                }
-            }
-        };
-        respond(route, &mut view, response, origin, trace, id)
-    }
-
     /// Phases 3 to 6 for a request the chain sent to `target`.
     #[allow(clippy::too_many_arguments)] // One request's pieces, each used once.
     async fn forward(
@@ -438,9 +292,9 @@ impl Proxy {
         }
         trace.backend = Some(Arc::clone(&target.backend.name));
         trace.span.record("backend", display(&target.backend.name));
-        // 4. balance, 5. exchange (retries, fallback), 6. respond. Boxed: the
-        // exchange's state (kilobytes) would otherwise size, and be copied
-        // with, every enclosing future, also for requests answered here.
+        // 4. balance, 5. exchange (retries, fallback), 6. respond. Boxed:
+        // inline, it makes `finish`'s box that much larger to copy, which
+        // measured no better (docs/performance.md).
         match Box::pin(forward_or_fall_back(generation, target, view, body)).await {
             Ok(Reply::Forwarded(forwarded)) => {
                 let span = trace.span;
@@ -467,24 +321,6 @@ impl Proxy {
             Ok(Reply::Answered(response)) => (with_edits(response, &edits.response), Origin::Plugin),
             Err(error) => (fail(error, id, trace, &edits.response), Origin::Proxy),
         }
-    }
-}
-
-/// 6b. The response hooks, on what phases 1 to 6 answered: a server's
-/// response or the proxy's error, never a plugin's own or a tunnel's.
-fn respond(
-    route: &ListenerRoute,
-    view: &mut RequestView,
-    response: Response<ProxyBody>,
-    origin: Origin,
-    trace: &mut Trace<'_>,
-    id: RequestId,
-) -> Response<ProxyBody> {
-    match origin {
-        Origin::Server | Origin::Proxy if !route.responses.is_empty() => {
-            response_hooks::run(&route.responses, view, response, origin, trace, id)
-        }
-        _ => response,
     }
 }
 
@@ -546,35 +382,6 @@ fn admit(view: &mut RequestView, route: &ListenerRoute) -> Result<(), ProxyError
     match (limits.max_body, declared) {
         (Some(limit), Some(length)) if length > limit => Err(ProxyError::BodyTooLarge { limit }),
         _ => Ok(()),
-    }
-}
-
-/// What the chain's outcome says next: an answer, an ask to send, or a
-/// backend.
-fn conclude<'g>(
-    generation: &'g Generation,
-    route: &'g ListenerRoute,
-    view: &RequestView,
-    mut outcome: ChainOutcome,
-    id: RequestId,
-    trace: &mut Trace<'_>,
-) -> Concluded<'g> {
-    if let Verdict::Ask(_) = &outcome.verdict {
-        return Concluded::Next(Next::Ask(Box::new(outcome)));
-    }
-    if let Some(plugin) = &outcome.decided_by {
-        trace.span.record("plugin", display(plugin.name()));
-    }
-    trace.plugin = outcome.decided_by.clone();
-    match decide(generation, route, &mut outcome, view, id, trace) {
-        Decided::Answer(response, origin) => Concluded::Answered(response, origin),
-        Decided::Forward(target) => Concluded::Next(Next::Forward(
-            target,
-            Edits {
-                request: outcome.request_edits,
-                response: outcome.response_edits,
-            },
-        )),
     }
 }
 
