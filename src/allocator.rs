@@ -44,7 +44,7 @@ fn plain(size: usize, align: usize) -> bool {
     align <= PLAIN_ALIGN && align <= size
 }
 
-// SAFETY: one of the three documented unsafe sites (an allocator is
+// SAFETY: one of the four documented unsafe sites (an allocator is
 // unsafe to implement by definition). Each call hands mimalloc's block on
 // as it is: a plain block only where `plain` holds, which mimalloc's
 // layout makes aligned (module documentation; checked by the test), the

@@ -118,7 +118,7 @@ impl DiskCache {
             // serialized (same compatibility key in the name) and its
             // checksum matches, so it is not corrupt; the directory is
             // private to this user. wasmtime checks its header too.
-            // One of the three documented unsafe sites.
+            // One of the four documented unsafe sites.
             #[allow(unsafe_code)]
             Some(artifact) => match unsafe { Component::deserialize(engine, artifact) } {
                 Ok(component) => return Some(component),

@@ -88,7 +88,7 @@ fn thread_cpu_time() -> std::time::Duration {
     // SAFETY: `now` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID
     // is supported on every Linux this runs on. On failure `now` stays zero,
     // which only makes the budget more lenient.
-    #[allow(unsafe_code)] // One of the three documented unsafe sites.
+    #[allow(unsafe_code)] // One of the four documented unsafe sites.
     unsafe {
         libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now);
     }

@@ -3,26 +3,8 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::header_names::{is_hop_by_hop, nominates_others};
 use crate::plugin::{CheckedOp, HeaderOp};
-
-/// Headers that describe one connection, never forwarded (RFC 9110 7.6.1),
-/// with `Upgrade` (upgrades are proxied by `upgrade.rs`, which puts it back).
-/// Compared as strings: a `const` array of `HeaderName`s would be built
-/// and dropped on every use.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-    )
-}
 
 /// Headers a client may not make hop-by-hop by naming them in
 /// `Connection`: dropping them would change how the server routes or frames
@@ -51,14 +33,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if found == 0 {
         return;
     }
-    let nominates_others = connection
+    let others = connection
         && headers
             .get_all(header::CONNECTION)
             .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .any(|token| !token.is_empty() && !is_connection_option(token));
-    if nominates_others {
+            .any(|v| nominates_others(v.as_bytes()));
+    if others {
         let nominated: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
@@ -79,14 +59,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     while let Some(name) = headers.keys().find(|name| is_hop_by_hop(name)).cloned() {
         headers.remove(name);
     }
-}
-
-/// A `Connection` token that names no other header: an option, or a
-/// header removed anyway.
-fn is_connection_option(token: &[u8]) -> bool {
-    token.eq_ignore_ascii_case(b"keep-alive")
-        || token.eq_ignore_ascii_case(b"close")
-        || HeaderName::from_bytes(token).is_ok_and(|name| is_hop_by_hop(&name))
 }
 
 /// Appends the client's address (`client`, already a header value) to

@@ -9,10 +9,10 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderValue};
+use http::header::HeaderMap;
 use http::{Method, Uri, Version};
 
-use crate::header_names::HeaderNames;
+use crate::header_names::{parsed_value, HeaderNames};
 
 /// At most this many fields are parsed here; more go to hyper, which
 /// applies the listener's `max_headers`.
@@ -133,9 +133,10 @@ fn request_parts(
         let name = names
             .name(position, &head[name as usize..(name + name_len) as usize])
             .ok()?;
-        // httparse accepts tabs, spaces, visible ASCII and obs-text in a
-        // value, all of which HeaderValue accepts.
-        let value = HeaderValue::from_maybe_shared(head.slice(value as usize..(value + value_len) as usize)).ok()?;
+        let value = head.slice(value as usize..(value + value_len) as usize);
+        // SAFETY: a value httparse accepted (the span `parse` noted).
+        #[allow(unsafe_code)]
+        let value = unsafe { parsed_value(value) };
         headers.append(name, value);
     }
     let uri = Uri::from_maybe_shared(head.slice(target.0..target.0 + target.1)).ok()?;

@@ -10,7 +10,7 @@ use http::{StatusCode, Version};
 use http_body::Frame;
 
 use super::error::Http1Error;
-use crate::header_names::HeaderNames;
+use crate::header_names::{is_hop_by_hop, nominates_others, parsed_value, HeaderNames};
 
 /// A response head longer than this is refused.
 pub const MAX_HEAD: usize = 256 * 1024;
@@ -93,7 +93,10 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderName
         return Ok(Parsed::Interim);
     }
     // The fields that frame the body are noted on the way, so no lookup
-    // in the map is needed for them.
+    // in the map is needed for them. The connection's own fields
+    // (hop-by-hop: `Connection`, `Keep-Alive`, `Transfer-Encoding`...) are
+    // read here and not passed on, as the proxy would strip them; except a
+    // `Connection` that names other fields, which the proxy's strip needs.
     let mut seen = Framed::default();
     let mut headers = HeaderMap::with_capacity(count);
     for (position, &(name, name_len, value, value_len)) in spans[..count].iter().enumerate() {
@@ -101,8 +104,13 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderName
             .name(position, &head[name as usize..(name + name_len) as usize])
             .map_err(|_| Http1Error::InvalidHead("a header name"))?;
         let value = head.slice(value as usize..(value + value_len) as usize);
-        let value = HeaderValue::from_maybe_shared(value).map_err(|_| Http1Error::InvalidHead("a header value"))?;
+        // SAFETY: a value httparse accepted (the span noted above).
+        #[allow(unsafe_code)]
+        let value = unsafe { parsed_value(value) };
         seen.note(&name, &value)?;
+        if is_hop_by_hop(&name) && !(name == header::CONNECTION && nominates_others(value.as_bytes())) {
+            continue;
+        }
         headers.append(name, value);
     }
     let version = if minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
@@ -468,6 +476,31 @@ mod tests {
             !h.parts.headers.contains_key(header::CONTENT_LENGTH),
             "the length is dropped"
         );
+    }
+
+    #[test]
+    fn the_connections_own_fields_are_read_and_not_passed_on() {
+        let h = head(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nX-A: 1\r\n\r\n",
+            false,
+        );
+        assert!(matches!(h.framing, Framing::Chunked(_)), "read for the framing");
+        assert!(h.keep_alive);
+        let names: Vec<&str> = h.parts.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["x-a"], "only the end-to-end field is passed on");
+        // A `Connection` naming other fields stays, for the proxy's strip
+        // to remove them too.
+        let h = head(
+            "HTTP/1.1 200 OK\r\nConnection: close, x-secret\r\nX-Secret: 1\r\nKeep-Alive: 1\r\nContent-Length: 0\r\n\r\n",
+            false,
+        );
+        assert!(!h.keep_alive, "close is read");
+        assert_eq!(
+            h.parts.headers.get(header::CONNECTION).map(|v| v.as_bytes()),
+            Some(&b"close, x-secret"[..])
+        );
+        assert!(h.parts.headers.contains_key("x-secret"));
+        assert!(!h.parts.headers.contains_key("keep-alive"));
     }
 
     #[test]
