@@ -317,10 +317,17 @@ async fn a_post_once_sent_is_never_replayed() {
         "the good server got only its own POSTs"
     );
     assert_eq!(at_swallow + good.requests_with("POST"), 10, "each POST was sent once");
-    // GET is replayed: every one is served.
-    for _ in 0..6 {
-        let reply = client.get(&lab.url("web", "/")).await;
+    // GET is replayed: every one is served, with its whole head (the
+    // proxy keeps it across the attempt that failed).
+    for i in 0..6 {
+        let request = http::Request::get(lab.url("web", "/"))
+            .header("x-trace", format!("t{i}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let reply = client.send(request).await.unwrap();
         assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.received("x-trace"), [format!("t{i}")], "{}", reply.body);
+        assert_eq!(reply.received("x-forwarded-for").len(), 1, "{}", reply.body);
     }
     assert!(
         swallow.requests_with("GET") >= 2,

@@ -167,24 +167,26 @@ async fn exchange(
         .filter(|d| *d < configured);
     let timeout = deadline.unwrap_or(configured);
     let mut request = fit(
-        upstream_request(view, body, replayable),
+        upstream_request(view, body, replayable, connection.sender.is_http1()),
         connection.sender.is_http2(),
         tls,
     );
-    // A pooled connection can close between checkout and send; then hyper
-    // hands back the unsent request and another connection carries it.
+    // A pooled connection can close between checkout and send; then the
+    // request is still whole, and another connection carries it. Every
+    // way out gives the view back the head the request took from it.
     let mut resends = 0;
     loop {
         let ended = connection.stream.as_ref().map(|s| s.connection_ended().clone());
-        let sent = tokio::time::timeout(timeout, send_watching(&mut connection.sender, request, ended)).await;
+        let sent = tokio::time::timeout(timeout, send_watching(&mut connection.sender, &mut request, ended)).await;
         let sent = match sent {
             Ok(Sent::Lost) => {
                 tracing::warn!(%address, replayable, "an HTTP/2 connection ended without answering a request");
+                give_back_head(view, &mut request);
                 if replayable && resends < MAX_RESENDS {
                     resends += 1;
                     connection = server.pool.checkout().await?;
                     request = fit(
-                        upstream_request(view, body, replayable),
+                        upstream_request(view, body, replayable, connection.sender.is_http1()),
                         connection.sender.is_http2(),
                         tls,
                     );
@@ -195,27 +197,31 @@ async fn exchange(
             Ok(Sent::Done(result)) => Ok(result),
             Err(elapsed) => Err(elapsed),
         };
-        let mut failed = match sent {
+        let failed = match sent {
             Err(_) if deadline.is_some() => {
+                give_back_head(view, &mut request);
                 return Err(UpstreamError::CallDeadline {
                     address,
                     after: timeout,
-                })
+                });
             }
             Err(_) => {
+                give_back_head(view, &mut request);
                 return Err(UpstreamError::ResponseTimeout {
                     address,
                     after: timeout,
-                })
+                });
             }
             Ok(Ok(response)) => {
+                give_back_head(view, &mut request);
                 let (parts, incoming) = response.into_parts();
                 let body = UpstreamBody::new(incoming, connection, Arc::clone(server), in_flight);
                 return Ok(Response::from_parts(parts, ProxyBody::Upstream(body)));
             }
             Ok(Err(failed)) => failed,
         };
-        let Some(unsent) = failed.take_message() else {
+        if !failed.unsent() {
+            give_back_head(view, &mut request);
             let error = failed.into_error();
             // An HTTP/2 server that refused the stream, or sent GOAWAY
             // before taking it, did not process it (RFC 9113 8.7): a
@@ -225,29 +231,29 @@ async fn exchange(
                 tracing::debug!(%address, error = %Report(&error), "HTTP/2 stream refused: sending again");
                 connection = server.pool.checkout().await?;
                 request = fit(
-                    upstream_request(view, body, replayable),
+                    upstream_request(view, body, replayable, connection.sender.is_http1()),
                     connection.sender.is_http2(),
                     tls,
                 );
                 continue;
             }
             return Err(UpstreamError::Exchange { address, source: error });
-        };
+        }
         if connection.reused && resends < MAX_RESENDS {
             resends += 1;
             match server.pool.checkout().await {
                 Ok(fresh) => {
                     connection = fresh;
-                    request = fit(unsent, connection.sender.is_http2(), tls);
+                    request = fit(request, connection.sender.is_http2(), tls);
                     continue;
                 }
                 Err(e) => {
-                    restore(view, body, unsent);
+                    restore(view, body, &mut request);
                     return Err(e);
                 }
             }
         }
-        restore(view, body, unsent);
+        restore(view, body, &mut request);
         return Err(UpstreamError::NotSent {
             address,
             source: failed.into_error(),
@@ -275,7 +281,7 @@ enum Sent {
 /// instead of waiting out `response_timeout`.
 async fn send_watching(
     sender: &mut crate::upstream::Sender,
-    request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
     ended: Option<tokio_util::sync::CancellationToken>,
 ) -> Sent {
     let send = sender.try_send_request(request);
@@ -318,15 +324,22 @@ pub struct WantsTrailers;
 
 /// The request as the server gets it (before [`fit`] shapes it for the
 /// connection's version). A replayable request (idempotent, no body) keeps
-/// its head for a retry.
-fn upstream_request(view: &mut RequestView, body: &mut Option<RequestBody>, replayable: bool) -> Request<RequestBody> {
-    let (headers, body) = if replayable {
-        (view.head.headers.clone(), RequestBody::Empty)
-    } else {
-        (
+/// its head for a retry: `kept` (our HTTP/1.1 client, which leaves the
+/// request in our hands) takes it from the view, to be given back after
+/// the exchange ([`give_back_head`]); hyper's connections get a copy.
+fn upstream_request(
+    view: &mut RequestView,
+    body: &mut Option<RequestBody>,
+    replayable: bool,
+    kept: bool,
+) -> Request<RequestBody> {
+    let (headers, body) = match (replayable, kept) {
+        (true, false) => (view.head.headers.clone(), RequestBody::Empty),
+        (true, true) => (std::mem::take(&mut view.head.headers), RequestBody::Empty),
+        (false, _) => (
             std::mem::take(&mut view.head.headers),
             body.take().unwrap_or(RequestBody::Empty),
-        )
+        ),
     };
     let mut request = Request::new(body);
     *request.method_mut() = view.head.method.clone();
@@ -393,14 +406,21 @@ fn fit(mut request: Request<RequestBody>, http2: bool, tls: bool) -> Request<Req
     request
 }
 
-/// Puts back an unsent request's head and body so another server can get it.
-fn restore(view: &mut RequestView, body: &mut Option<RequestBody>, unsent: Request<RequestBody>) {
-    let (parts, unsent_body) = unsent.into_parts();
-    if !parts.headers.is_empty() {
-        view.head.headers = parts.headers;
+/// Gives the view back the head the request took from it, where the
+/// request still holds it (after an exchange on our HTTP/1.1 client, or
+/// one hyper handed back unsent). A view that kept its head (hyper got a
+/// copy) keeps it.
+fn give_back_head(view: &mut RequestView, request: &mut Request<RequestBody>) {
+    if view.head.headers.is_empty() {
+        view.head.headers = std::mem::take(request.headers_mut());
     }
+}
+
+/// Puts back an unsent request's head and body so another server can get it.
+fn restore(view: &mut RequestView, body: &mut Option<RequestBody>, unsent: &mut Request<RequestBody>) {
+    give_back_head(view, unsent);
     if body.is_none() {
-        *body = Some(unsent_body);
+        *body = Some(std::mem::replace(unsent.body_mut(), RequestBody::Empty));
     }
 }
 

@@ -59,16 +59,17 @@ pub enum Incoming {
     Http1(Framing),
 }
 
-/// A request that could not be sent, handed back when it is unsent.
+/// A request that could not be sent, and whether none of it was.
 pub struct TrySendError {
     error: ExchangeError,
-    unsent: Option<http::Request<RequestBody>>,
+    unsent: bool,
 }
 
 impl TrySendError {
-    /// The request, if none of it was written.
-    pub fn take_message(&mut self) -> Option<http::Request<RequestBody>> {
-        self.unsent.take()
+    /// Whether none of the request was written: it is in the caller's
+    /// hands as it was, and may go on another connection.
+    pub fn unsent(&self) -> bool {
+        self.unsent
     }
 
     /// Why.
@@ -83,12 +84,25 @@ impl Sender {
         matches!(self, Sender::Http2(_))
     }
 
-    /// Sends a request; a request the connection could not take is handed
-    /// back in the error, unsent.
+    /// Our HTTP/1.1 client, which leaves a request's head in the caller's
+    /// hands (see [`Sender::try_send_request`]).
+    pub fn is_http1(&self) -> bool {
+        matches!(self, Sender::Http1(_))
+    }
+
+    /// Sends `request`. It stays the caller's: our HTTP/1.1 client writes
+    /// its head from it and takes its body as it sends it; hyper takes it
+    /// whole and, when it could not send it, hands it back into `request`.
+    /// So after an unsent failure `request` is as it was, and after an
+    /// HTTP/1.1 exchange its head is still there (the proxy keeps it for a
+    /// retry without copying it first).
     pub async fn try_send_request(
         &mut self,
-        request: http::Request<RequestBody>,
+        request: &mut http::Request<RequestBody>,
     ) -> Result<http::Response<Incoming>, TrySendError> {
+        let take = |request: &mut http::Request<RequestBody>| {
+            std::mem::replace(request, http::Request::new(RequestBody::Empty))
+        };
         let hyper_result = match self {
             Sender::Http1(connection) => {
                 return match connection.send(request).await {
@@ -101,13 +115,19 @@ impl Sender {
             }
             // Boxed: hyper's sends would otherwise size this future, and
             // every future holding it, for the HTTP/1.1 ones too.
-            Sender::Http2(sender) => Box::pin(sender.try_send_request(request)).await,
-            Sender::Upgrade(sender) => Box::pin(sender.try_send_request(request)).await,
+            Sender::Http2(sender) => Box::pin(sender.try_send_request(take(request))).await,
+            Sender::Upgrade(sender) => Box::pin(sender.try_send_request(take(request))).await,
         };
         match hyper_result {
             Ok(response) => Ok(response.map(Incoming::Hyper)),
             Err(mut failed) => {
-                let unsent = failed.take_message();
+                let unsent = match failed.take_message() {
+                    Some(message) => {
+                        *request = message;
+                        true
+                    }
+                    None => false,
+                };
                 Err(TrySendError {
                     error: ExchangeError::Hyper(failed.into_error()),
                     unsent,
@@ -552,7 +572,7 @@ mod tests {
         request
             .headers_mut()
             .insert(http::header::HOST, http::HeaderValue::from_static("test"));
-        let response = match connection.sender.try_send_request(request).await {
+        let response = match connection.sender.try_send_request(&mut request).await {
             Ok(response) => response,
             Err(failed) => panic!("no response: {}", failed.into_error()),
         };

@@ -58,13 +58,13 @@ pub struct Http1Connection {
     names: HeaderNames,
 }
 
-/// A request that failed, handed back when none of it was written (then
-/// it may go on another connection as it is).
+/// A request that failed, and whether none of it was written (then it may
+/// go on another connection as it is).
 pub struct SendError {
     /// Why.
     pub error: Http1Error,
-    /// The request, unsent.
-    pub unsent: Option<Request<RequestBody>>,
+    /// Not a byte of it written, nor any of its body taken.
+    pub unsent: bool,
 }
 
 /// Where a streamed request body stands.
@@ -138,12 +138,14 @@ impl Http1Connection {
     }
 
     /// Sends `request` and reads the response head. The body is then read
-    /// with [`Http1Connection::poll_body`], by the framing returned.
-    pub async fn send(&mut self, mut request: Request<RequestBody>) -> Result<Response<Framing>, SendError> {
+    /// with [`Http1Connection::poll_body`], by the framing returned. The
+    /// request stays the caller's: its head is written from it (so the
+    /// proxy keeps it for a retry without a copy), its body taken as sent.
+    pub async fn send(&mut self, request: &mut Request<RequestBody>) -> Result<Response<Framing>, SendError> {
         let head_request = request.method() == Method::HEAD;
         self.reusable = true;
         self.written = 0;
-        let mut phase = match encode::head(&mut request, &mut self.write) {
+        let mut phase = match encode::head(request, &mut self.write) {
             BodyPlan::None => Phase::Head(None),
             BodyPlan::Whole(bytes) => Phase::Head(Some(Next::Whole(bytes))),
             BodyPlan::Length(n) => Phase::Head(Some(Next::Stream(Streaming::new(Some(n))))),
@@ -210,10 +212,7 @@ impl Http1Connection {
             }
             Err((error, unsent)) => {
                 self.reusable = false;
-                Err(SendError {
-                    error,
-                    unsent: unsent.then_some(request),
-                })
+                Err(SendError { error, unsent })
             }
         }
     }
@@ -532,7 +531,7 @@ mod tests {
         for (path, expected) in [("/one", &b"hello"[..]), ("/two?x=1", b"abc")] {
             assert!(connection.is_alive(), "{path}: alive between exchanges");
             let response = connection
-                .send(get(path))
+                .send(&mut get(path))
                 .await
                 .map_err(|e| e.error)
                 .expect("a response");
@@ -563,7 +562,7 @@ mod tests {
             let (address, _requests) = server(vec![answer, b"HTTP/1.1 204 No Content\r\n\r\n"]).await;
             let mut connection = connect(address).await;
             let response = connection
-                .send(get("/"))
+                .send(&mut get("/"))
                 .await
                 .map_err(|e| e.error)
                 .expect("a response");
@@ -576,7 +575,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_request_none_of_which_could_be_written_is_handed_back() {
+    async fn a_request_none_of_which_could_be_written_is_reported_unsent() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         tokio::spawn(async move {
@@ -588,12 +587,13 @@ mod tests {
         });
         let mut connection = connect(address).await;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        match connection.send(get("/again")).await {
+        let mut request = get("/again");
+        match connection.send(&mut request).await {
             Err(SendError {
                 error: Http1Error::Io(_),
-                unsent: Some(request),
+                unsent: true,
             }) => assert_eq!(request.uri().path(), "/again"),
-            Err(other) => panic!("{} (handed back: {})", other.error, other.unsent.is_some()),
+            Err(other) => panic!("{} (unsent: {})", other.error, other.unsent),
             Ok(response) => panic!("a response: {}", response.status()),
         }
         assert!(!connection.may_reuse());
@@ -603,13 +603,17 @@ mod tests {
     async fn a_body_cut_by_the_server_fails_and_a_silent_close_is_no_response() {
         let (address, _requests) = server(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]).await;
         let mut connection = connect(address).await;
-        let response = connection.send(get("/")).await.map_err(|e| e.error).expect("a head");
+        let response = connection
+            .send(&mut get("/"))
+            .await
+            .map_err(|e| e.error)
+            .expect("a head");
         let cut = body(&mut connection, response.into_body()).await;
         assert!(matches!(cut, Err(Http1Error::BodyCut { .. })), "{cut:?}");
         assert!(!connection.may_reuse());
         let (address, _requests) = server(vec![]).await;
         let mut connection = connect(address).await;
-        match connection.send(get("/")).await {
+        match connection.send(&mut get("/")).await {
             Err(SendError {
                 error: Http1Error::ClosedBeforeHead | Http1Error::Io(_),
                 ..
