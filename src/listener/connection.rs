@@ -218,6 +218,8 @@ pub(super) async fn proxy_request(
 ) -> Response<ProxyBody> {
     let version = request.version();
     let mut response = shared.proxy.handle(request, info).await;
+    // hyper writes the map.
+    crate::proxy::fields_into_map(&mut response);
     if version <= Version::HTTP_11 {
         close_if_draining(shared, &mut response);
     }

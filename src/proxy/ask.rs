@@ -63,7 +63,9 @@ pub async fn send(
         let forwarded = forward_to(target, &mut ask_view, &mut body, replayable)
             .await
             .map_err(failure_of)?;
-        let (parts, mut incoming) = forwarded.response.into_parts();
+        let mut response = forwarded.response;
+        super::fields_into_map(&mut response);
+        let (parts, mut incoming) = response.into_parts();
         let mut read = BytesMut::new();
         let mut truncated = false;
         while let Some(frame) = incoming.frame().await {

@@ -47,7 +47,7 @@ pub use generation::{BalancedBackend, Generation, ListenerRoute, MissingBalancer
 pub use head_checks::{check_head, Refusal};
 pub use headers::{append_forwarded_for, apply_edits, strip_hop_by_hop};
 pub use request_id::RequestId;
-pub use response_body::ProxyBody;
+pub use response_body::{fields_into_map, ProxyBody};
 
 use crate::access_log::{AccessLog, Entry};
 use crate::body::ClientBody;
@@ -527,6 +527,7 @@ fn ready_response(ready: &ReadyResponse, edits: &[HeaderOp]) -> Response<ProxyBo
 
 fn with_edits(mut response: Response<ProxyBody>, edits: &[HeaderOp]) -> Response<ProxyBody> {
     if !edits.is_empty() {
+        fields_into_map(&mut response);
         log_bad_edits(apply_edits(response.headers_mut(), edits));
     }
     response

@@ -1,6 +1,7 @@
 //! The one body type of responses sent to clients: a body the proxy made
 //! (a plugin's response, an error page), or a server's body streamed
-//! through (which returns its connection to the pool when read to the end).
+//! through (which returns its connection to the pool when read to the end,
+//! and may carry the server's fields outside the response's map).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,7 +10,9 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::body::BoxError;
-use crate::upstream::UpstreamBody;
+use http::Response;
+
+use crate::upstream::{Fields, UpstreamBody};
 
 /// A response body on its way to the client.
 pub enum ProxyBody {
@@ -21,7 +24,27 @@ pub enum ProxyBody {
     Upstream(UpstreamBody),
 }
 
+/// Puts a server's fields that our HTTP/1.1 client kept out of the
+/// response's map (see [`Fields`]) into it, ahead of any added since.
+/// Whatever reads or edits a response's headers calls this first; only our
+/// HTTP/1.1 server writes a response with its fields where they are.
+pub fn fields_into_map(response: &mut Response<ProxyBody>) {
+    let fields = response.body_mut().take_fields();
+    if !fields.is_empty() {
+        fields.into_map(response.headers_mut());
+    }
+}
+
 impl ProxyBody {
+    /// The server's fields kept out of the response's map, if any (see
+    /// [`fields_into_map`]).
+    pub fn take_fields(&mut self) -> Fields {
+        match self {
+            ProxyBody::Upstream(body) => body.take_fields(),
+            _ => Fields::default(),
+        }
+    }
+
     /// A body of these bytes (`Empty` when there are none).
     pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
         let bytes = bytes.into();

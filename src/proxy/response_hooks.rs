@@ -6,7 +6,7 @@
 
 use http::{Response, StatusCode};
 
-use super::{direct_response, fail, log_bad_edits, Origin, ProxyBody, ProxyError, RequestId, Trace};
+use super::{direct_response, fail, fields_into_map, log_bad_edits, Origin, ProxyBody, ProxyError, RequestId, Trace};
 use crate::plugin::{RequestView, ResponseChain, ResponseOutcome, ResponseView};
 use crate::proxy::apply_edits;
 
@@ -28,6 +28,7 @@ pub(super) fn run(
         if !wanted {
             continue;
         }
+        fields_into_map(&mut response);
         let mut head = ResponseView {
             status: response.status(),
             headers: std::mem::take(response.headers_mut()),

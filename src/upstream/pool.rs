@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connect::{Connected, Connector, Purpose};
 use super::error::{ExchangeError, UpstreamError};
-use super::http1::{Framing, Http1Connection};
+use super::http1::{Fields, Framing, Http1Connection};
 use crate::body::RequestBody;
 use crate::config::{BackendConfig, UpstreamProtocol};
 use crate::tls::UpstreamTls;
@@ -55,8 +55,10 @@ pub enum Sender {
 pub enum Incoming {
     /// From hyper's client (HTTP/2, upgrades).
     Hyper(hyper::body::Incoming),
-    /// From our HTTP/1.1 client: read from the connection by this framing.
-    Http1(Framing),
+    /// From our HTTP/1.1 client: read from the connection by this
+    /// framing; with the head's fields until they are taken (see
+    /// [`Fields`]).
+    Http1(Framing, Fields),
 }
 
 /// A request that could not be sent, and whether none of it was.
@@ -106,7 +108,7 @@ impl Sender {
         let hyper_result = match self {
             Sender::Http1(connection) => {
                 return match connection.send(request).await {
-                    Ok(response) => Ok(response.map(Incoming::Http1)),
+                    Ok(response) => Ok(response.map(|(framing, fields)| Incoming::Http1(framing, fields))),
                     Err(failed) => Err(TrySendError {
                         error: ExchangeError::Http1(failed.error),
                         unsent: failed.unsent,
@@ -576,7 +578,8 @@ mod tests {
             Ok(response) => response,
             Err(failed) => panic!("no response: {}", failed.into_error()),
         };
-        let (Incoming::Http1(mut framing), Sender::Http1(connection)) = (response.into_body(), &mut connection.sender)
+        let (Incoming::Http1(mut framing, _), Sender::Http1(connection)) =
+            (response.into_body(), &mut connection.sender)
         else {
             panic!("an HTTP/1.1 test");
         };

@@ -14,6 +14,7 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
+use super::http1::Fields;
 use super::pool::{Connection, Incoming, Sender};
 use super::server::{InFlight, Server};
 use crate::body::BoxError;
@@ -52,6 +53,15 @@ impl UpstreamBody {
         response
     }
 
+    /// The server's fields our HTTP/1.1 client kept out of the response's
+    /// map, if not taken yet (see [`Fields`]).
+    pub fn take_fields(&mut self) -> Fields {
+        match &mut self.body {
+            Incoming::Http1(_, fields) => std::mem::take(fields),
+            Incoming::Hyper(_) => Fields::default(),
+        }
+    }
+
     /// An upgrade's body (a 101 has none): what counts the tunnel as in
     /// flight to its server. Its connection is not pooled.
     pub fn into_in_flight(mut body: UpstreamBody) -> Option<InFlight> {
@@ -73,7 +83,7 @@ impl UpstreamBody {
     fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.body {
             Incoming::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(BoxError::from),
-            Incoming::Http1(framing) => {
+            Incoming::Http1(framing, _) => {
                 let Some(Release {
                     connection:
                         Connection {
@@ -123,14 +133,14 @@ impl Body for UpstreamBody {
     fn is_end_stream(&self) -> bool {
         match &self.body {
             Incoming::Hyper(body) => body.is_end_stream(),
-            Incoming::Http1(framing) => framing.is_end(),
+            Incoming::Http1(framing, _) => framing.is_end(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.body {
             Incoming::Hyper(body) => body.size_hint(),
-            Incoming::Http1(framing) => match framing.remaining() {
+            Incoming::Http1(framing, _) => match framing.remaining() {
                 Some(n) => SizeHint::with_exact(n),
                 None => SizeHint::default(),
             },

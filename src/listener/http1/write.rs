@@ -16,6 +16,7 @@ use http_body::Body;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::proxy::ProxyBody;
+use crate::upstream::Fields;
 
 /// A data frame at most this large is copied into the write buffer, to go
 /// out with what is buffered; a larger one is written as it is.
@@ -70,7 +71,11 @@ pub async fn response<W: AsyncWrite + Unpin>(
     asked: Asked,
 ) -> Result<bool, WriteError> {
     let (parts, mut body) = response.into_parts();
-    let (framing, keep_alive) = head(out, parts.status, &parts.headers, &body, asked);
+    // A server's fields our client kept out of the map are written where
+    // they are, then what the map holds.
+    let kept = body.take_fields();
+    let (framing, keep_alive) = head(out, parts.status, &kept, &parts.headers, &body, asked);
+    drop(kept);
     let mut sent = 0u64;
     loop {
         let frame = match next_frame(&mut body, io, out).await? {
@@ -116,9 +121,17 @@ pub async fn response<W: AsyncWrite + Unpin>(
 }
 
 /// Writes the head into `out`; returns the body's framing and whether the
-/// connection may be kept. One pass over the fields writes them and notes
-/// what framing and keep-alive depend on (no lookups by name).
-fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &ProxyBody, asked: Asked) -> (Framing, bool) {
+/// connection may be kept. One pass over the fields (`fields`, then
+/// `headers`) writes them and notes what framing and keep-alive depend on
+/// (no lookups by name).
+fn head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    fields: &Fields,
+    headers: &HeaderMap,
+    body: &ProxyBody,
+    asked: Asked,
+) -> (Framing, bool) {
     out.extend_from_slice(match asked.http10 {
         true => b"HTTP/1.0 ",
         false => b"HTTP/1.1 ",
@@ -133,7 +146,7 @@ fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, body: &Proxy
     let mut has_date = false;
     let mut has_connection = false;
     let mut says_close = false;
-    for (name, value) in headers {
+    for (name, value) in fields.iter().chain(headers) {
         if *name == header::CONTENT_LENGTH {
             if declared.is_none() {
                 declared = Some(value.to_str().ok().and_then(|v| v.parse::<u64>().ok()));
@@ -273,8 +286,50 @@ mod tests {
         }
         let status = StatusCode::from_u16(status).unwrap();
         let mut out = Vec::new();
-        let (framing, keep_alive) = head(&mut out, status, &headers, &ProxyBody::full(body), asked);
+        let (framing, keep_alive) = head(
+            &mut out,
+            status,
+            &Fields::default(),
+            &headers,
+            &ProxyBody::full(body),
+            asked,
+        );
         (String::from_utf8(out).unwrap(), framing, keep_alive)
+    }
+
+    fn pairs<'a>(
+        fields: &'a [(&'static str, &'static str)],
+    ) -> impl Iterator<Item = (http::HeaderName, http::HeaderValue)> + 'a {
+        fields.iter().map(|(name, value)| {
+            (
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            )
+        })
+    }
+
+    /// A server's fields our client kept out of the map go out first, then
+    /// the map's, and both frame the body and the connection.
+    #[test]
+    fn fields_kept_out_of_the_map_are_written_with_it() {
+        let fields: Fields = pairs(&[("content-length", "2"), ("x-a", "1"), ("date", "d")]).collect();
+        let headers: HeaderMap = pairs(&[("connection", "close"), ("x-b", "2")]).collect();
+        let mut out = Vec::new();
+        let (framing, keep_alive) = head(
+            &mut out,
+            StatusCode::OK,
+            &fields,
+            &headers,
+            &ProxyBody::full(&b"ok"[..]),
+            KEEP,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: 1\r\ndate: d\r\nconnection: close\r\nx-b: 2\r\n\r\n"
+        );
+        assert_eq!(framing, Framing::Length(2), "the fields' length");
+        assert!(!keep_alive, "the map's close");
     }
 
     #[test]

@@ -20,11 +20,60 @@ const MAX_HEADERS: usize = 128;
 const MAX_CHUNK_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
 
+/// A response's end-to-end fields in the order read, outside any
+/// `HeaderMap`. The connection's own fields are not among them, so a
+/// response our HTTP/1.1 server writes unchanged goes out without its
+/// fields ever being hashed into a map and dropped (about a tenth of a
+/// proxied request's work); whatever reads or edits the response's
+/// headers first appends them to its map (`proxy::fields_into_map`).
+#[derive(Debug, Default)]
+pub struct Fields(Vec<(HeaderName, HeaderValue)>);
+
+impl FromIterator<(HeaderName, HeaderValue)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (HeaderName, HeaderValue)>>(fields: I) -> Fields {
+        Fields(fields.into_iter().collect())
+    }
+}
+
+impl Fields {
+    /// The fields, in the order read.
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.0.iter().map(|(name, value)| (name, value))
+    }
+
+    /// None.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Appends them to `headers`, ahead of what `headers` holds.
+    pub fn into_map(self, headers: &mut HeaderMap) {
+        let added = std::mem::replace(headers, HeaderMap::with_capacity(self.0.len()));
+        for (name, value) in self.0 {
+            headers.append(name, value);
+        }
+        let mut last = None;
+        for (name, value) in added {
+            // `None`: another value of the name before it.
+            if let Some(name) = name {
+                last = Some(name);
+            }
+            if let Some(name) = &last {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
+}
+
 /// A parsed response head.
 #[derive(Debug)]
 pub struct Head {
-    /// Status, version and headers.
+    /// Status and version; its headers are the response's fields only when
+    /// they could not be kept out of a map (a `Connection` naming others,
+    /// which the proxy's strip needs), else empty.
     pub parts: http::response::Parts,
+    /// The fields otherwise.
+    pub fields: Fields,
     /// How its body is framed.
     pub framing: Framing,
     /// Whether the connection may carry another request after it.
@@ -98,7 +147,8 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderName
     // read here and not passed on, as the proxy would strip them; except a
     // `Connection` that names other fields, which the proxy's strip needs.
     let mut seen = Framed::default();
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut fields = Vec::with_capacity(count);
+    let mut nominating = false;
     for (position, &(name, name_len, value, value_len)) in spans[..count].iter().enumerate() {
         let name = names
             .name(position, &head[name as usize..(name + name_len) as usize])
@@ -108,20 +158,33 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderName
         #[allow(unsafe_code)]
         let value = unsafe { parsed_value(value) };
         seen.note(&name, &value)?;
-        if is_hop_by_hop(&name) && !(name == header::CONNECTION && nominates_others(value.as_bytes())) {
-            continue;
+        if is_hop_by_hop(&name) {
+            if name != header::CONNECTION || !nominates_others(value.as_bytes()) {
+                continue;
+            }
+            nominating = true;
         }
-        headers.append(name, value);
+        fields.push((name, value));
     }
     let version = if minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
-    let (framing, framing_keeps_alive) = framing(status, head_request, &seen, &mut headers);
+    let (framing, framing_keeps_alive) = framing(status, head_request, &seen);
+    if seen.transfer_encoding && seen.length.is_some() && !matches!(framing, Framing::Empty) {
+        // A length beside a transfer coding is ignored (RFC 9112 6.3,
+        // point 3), and not passed on.
+        fields.retain(|(name, _)| name != header::CONTENT_LENGTH);
+    }
     let keep_alive = framing_keeps_alive && version == Version::HTTP_11 && !seen.close;
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.version = version;
-    parts.headers = headers;
+    let mut fields = Fields(fields);
+    if nominating {
+        // The proxy's strip reads it from the map.
+        std::mem::take(&mut fields).into_map(&mut parts.headers);
+    }
     Ok(Parsed::Head(Head {
         parts,
+        fields,
         framing,
         keep_alive,
     }))
@@ -172,14 +235,14 @@ impl Framed {
 }
 
 /// The body's framing, and whether it leaves the connection reusable.
-fn framing(status: StatusCode, head_request: bool, seen: &Framed, headers: &mut HeaderMap) -> (Framing, bool) {
+fn framing(status: StatusCode, head_request: bool, seen: &Framed) -> (Framing, bool) {
     if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return (Framing::Empty, true);
     }
     if seen.transfer_encoding {
         // A length beside a transfer coding is ignored, and the
         // connection not reused (RFC 9112 6.3, point 3).
-        let had_length = seen.length.is_some() && headers.remove(header::CONTENT_LENGTH).is_some();
+        let had_length = seen.length.is_some();
         return match seen.chunked {
             true => (Framing::Chunked(Chunk::Size), !had_length),
             false => (Framing::UntilClose, false),
@@ -404,12 +467,20 @@ fn trailers(buf: &mut BytesMut) -> Result<Step, Http1Error> {
 mod tests {
     use super::*;
 
-    fn head(text: &str, head_request: bool) -> Head {
+    /// The head as parsed.
+    fn raw_head(text: &str, head_request: bool) -> Head {
         let mut buf = BytesMut::from(text);
         match parse_head(&mut buf, head_request, &mut HeaderNames::default()).expect("valid") {
             Parsed::Head(head) => head,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The head with all its fields in the map.
+    fn head(text: &str, head_request: bool) -> Head {
+        let mut head = raw_head(text, head_request);
+        std::mem::take(&mut head.fields).into_map(&mut head.parts.headers);
+        head
     }
 
     /// Decodes all of `wire` fed `step` bytes at a time: the data, the
@@ -480,21 +551,23 @@ mod tests {
 
     #[test]
     fn the_connections_own_fields_are_read_and_not_passed_on() {
-        let h = head(
-            "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nX-A: 1\r\n\r\n",
+        let h = raw_head(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nX-A: 1\r\nX-B: 2\r\n\r\n",
             false,
         );
         assert!(matches!(h.framing, Framing::Chunked(_)), "read for the framing");
         assert!(h.keep_alive);
-        let names: Vec<&str> = h.parts.headers.keys().map(|n| n.as_str()).collect();
-        assert_eq!(names, ["x-a"], "only the end-to-end field is passed on");
+        let names: Vec<&str> = h.fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x-a", "x-b"], "only the end-to-end fields are passed on");
+        assert!(h.parts.headers.is_empty(), "and kept out of a map");
         // A `Connection` naming other fields stays, for the proxy's strip
         // to remove them too.
-        let h = head(
+        let h = raw_head(
             "HTTP/1.1 200 OK\r\nConnection: close, x-secret\r\nX-Secret: 1\r\nKeep-Alive: 1\r\nContent-Length: 0\r\n\r\n",
             false,
         );
         assert!(!h.keep_alive, "close is read");
+        assert_eq!(h.fields.iter().count(), 0, "all in the map, for the strip");
         assert_eq!(
             h.parts.headers.get(header::CONNECTION).map(|v| v.as_bytes()),
             Some(&b"close, x-secret"[..])
@@ -613,10 +686,9 @@ mod tests {
         let names_of = |wire: &[u8], names: &mut HeaderNames| match parse_head(&mut BytesMut::from(wire), false, names)
         {
             Ok(Parsed::Head(head)) => head
-                .parts
-                .headers
-                .keys()
-                .map(|n| n.as_str().to_owned())
+                .fields
+                .iter()
+                .map(|(n, _)| n.as_str().to_owned())
                 .collect::<Vec<_>>(),
             _ => panic!("valid head"),
         };

@@ -36,7 +36,7 @@ use tokio::io::AsyncWrite;
 use super::connect::Transport;
 use crate::body::RequestBody;
 use crate::header_names::HeaderNames;
-pub use decode::Framing;
+pub use decode::{Fields, Framing};
 use decode::{Parsed, Step};
 use encode::BodyPlan;
 pub use error::Http1Error;
@@ -141,7 +141,7 @@ impl Http1Connection {
     /// with [`Http1Connection::poll_body`], by the framing returned. The
     /// request stays the caller's: its head is written from it (so the
     /// proxy keeps it for a retry without a copy), its body taken as sent.
-    pub async fn send(&mut self, request: &mut Request<RequestBody>) -> Result<Response<Framing>, SendError> {
+    pub async fn send(&mut self, request: &mut Request<RequestBody>) -> Result<Response<(Framing, Fields)>, SendError> {
         let head_request = request.method() == Method::HEAD;
         self.reusable = true;
         self.written = 0;
@@ -204,7 +204,7 @@ impl Http1Connection {
                     // the connection cannot carry another request.
                     self.reusable = false;
                 }
-                let mut response = Response::new(head.framing);
+                let mut response = Response::new((head.framing, head.fields));
                 *response.status_mut() = head.parts.status;
                 *response.version_mut() = head.parts.version;
                 *response.headers_mut() = head.parts.headers;
@@ -420,8 +420,10 @@ pub fn read_response<'a>(
             },
         }
     };
-    let (mut framing, mut body, mut trailers) = (head.framing, Vec::new(), None);
     let mut keep_alive = head.keep_alive;
+    let mut parts = head.parts;
+    head.fields.into_map(&mut parts.headers);
+    let (mut framing, mut body, mut trailers) = (head.framing, Vec::new(), None);
     loop {
         match framing.decode(&mut buf)? {
             Step::Frame(frame) => match frame.into_data() {
@@ -441,7 +443,7 @@ pub fn read_response<'a>(
     }
     let left_over = buf.len() + chunks.map(<[u8]>::len).sum::<usize>();
     Ok(WholeResponse {
-        parts: head.parts,
+        parts,
         body,
         trailers,
         keep_alive: keep_alive && left_over == 0,
@@ -536,7 +538,7 @@ mod tests {
                 .map_err(|e| e.error)
                 .expect("a response");
             assert_eq!(response.status(), http::StatusCode::OK);
-            let data = body(&mut connection, response.into_body()).await.expect("the body");
+            let data = body(&mut connection, response.into_body().0).await.expect("the body");
             assert_eq!(data, expected, "{path}");
             assert!(connection.may_reuse(), "{path}: reusable");
             let request = requests.recv().await.expect("the server read it");
@@ -566,7 +568,7 @@ mod tests {
                 .await
                 .map_err(|e| e.error)
                 .expect("a response");
-            let data = body(&mut connection, response.into_body()).await.expect("the body");
+            let data = body(&mut connection, response.into_body().0).await.expect("the body");
             assert_eq!(data, b"ok");
             // Bytes past the body may arrive with it or just after.
             let reusable = connection.may_reuse() && connection.is_alive();
@@ -608,7 +610,7 @@ mod tests {
             .await
             .map_err(|e| e.error)
             .expect("a head");
-        let cut = body(&mut connection, response.into_body()).await;
+        let cut = body(&mut connection, response.into_body().0).await;
         assert!(matches!(cut, Err(Http1Error::BodyCut { .. })), "{cut:?}");
         assert!(!connection.may_reuse());
         let (address, _requests) = server(vec![]).await;
