@@ -62,6 +62,11 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// hop-by-hop ones: a token that is neither an option (`keep-alive`,
 /// `close`) nor a hop-by-hop header's name.
 pub fn nominates_others(value: &[u8]) -> bool {
+    // The values nearly every peer sends, spelled as they send them: a
+    // byte comparison instead of a case-blind one per token.
+    if matches!(value, b"keep-alive" | b"close" | b"Keep-Alive" | b"Close") {
+        return false;
+    }
     value
         .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
@@ -98,6 +103,33 @@ pub unsafe fn parsed_value(value: Bytes) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Options and hop-by-hop names, in any case and list, nominate
+    /// nothing; any other token does, whatever comes before it.
+    #[test]
+    fn a_connection_value_nominates_only_other_fields() {
+        for value in [
+            "keep-alive",
+            "Keep-Alive",
+            "KEEP-ALIVE",
+            "close",
+            "Close",
+            "close, te",
+            " Upgrade ,keep-alive",
+            "",
+        ] {
+            assert!(!nominates_others(value.as_bytes()), "{value:?}");
+        }
+        for value in [
+            "x-secret",
+            "keep-alive, x-secret",
+            "Close, X-Secret",
+            "keep-alive-x",
+            "closed",
+        ] {
+            assert!(nominates_others(value.as_bytes()), "{value:?}");
+        }
+    }
 
     /// Every byte in a field value of a request and of a response: either
     /// httparse refuses the head, or `HeaderValue` accepts the value.
