@@ -146,10 +146,13 @@ fn head(
     let mut has_date = false;
     let mut has_connection = false;
     let mut says_close = false;
-    for (name, value) in fields.iter().chain(headers) {
+    for (name, value) in fields
+        .iter()
+        .chain(headers.iter().map(|(name, value)| (name, value.as_bytes())))
+    {
         if *name == header::CONTENT_LENGTH {
             if declared.is_none() {
-                declared = Some(value.to_str().ok().and_then(|v| v.parse::<u64>().ok()));
+                declared = Some(std::str::from_utf8(value).ok().and_then(|v| v.parse::<u64>().ok()));
             }
             if skip_length {
                 continue;
@@ -161,11 +164,10 @@ fn head(
         } else if *name == header::CONNECTION {
             has_connection = true;
             says_close |= value
-                .as_bytes()
                 .split(|&b| b == b',')
                 .any(|o| o.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
-        field(out, name.as_str().as_bytes(), value.as_bytes());
+        field(out, name.as_str().as_bytes(), value);
     }
     let declared = declared.flatten();
     let no_body = asked.head

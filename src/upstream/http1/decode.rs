@@ -26,30 +26,59 @@ const MAX_TRAILERS: usize = 16 * 1024;
 /// fields ever being hashed into a map and dropped (about a tenth of a
 /// proxied request's work); whatever reads or edits the response's
 /// headers first appends them to its map (`proxy::fields_into_map`).
+/// The values stay spans of the head they were read from until then: no
+/// `HeaderValue` is made, shared and dropped for a field that is only
+/// written out.
 #[derive(Debug, Default)]
-pub struct Fields(Vec<(HeaderName, HeaderValue)>);
+pub struct Fields {
+    /// The bytes every value is a span of.
+    head: Bytes,
+    /// Each field's name, and where its value lies in `head`.
+    list: Vec<(HeaderName, Span)>,
+}
+
+/// Where a value lies in [`Fields`]' head: start and length.
+type Span = (u32, u32);
 
 impl FromIterator<(HeaderName, HeaderValue)> for Fields {
     fn from_iter<I: IntoIterator<Item = (HeaderName, HeaderValue)>>(fields: I) -> Fields {
-        Fields(fields.into_iter().collect())
+        let mut head = BytesMut::new();
+        let mut list = Vec::new();
+        for (name, value) in fields {
+            list.push((name, (head.len() as u32, value.len() as u32)));
+            head.extend_from_slice(value.as_bytes());
+        }
+        Fields {
+            head: head.freeze(),
+            list,
+        }
     }
 }
 
 impl Fields {
-    /// The fields, in the order read.
-    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-        self.0.iter().map(|(name, value)| (name, value))
+    /// The fields, in the order read, each value as its bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
+        self.list.iter().map(|(name, span)| (name, self.value(*span)))
+    }
+
+    fn value(&self, (start, len): Span) -> &[u8] {
+        &self.head[start as usize..(start + len) as usize]
     }
 
     /// None.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 
     /// Appends them to `headers`, ahead of what `headers` holds.
     pub fn into_map(self, headers: &mut HeaderMap) {
-        let added = std::mem::replace(headers, HeaderMap::with_capacity(self.0.len()));
-        for (name, value) in self.0 {
+        let added = std::mem::replace(headers, HeaderMap::with_capacity(self.list.len()));
+        for (name, (start, len)) in self.list {
+            let value = self.head.slice(start as usize..(start + len) as usize);
+            // SAFETY: every span is a value httparse accepted (`parse_head`)
+            // or the bytes of a `HeaderValue` (`from_iter`).
+            #[allow(unsafe_code)]
+            let value = unsafe { parsed_value(value) };
             headers.append(name, value);
         }
         let mut last = None;
@@ -147,37 +176,35 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderName
     // read here and not passed on, as the proxy would strip them; except a
     // `Connection` that names other fields, which the proxy's strip needs.
     let mut seen = Framed::default();
-    let mut fields = Vec::with_capacity(count);
+    let mut list = Vec::with_capacity(count);
     let mut nominating = false;
     for (position, &(name, name_len, value, value_len)) in spans[..count].iter().enumerate() {
         let name = names
             .name(position, &head[name as usize..(name + name_len) as usize])
             .map_err(|_| Http1Error::InvalidHead("a header name"))?;
-        let value = head.slice(value as usize..(value + value_len) as usize);
-        // SAFETY: a value httparse accepted (the span noted above).
-        #[allow(unsafe_code)]
-        let value = unsafe { parsed_value(value) };
-        seen.note(&name, &value)?;
+        let bytes = &head[value as usize..(value + value_len) as usize];
+        seen.note(&name, bytes)?;
         if is_hop_by_hop(&name) {
-            if name != header::CONNECTION || !nominates_others(value.as_bytes()) {
+            if name != header::CONNECTION || !nominates_others(bytes) {
                 continue;
             }
             nominating = true;
         }
-        fields.push((name, value));
+        list.push((name, (value, value_len)));
     }
     let version = if minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
     let (framing, framing_keeps_alive) = framing(status, head_request, &seen);
     if seen.transfer_encoding && seen.length.is_some() && !matches!(framing, Framing::Empty) {
         // A length beside a transfer coding is ignored (RFC 9112 6.3,
         // point 3), and not passed on.
-        fields.retain(|(name, _)| name != header::CONTENT_LENGTH);
+        list.retain(|(name, _)| name != header::CONTENT_LENGTH);
     }
     let keep_alive = framing_keeps_alive && version == Version::HTTP_11 && !seen.close;
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.version = version;
-    let mut fields = Fields(fields);
+    // The spans were taken from httparse's fields, in the head's bytes.
+    let mut fields = Fields { head, list };
     if nominating {
         // The proxy's strip reads it from the map.
         std::mem::take(&mut fields).into_map(&mut parts.headers);
@@ -204,9 +231,9 @@ struct Framed {
 }
 
 impl Framed {
-    fn note(&mut self, name: &HeaderName, value: &HeaderValue) -> Result<(), Http1Error> {
+    fn note(&mut self, name: &HeaderName, value: &[u8]) -> Result<(), Http1Error> {
         if name == header::CONTENT_LENGTH {
-            for item in value.as_bytes().split(|&b| b == b',') {
+            for item in value.split(|&b| b == b',') {
                 let item = item.trim_ascii();
                 if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
                     return Err(Http1Error::BadContentLength);
@@ -220,13 +247,11 @@ impl Framed {
         } else if name == header::TRANSFER_ENCODING {
             self.transfer_encoding = true;
             self.chunked = value
-                .as_bytes()
                 .rsplit(|&b| b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name == header::CONNECTION {
             self.close |= value
-                .as_bytes()
                 .split(|&b| b == b',')
                 .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
@@ -574,6 +599,48 @@ mod tests {
         );
         assert!(h.parts.headers.contains_key("x-secret"));
         assert!(!h.parts.headers.contains_key("keep-alive"));
+    }
+
+    /// Values kept as spans of the head read back as the bytes sent, in
+    /// order, whether written from the list or moved into a map; also
+    /// after a dropped field, and for a list made of `HeaderValue`s.
+    #[test]
+    fn kept_fields_read_back_as_sent() {
+        let sent: [(&str, &[u8]); 5] = [
+            ("x-a", b"1"),
+            ("x-empty", b""),
+            ("x-a", b"two words, and\tmore"),
+            ("x-obs", b"caf\xe9"),
+            ("etag", b"\"5f1-abc\""),
+        ];
+        let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n".to_vec();
+        for (name, value) in sent {
+            wire.extend_from_slice(format!("{name}: ").as_bytes());
+            wire.extend_from_slice(value);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"\r\n");
+        let mut buf = BytesMut::from(&wire[..]);
+        let Ok(Parsed::Head(head)) = parse_head(&mut buf, false, &mut HeaderNames::default()) else {
+            panic!("not a head");
+        };
+        let read: Vec<(&str, &[u8])> = head.fields.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        assert_eq!(read, sent, "the length beside chunked dropped, the rest as sent");
+        let mut map = HeaderMap::new();
+        map.insert("x-later", HeaderValue::from_static("z"));
+        head.fields.into_map(&mut map);
+        let mapped: Vec<(&str, &[u8])> = map.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let mut expected = sent.to_vec();
+        expected.push(("x-later", b"z"));
+        // A map keeps a name's values together, in their order.
+        expected.sort_by_key(|(name, _)| sent.iter().position(|(n, _)| n == name).unwrap_or(sent.len()));
+        assert_eq!(mapped, expected);
+        let made: Fields = [("x-b", "1"), ("x-c", "")]
+            .into_iter()
+            .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+            .collect();
+        let read: Vec<(&str, &[u8])> = made.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        assert_eq!(read, [("x-b", &b"1"[..]), ("x-c", &b""[..])]);
     }
 
     #[test]
