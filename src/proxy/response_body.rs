@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use crate::body::BoxError;
 use http::Response;
 
+use crate::body::BoxError;
 use crate::upstream::{Fields, UpstreamBody};
 
 /// A response body on its way to the client.
@@ -29,10 +29,7 @@ pub enum ProxyBody {
 /// Whatever reads or edits a response's headers calls this first; only our
 /// HTTP/1.1 server writes a response with its fields where they are.
 pub fn fields_into_map(response: &mut Response<ProxyBody>) {
-    let fields = response.body_mut().take_fields();
-    if !fields.is_empty() {
-        fields.into_map(response.headers_mut());
-    }
+    response.body_mut().take_fields().into_map(response.headers_mut());
 }
 
 impl ProxyBody {

@@ -66,8 +66,8 @@ pub fn answer(
     permit: TunnelPermit,
     idle_timeout: std::time::Duration,
 ) -> Response<ProxyBody> {
-    // Upgrades go on hyper's client, whose heads are maps already; the
-    // call keeps it so whatever carries them.
+    // Upgrades are sent on hyper's client, whose heads are maps already:
+    // nothing to move today, and right whichever client carries them.
     super::fields_into_map(&mut response);
     let (Some(client), StatusCode::SWITCHING_PROTOCOLS) = (client, response.status()) else {
         strip_hop_by_hop(response.headers_mut());

@@ -73,9 +73,7 @@ pub async fn response<W: AsyncWrite + Unpin>(
     let (parts, mut body) = response.into_parts();
     // A server's fields our client kept out of the map are written where
     // they are, then what the map holds.
-    let kept = body.take_fields();
-    let (framing, keep_alive) = head(out, parts.status, &kept, &parts.headers, &body, asked);
-    drop(kept);
+    let (framing, keep_alive) = head(out, parts.status, &body.take_fields(), &parts.headers, &body, asked);
     let mut sent = 0u64;
     loop {
         let frame = match next_frame(&mut body, io, out).await? {
