@@ -6,12 +6,14 @@
 //! A value httparse accepted becomes a `HeaderValue` without being checked
 //! a second time (the fourth documented unsafe site).
 //! And which names are hop-by-hop: the proxy strips those from every head,
-//! and our HTTP/1.1 client does not pass them on from a server's response.
+//! and our HTTP/1.1 client does not pass them on from a server's response,
+//! whose names it sorts by their bytes ([`FieldKind`]) without making a
+//! `HeaderName` of each.
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, InvalidHeaderName};
 
-/// One connection's names (both our HTTP/1.1 client and server keep one).
+/// One connection's names (our HTTP/1.1 server keeps one per client).
 #[derive(Debug, Default)]
 pub struct HeaderNames {
     known: Vec<(Box<[u8]>, HeaderName)>,
@@ -56,6 +58,55 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
             | "transfer-encoding"
             | "upgrade"
     )
+}
+
+/// What a field's name means to a body's framing and the connection,
+/// read from its bytes in any case: our HTTP/1.1 client sorts a server's
+/// fields with it, without making a `HeaderName` for each (about 90
+/// instructions a field, looked up, compared and dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Any other field: passed on.
+    EndToEnd,
+    /// `Content-Length`.
+    ContentLength,
+    /// `Date`.
+    Date,
+    /// `Transfer-Encoding`.
+    TransferEncoding,
+    /// `Connection`.
+    Connection,
+    /// Another of [`is_hop_by_hop`]'s names.
+    HopByHop,
+}
+
+impl FieldKind {
+    /// The kind of the field named `name` (the name's bytes as sent).
+    pub fn of(name: &[u8]) -> FieldKind {
+        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        // By length first: most names are settled without a comparison.
+        match name.len() {
+            2 if is(b"te") => FieldKind::HopByHop,
+            4 if is(b"date") => FieldKind::Date,
+            7 if is(b"trailer") || is(b"upgrade") => FieldKind::HopByHop,
+            10 if is(b"connection") => FieldKind::Connection,
+            10 if is(b"keep-alive") => FieldKind::HopByHop,
+            14 if is(b"content-length") => FieldKind::ContentLength,
+            16 if is(b"proxy-connection") => FieldKind::HopByHop,
+            17 if is(b"transfer-encoding") => FieldKind::TransferEncoding,
+            18 if is(b"proxy-authenticate") => FieldKind::HopByHop,
+            19 if is(b"proxy-authorization") => FieldKind::HopByHop,
+            _ => FieldKind::EndToEnd,
+        }
+    }
+
+    /// Whether the name is one [`is_hop_by_hop`] names.
+    pub fn is_hop_by_hop(self) -> bool {
+        matches!(
+            self,
+            FieldKind::TransferEncoding | FieldKind::Connection | FieldKind::HopByHop
+        )
+    }
 }
 
 /// Whether a `Connection` value names a header to remove beside the
@@ -129,6 +180,107 @@ mod tests {
         ] {
             assert!(nominates_others(value.as_bytes()), "{value:?}");
         }
+    }
+
+    /// A name's kind read from its bytes agrees with the `HeaderName`
+    /// lookups elsewhere, in any case, for the hop-by-hop names, the
+    /// framing's, and names one letter off or of the same lengths.
+    #[test]
+    fn kinds_read_from_bytes_agree_with_header_names() {
+        let names = [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "content-length",
+            "date",
+            "server",
+            "content-type",
+            "etag",
+            "accept-ranges",
+            "last-modified",
+            "tf",
+            "t",
+            "datf",
+            "trailers",
+            "upgradf",
+            "connectioo",
+            "keep-alivf",
+            "content-lengtg",
+            "proxy-connectioo",
+            "transfer-encodinh",
+            "proxy-authenticatf",
+            "proxy-authorizatioo",
+            "x-forwarded-for",
+            "vary",
+            "via",
+            "age",
+            "x",
+        ];
+        for name in names {
+            let header = HeaderName::from_static(name);
+            for spelled in [name.to_string(), name.to_ascii_uppercase(), capitalised(name)] {
+                let kind = FieldKind::of(spelled.as_bytes());
+                assert_eq!(kind.is_hop_by_hop(), is_hop_by_hop(&header), "{spelled}");
+                assert_eq!(
+                    kind == FieldKind::ContentLength,
+                    header == http::header::CONTENT_LENGTH,
+                    "{spelled}"
+                );
+                assert_eq!(kind == FieldKind::Date, header == http::header::DATE, "{spelled}");
+                assert_eq!(
+                    kind == FieldKind::Connection,
+                    header == http::header::CONNECTION,
+                    "{spelled}"
+                );
+                assert_eq!(
+                    kind == FieldKind::TransferEncoding,
+                    header == http::header::TRANSFER_ENCODING,
+                    "{spelled}"
+                );
+            }
+        }
+    }
+
+    fn capitalised(name: &str) -> String {
+        let mut up = true;
+        name.chars()
+            .map(|c| {
+                let out = if up { c.to_ascii_uppercase() } else { c };
+                up = c == '-';
+                out
+            })
+            .collect()
+    }
+
+    /// Every byte in a field name of a response: either httparse refuses
+    /// the head, or `HeaderName` accepts the name. Our HTTP/1.1 client
+    /// passes names on as sent and makes a `HeaderName` only when a map
+    /// needs one, which can then not fail.
+    #[test]
+    fn every_name_httparse_accepts_is_a_header_name() {
+        let mut accepted = 0;
+        for byte in 0..=255u8 {
+            let name = [b'a', byte, b'z'];
+            let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+            head.extend_from_slice(&name);
+            head.extend_from_slice(b": v\r\n\r\n");
+            let mut fields = [httparse::EMPTY_HEADER; 4];
+            let mut response = httparse::Response::new(&mut fields);
+            if let Ok(httparse::Status::Complete(_)) = response.parse(&head) {
+                let parsed = response.headers[0].name.as_bytes();
+                assert!(HeaderName::from_bytes(parsed).is_ok(), "byte {byte:#04x}");
+                // A colon ends the name before it.
+                accepted += usize::from(parsed == name);
+            }
+        }
+        // RFC 9110's token characters: 15 symbols, 10 digits, 52 letters.
+        assert_eq!(accepted, 15 + 10 + 52);
     }
 
     /// Every byte in a field value of a request and of a response: either

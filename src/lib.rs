@@ -99,8 +99,9 @@
 //!  6 respond   hop-by-hop headers removed (from an HTTP/1.1 server's head by
 //!              our client as it reads it, which keeps the server's fields in
 //!              a list beside the map: our HTTP/1.1 server writes them from
-//!              there; edits, hooks, upgrades, asks and HTTP/2 move them into
-//!              the map first), response edits applied (the chain's,
+//!              there as the server spelled them; edits, hooks, upgrades,
+//!              asks and HTTP/2 move them into the map first), response
+//!              edits applied (the chain's,
 //!              then the balancer's); an error becomes its response in one place,
 //!              503 / 502 / 504 / 413 / 400 / the plugin's status, naming the
 //!              request id (for gRPC: a trailers-only grpc-status), its blame

@@ -139,15 +139,15 @@ fn head(
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     let skip_length = status.is_informational() || status == StatusCode::NO_CONTENT;
+    // A server's fields go out as they came (see `Fields`), then the map's.
+    fields.write_lines(out, skip_length);
     // The first Content-Length, as hyper reads it.
-    let mut declared: Option<Option<u64>> = None;
-    let mut has_date = false;
+    let mut declared: Option<Option<u64>> = fields.length().map(Some);
+    let mut has_date = fields.has_date();
     let mut has_connection = false;
     let mut says_close = false;
-    for (name, value) in fields
-        .iter()
-        .chain(headers.iter().map(|(name, value)| (name, value.as_bytes())))
-    {
+    for (name, value) in headers {
+        let value = value.as_bytes();
         if *name == header::CONTENT_LENGTH {
             if declared.is_none() {
                 declared = Some(std::str::from_utf8(value).ok().and_then(|v| v.parse::<u64>().ok()));

@@ -5,12 +5,13 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 use http_body::Frame;
 
 use super::error::Http1Error;
-use crate::header_names::{is_hop_by_hop, nominates_others, parsed_value, HeaderNames};
+use super::fields::{Field, Fields};
+use crate::header_names::{nominates_others, FieldKind};
 
 /// A response head longer than this is refused.
 pub const MAX_HEAD: usize = 256 * 1024;
@@ -19,80 +20,6 @@ const MAX_HEADERS: usize = 128;
 /// A chunk-size line or trailer section longer than this is refused.
 const MAX_CHUNK_LINE: usize = 4096;
 const MAX_TRAILERS: usize = 16 * 1024;
-
-/// A response's end-to-end fields in the order read, outside any
-/// `HeaderMap`. The connection's own fields are not among them, so a
-/// response our HTTP/1.1 server writes unchanged goes out without its
-/// fields ever being hashed into a map and dropped (about a tenth of a
-/// proxied request's work); whatever reads or edits the response's
-/// headers first appends them to its map (`proxy::fields_into_map`).
-/// The values stay spans of the head they were read from until then: no
-/// `HeaderValue` is made, shared and dropped for a field that is only
-/// written out.
-#[derive(Debug, Default)]
-pub struct Fields {
-    /// The bytes every value is a span of.
-    head: Bytes,
-    /// Each field's name, and where its value lies in `head`.
-    list: Vec<(HeaderName, Span)>,
-}
-
-/// Where a value lies in [`Fields`]' head: start and length.
-type Span = (u32, u32);
-
-/// A list made of `HeaderValue`s, for tests that write one.
-#[cfg(test)]
-impl FromIterator<(HeaderName, HeaderValue)> for Fields {
-    fn from_iter<I: IntoIterator<Item = (HeaderName, HeaderValue)>>(fields: I) -> Fields {
-        let mut head = BytesMut::new();
-        let mut list = Vec::new();
-        for (name, value) in fields {
-            list.push((name, (head.len() as u32, value.len() as u32)));
-            head.extend_from_slice(value.as_bytes());
-        }
-        Fields {
-            head: head.freeze(),
-            list,
-        }
-    }
-}
-
-impl Fields {
-    /// The fields, in the order read, each value as its bytes.
-    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
-        self.list.iter().map(|(name, span)| (name, self.value(*span)))
-    }
-
-    fn value(&self, (start, len): Span) -> &[u8] {
-        &self.head[start as usize..(start + len) as usize]
-    }
-
-    /// Appends them to `headers`, ahead of what `headers` holds.
-    pub fn into_map(self, headers: &mut HeaderMap) {
-        if self.list.is_empty() {
-            return;
-        }
-        let added = std::mem::replace(headers, HeaderMap::with_capacity(self.list.len()));
-        for (name, (start, len)) in self.list {
-            let value = self.head.slice(start as usize..(start + len) as usize);
-            // SAFETY: every span is a value httparse accepted (`parse_head`)
-            // or, in tests, the bytes of a `HeaderValue` (`from_iter`).
-            #[allow(unsafe_code)]
-            let value = unsafe { parsed_value(value) };
-            headers.append(name, value);
-        }
-        let mut last = None;
-        for (name, value) in added {
-            // `None`: another value of the name before it.
-            if let Some(name) = name {
-                last = Some(name);
-            }
-            if let Some(name) = &last {
-                headers.append(name.clone(), value);
-            }
-        }
-    }
-}
 
 /// A parsed response head.
 #[derive(Debug)]
@@ -122,12 +49,16 @@ pub enum Parsed {
 
 /// Parses the response head at the start of `buf`. `head_request`: the
 /// request was `HEAD`, so the response has no body whatever it says.
-/// `names`: the connection's names of earlier responses.
-pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderNames) -> Result<Parsed, Http1Error> {
-    // Where each field lies in `buf`, so the values can be shared slices
-    // of the head rather than copies.
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-    let (length, code, minor, count) = {
+pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Http1Error> {
+    // The fields that frame the body are noted on the way, so no lookup
+    // by name is needed for them. The connection's own fields (hop-by-hop:
+    // `Connection`, `Keep-Alive`, `Transfer-Encoding`...) are read here and
+    // not passed on, as the proxy would strip them; except a `Connection`
+    // that names other fields, which the proxy's strip needs.
+    let mut seen = Framed::default();
+    let mut nominating = false;
+    let mut list = Vec::new();
+    let (length, status, minor) = {
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut []);
         // The head must end within MAX_HEAD bytes: only those are parsed,
@@ -145,66 +76,50 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut HeaderName
             }
             Err(error) => return Err(Http1Error::MalformedHead(error)),
         };
-        let base = buf.as_ptr() as usize;
-        let count = response.headers.len();
-        for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
-            let name = field.name.as_ptr() as usize - base;
-            let value = field.value.as_ptr() as usize - base;
-            // Within the head, which is at most MAX_HEAD (fits in u32).
-            *span = (
-                name as u32,
-                field.name.len() as u32,
-                value as u32,
-                field.value.len() as u32,
-            );
+        let status = StatusCode::from_u16(response.code.unwrap_or(0))
+            .map_err(|_| Http1Error::InvalidHead("status code out of range"))?;
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(Http1Error::InvalidHead(
+                "101 Switching Protocols to a request that asked no upgrade",
+            ));
         }
-        (length, response.code.unwrap_or(0), response.version.unwrap_or(1), count)
+        if !status.is_informational() {
+            list.reserve_exact(response.headers.len());
+            for field in response.headers.iter() {
+                let kind = FieldKind::of(field.name.as_bytes());
+                seen.note(kind, field.value)?;
+                if kind.is_hop_by_hop() {
+                    if kind != FieldKind::Connection || !nominates_others(field.value) {
+                        continue;
+                    }
+                    nominating = true;
+                }
+                let field = Field::within(window, field.name.as_bytes(), field.value, kind)
+                    .ok_or(Http1Error::InvalidHead("a header name"))?;
+                list.push(field);
+            }
+        }
+        (length, status, response.version.unwrap_or(1))
     };
+    // The spans are of the head's bytes, where httparse found the fields.
     let head = buf.split_to(length).freeze();
-    let status = StatusCode::from_u16(code).map_err(|_| Http1Error::InvalidHead("status code out of range"))?;
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        return Err(Http1Error::InvalidHead(
-            "101 Switching Protocols to a request that asked no upgrade",
-        ));
-    }
     if status.is_informational() {
         return Ok(Parsed::Interim);
     }
-    // The fields that frame the body are noted on the way, so no lookup
-    // in the map is needed for them. The connection's own fields
-    // (hop-by-hop: `Connection`, `Keep-Alive`, `Transfer-Encoding`...) are
-    // read here and not passed on, as the proxy would strip them; except a
-    // `Connection` that names other fields, which the proxy's strip needs.
-    let mut seen = Framed::default();
-    let mut list = Vec::with_capacity(count);
-    let mut nominating = false;
-    for (position, &(name, name_len, value, value_len)) in spans[..count].iter().enumerate() {
-        let name = names
-            .name(position, &head[name as usize..(name + name_len) as usize])
-            .map_err(|_| Http1Error::InvalidHead("a header name"))?;
-        let bytes = &head[value as usize..(value + value_len) as usize];
-        seen.note(&name, bytes)?;
-        if is_hop_by_hop(&name) {
-            if name != header::CONNECTION || !nominates_others(bytes) {
-                continue;
-            }
-            nominating = true;
-        }
-        list.push((name, (value, value_len)));
-    }
     let version = if minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
     let (framing, framing_keeps_alive) = framing(status, head_request, &seen);
+    let mut length = seen.length;
     if seen.transfer_encoding && seen.length.is_some() && !matches!(framing, Framing::Empty) {
         // A length beside a transfer coding is ignored (RFC 9112 6.3,
         // point 3), and not passed on.
-        list.retain(|(name, _)| name != header::CONTENT_LENGTH);
+        list.retain(|field| field.kind() != FieldKind::ContentLength);
+        length = None;
     }
     let keep_alive = framing_keeps_alive && version == Version::HTTP_11 && !seen.close;
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.version = version;
-    // The spans were taken from httparse's fields, in the head's bytes.
-    let mut fields = Fields { head, list };
+    let mut fields = Fields::new(head, list, length);
     if nominating {
         // The proxy's strip reads it from the map.
         std::mem::take(&mut fields).into_map(&mut parts.headers);
@@ -231,8 +146,8 @@ struct Framed {
 }
 
 impl Framed {
-    fn note(&mut self, name: &HeaderName, value: &[u8]) -> Result<(), Http1Error> {
-        if name == header::CONTENT_LENGTH {
+    fn note(&mut self, kind: FieldKind, value: &[u8]) -> Result<(), Http1Error> {
+        if kind == FieldKind::ContentLength {
             for item in value.split(|&b| b == b',') {
                 let item = item.trim_ascii();
                 if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
@@ -244,13 +159,13 @@ impl Framed {
                 }
                 self.length = Some(n);
             }
-        } else if name == header::TRANSFER_ENCODING {
+        } else if kind == FieldKind::TransferEncoding {
             self.transfer_encoding = true;
             self.chunked = value
                 .rsplit(|&b| b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name == header::CONNECTION {
+        } else if kind == FieldKind::Connection {
             self.close |= value
                 .split(|&b| b == b',')
                 .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
@@ -491,14 +406,19 @@ fn trailers(buf: &mut BytesMut) -> Result<Step, Http1Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
 
     /// The head as parsed.
     fn raw_head(text: &str, head_request: bool) -> Head {
         let mut buf = BytesMut::from(text);
-        match parse_head(&mut buf, head_request, &mut HeaderNames::default()).expect("valid") {
+        match parse_head(&mut buf, head_request).expect("valid") {
             Parsed::Head(head) => head,
             other => panic!("{other:?}"),
         }
+    }
+
+    fn text(name: &[u8]) -> &str {
+        std::str::from_utf8(name).expect("a name is a token")
     }
 
     /// The head with all its fields in the map.
@@ -582,8 +502,12 @@ mod tests {
         );
         assert!(matches!(h.framing, Framing::Chunked(_)), "read for the framing");
         assert!(h.keep_alive);
-        let names: Vec<&str> = h.fields.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["x-a", "x-b"], "only the end-to-end fields are passed on");
+        let names: Vec<&[u8]> = h.fields.iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [b"X-A", b"X-B"],
+            "only the end-to-end fields are passed on, as spelled"
+        );
         assert!(h.parts.headers.is_empty(), "and kept out of a map");
         // A `Connection` naming other fields stays, for the proxy's strip
         // to remove them too.
@@ -621,10 +545,10 @@ mod tests {
         }
         wire.extend_from_slice(b"\r\n");
         let mut buf = BytesMut::from(&wire[..]);
-        let Ok(Parsed::Head(head)) = parse_head(&mut buf, false, &mut HeaderNames::default()) else {
+        let Ok(Parsed::Head(head)) = parse_head(&mut buf, false) else {
             panic!("not a head");
         };
-        let read: Vec<(&str, &[u8])> = head.fields.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let read: Vec<(&str, &[u8])> = head.fields.iter().map(|(n, v)| (text(n), v)).collect();
         assert_eq!(read, sent, "the length beside chunked dropped, the rest as sent");
         let mut map = HeaderMap::new();
         map.insert("x-later", HeaderValue::from_static("z"));
@@ -639,26 +563,17 @@ mod tests {
             .into_iter()
             .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
             .collect();
-        let read: Vec<(&str, &[u8])> = made.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let read: Vec<(&str, &[u8])> = made.iter().map(|(n, v)| (text(n), v)).collect();
         assert_eq!(read, [("x-b", &b"1"[..]), ("x-c", &b""[..])]);
     }
 
     #[test]
     fn interim_responses_are_skipped_and_partial_heads_wait() {
         let mut buf = BytesMut::from("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n");
-        assert!(matches!(
-            parse_head(&mut buf, false, &mut HeaderNames::default()),
-            Ok(Parsed::Interim)
-        ));
-        assert!(matches!(
-            parse_head(&mut buf, false, &mut HeaderNames::default()),
-            Ok(Parsed::Partial)
-        ));
+        assert!(matches!(parse_head(&mut buf, false), Ok(Parsed::Interim)));
+        assert!(matches!(parse_head(&mut buf, false), Ok(Parsed::Partial)));
         buf.extend_from_slice(b"\r\n");
-        assert!(matches!(
-            parse_head(&mut buf, false, &mut HeaderNames::default()),
-            Ok(Parsed::Head(_))
-        ));
+        assert!(matches!(parse_head(&mut buf, false), Ok(Parsed::Head(_))));
         assert!(buf.is_empty());
     }
 
@@ -673,15 +588,12 @@ mod tests {
             "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
         ] {
             let mut buf = BytesMut::from(text);
-            assert!(
-                parse_head(&mut buf, false, &mut HeaderNames::default()).is_err(),
-                "{text:?}"
-            );
+            assert!(parse_head(&mut buf, false).is_err(), "{text:?}");
         }
         let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX: "[..]);
         buf.extend_from_slice(&vec![b'a'; MAX_HEAD]);
         assert!(matches!(
-            parse_head(&mut buf, false, &mut HeaderNames::default()),
+            parse_head(&mut buf, false),
             Err(Http1Error::HeadTooLarge { .. })
         ));
     }
@@ -719,59 +631,18 @@ mod tests {
         ];
         let summary = |result: Result<super::super::WholeResponse, Http1Error>| match result {
             Ok(r) => format!(
-                "{:?} {:?} {:?} {} {}",
-                r.parts.headers, r.body, r.trailers, r.keep_alive, r.left_over
+                "{:?} {:?} {:?} {:?} {} {}",
+                r.parts.headers, r.lines, r.body, r.trailers, r.keep_alive, r.left_over
             ),
             Err(e) => format!("error: {:?}", std::mem::discriminant(&e)),
         };
-        // One cache of names for all: each read finds the names of another
-        // response in it.
-        let mut names = HeaderNames::default();
         for wire in corpus {
-            let whole = summary(super::super::read_response([wire], false, &mut HeaderNames::default()));
+            let whole = summary(super::super::read_response([wire], false));
             for size in 1..=wire.len() {
-                let cut = summary(super::super::read_response(wire.chunks(size), false, &mut names));
+                let cut = summary(super::super::read_response(wire.chunks(size), false));
                 assert_eq!(cut, whole, "{:?} in reads of {size}", String::from_utf8_lossy(wire));
             }
         }
-    }
-
-    /// A connection's cache of names gives each response the names a
-    /// fresh parse gives, whatever the earlier responses were: the same
-    /// names in other cases, another order, names that differ in one byte,
-    /// more and fewer fields.
-    #[test]
-    fn cached_names_are_the_names_a_fresh_parse_gives() {
-        let heads: [&[u8]; 6] = [
-            b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Trace: b\r\nContent-Length: 0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Tracf: b\r\nContent-Length: 0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nSERVER: a\r\nx-tracf: b\r\nCONTENT-LENGTH: 0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nX-Tracf: b\r\nServer: a\r\nContent-Length: 0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nServer: a\r\nX-Trace: b\r\nContent-Length: 0\r\nVia: d\r\n\r\n",
-        ];
-        let names_of = |wire: &[u8], names: &mut HeaderNames| match parse_head(&mut BytesMut::from(wire), false, names)
-        {
-            Ok(Parsed::Head(head)) => head
-                .fields
-                .iter()
-                .map(|(n, _)| n.as_str().to_owned())
-                .collect::<Vec<_>>(),
-            _ => panic!("valid head"),
-        };
-        let mut names = HeaderNames::default();
-        for round in 0..2 {
-            for wire in heads {
-                let fresh = names_of(wire, &mut HeaderNames::default());
-                assert_eq!(
-                    names_of(wire, &mut names),
-                    fresh,
-                    "round {round}: {}",
-                    String::from_utf8_lossy(wire)
-                );
-            }
-        }
-        assert_eq!(names_of(heads[1], &mut names), ["server", "x-tracf", "content-length"]);
     }
 
     #[test]

@@ -23,6 +23,7 @@
 mod decode;
 mod encode;
 mod error;
+mod fields;
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -35,11 +36,11 @@ use tokio::io::AsyncWrite;
 
 use super::connect::Transport;
 use crate::body::RequestBody;
-use crate::header_names::HeaderNames;
-pub use decode::{Fields, Framing};
+pub use decode::Framing;
 use decode::{Parsed, Step};
 use encode::BodyPlan;
 pub use error::Http1Error;
+pub use fields::Fields;
 
 /// Bytes read from the socket at a time, at least.
 const READ_SIZE: usize = 8 * 1024;
@@ -54,8 +55,6 @@ pub struct Http1Connection {
     written: usize,
     /// Whether the exchange in progress leaves the connection reusable.
     reusable: bool,
-    /// The header names of its earlier responses.
-    names: HeaderNames,
 }
 
 /// A request that failed, and whether none of it was written (then it may
@@ -112,7 +111,6 @@ impl Http1Connection {
             write: Vec::new(),
             written: 0,
             reusable: true,
-            names: HeaderNames::default(),
         }
     }
 
@@ -313,7 +311,7 @@ impl Http1Connection {
     fn poll_head(&mut self, cx: &mut Context<'_>, head_request: bool) -> Poll<Result<decode::Head, Http1Error>> {
         loop {
             if !self.read.is_empty() {
-                match decode::parse_head(&mut self.read, head_request, &mut self.names)? {
+                match decode::parse_head(&mut self.read, head_request)? {
                     Parsed::Head(head) => return Poll::Ready(Ok(head)),
                     Parsed::Interim => continue,
                     Parsed::Partial => {}
@@ -388,6 +386,9 @@ fn poll_write_all(
 pub struct WholeResponse {
     /// Status, version and headers.
     pub parts: http::response::Parts,
+    /// The fields kept out of the map, as our HTTP/1.1 server writes them
+    /// to a client (before they moved into `parts`' map).
+    pub lines: Vec<u8>,
     /// The body, decoded from its framing.
     pub body: Vec<u8>,
     /// The trailers of a chunked body.
@@ -406,12 +407,11 @@ pub struct WholeResponse {
 pub fn read_response<'a>(
     chunks: impl IntoIterator<Item = &'a [u8]>,
     head_request: bool,
-    names: &mut HeaderNames,
 ) -> Result<WholeResponse, Http1Error> {
     let mut chunks = chunks.into_iter();
     let mut buf = BytesMut::new();
     let head = loop {
-        match decode::parse_head(&mut buf, head_request, names)? {
+        match decode::parse_head(&mut buf, head_request)? {
             Parsed::Head(head) => break head,
             Parsed::Interim => {}
             Parsed::Partial => match chunks.next() {
@@ -422,6 +422,8 @@ pub fn read_response<'a>(
     };
     let mut keep_alive = head.keep_alive;
     let mut parts = head.parts;
+    let mut lines = Vec::new();
+    head.fields.write_lines(&mut lines, false);
     head.fields.into_map(&mut parts.headers);
     let (mut framing, mut body, mut trailers) = (head.framing, Vec::new(), None);
     loop {
@@ -444,6 +446,7 @@ pub fn read_response<'a>(
     let left_over = buf.len() + chunks.map(<[u8]>::len).sum::<usize>();
     Ok(WholeResponse {
         parts,
+        lines,
         body,
         trailers,
         keep_alive: keep_alive && left_over == 0,

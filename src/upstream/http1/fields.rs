@@ -1,0 +1,288 @@
+//! A server's end-to-end fields as read, outside any `HeaderMap`: names
+//! and values stay spans of the head they came in, written to an
+//! HTTP/1.1 client as they came, and made `http` types only when a map
+//! needs them.
+
+use bytes::Bytes;
+#[cfg(test)]
+use bytes::BytesMut;
+use http::header::{HeaderMap, HeaderName};
+
+use crate::header_names::{parsed_value, FieldKind};
+
+/// A response's end-to-end fields in the order read, outside any
+/// `HeaderMap`. The connection's own fields are not among them, so a
+/// response our HTTP/1.1 server writes unchanged goes out without its
+/// fields ever being hashed into a map and dropped (about a tenth of a
+/// proxied request's work); whatever reads or edits the response's
+/// headers first appends them to its map (`proxy::fields_into_map`).
+/// Names and values stay spans of the head they were read from until
+/// then: no `HeaderName` or `HeaderValue` is made, shared and dropped for
+/// a field that is only written out, and a run of lines the server wrote
+/// as `name: value` CRLF is copied to the client whole, in the server's
+/// spelling.
+#[derive(Debug)]
+pub struct Fields {
+    /// The bytes every name and value is a span of.
+    head: Bytes,
+    list: Vec<Field>,
+    /// The body's length, when a `Content-Length` is among the fields,
+    /// else `NO_LENGTH` (an `Option` would add 8 bytes to a response
+    /// moved several times through the proxy).
+    length: u64,
+}
+
+/// No `Content-Length`: more than its 19 digits at most can say.
+const NO_LENGTH: u64 = u64::MAX;
+
+/// One field: where its name and value lie in [`Fields`]' head.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Field {
+    name: u32,
+    name_len: u16,
+    kind: FieldKind,
+    /// The head holds `name: value` CRLF from `name` on, as written out.
+    canonical: bool,
+    value: u32,
+    value_len: u32,
+}
+
+impl Field {
+    /// The field whose name and value are these slices of `head` (as
+    /// httparse returned them), with the name's kind; `None` for a name
+    /// longer than a `HeaderName` may be.
+    pub(super) fn within(head: &[u8], name: &[u8], value: &[u8], kind: FieldKind) -> Option<Field> {
+        let base = head.as_ptr() as usize;
+        let name_len = u16::try_from(name.len()).ok()?;
+        // Both lie within the head, which is at most `MAX_HEAD` (u32).
+        let name_at = name.as_ptr() as usize - base;
+        let name_end = name_at + name.len();
+        // An empty value is written as one; its place is not relied on.
+        let (value_at, canonical) = match value.is_empty() {
+            true => (name_end, false),
+            false => {
+                let at = value.as_ptr() as usize - base;
+                let end = at + value.len();
+                let canonical = at == name_end + 2
+                    && head.get(name_end..at) == Some(b": ")
+                    && head.get(end..end + 2) == Some(b"\r\n");
+                (at, canonical)
+            }
+        };
+        Some(Field {
+            name: name_at as u32,
+            name_len,
+            kind,
+            canonical,
+            value: value_at as u32,
+            value_len: value.len() as u32,
+        })
+    }
+
+    pub(super) fn kind(&self) -> FieldKind {
+        self.kind
+    }
+
+    /// Where its line ends, past the CRLF (for a canonical one).
+    fn line_end(&self) -> usize {
+        (self.value + self.value_len) as usize + 2
+    }
+}
+
+/// A list made of `HeaderValue`s, for tests that write one.
+#[cfg(test)]
+impl FromIterator<(HeaderName, http::HeaderValue)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (HeaderName, http::HeaderValue)>>(fields: I) -> Fields {
+        let mut lines = Vec::new();
+        for (name, value) in fields {
+            lines.extend_from_slice(name.as_str().as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value.as_bytes());
+            lines.extend_from_slice(b"\r\n");
+        }
+        let mut buf = b"HTTP/1.1 200 OK\r\n".to_vec();
+        buf.extend_from_slice(&lines);
+        buf.extend_from_slice(b"\r\n");
+        match super::decode::parse_head(&mut BytesMut::from(&buf[..]), false) {
+            Ok(super::decode::Parsed::Head(head)) => head.fields,
+            other => panic!("not a head: {other:?}"),
+        }
+    }
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields::new(Bytes::new(), Vec::new(), None)
+    }
+}
+
+impl Fields {
+    /// The fields read from `head`, with the body's length when a
+    /// `Content-Length` is among them.
+    pub(super) fn new(head: Bytes, list: Vec<Field>, length: Option<u64>) -> Fields {
+        Fields {
+            head,
+            list,
+            length: length.unwrap_or(NO_LENGTH),
+        }
+    }
+
+    /// The fields, in the order read: each name and value as sent.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.list.iter().map(|field| (self.name(field), self.value(field)))
+    }
+
+    /// The body's length its `Content-Length` declares, if it has one.
+    pub fn length(&self) -> Option<u64> {
+        (self.length != NO_LENGTH).then_some(self.length)
+    }
+
+    /// Whether one of them is a `Date`.
+    pub fn has_date(&self) -> bool {
+        self.list.iter().any(|field| field.kind == FieldKind::Date)
+    }
+
+    fn name(&self, field: &Field) -> &[u8] {
+        &self.head[field.name as usize..field.name as usize + usize::from(field.name_len)]
+    }
+
+    fn value(&self, field: &Field) -> &[u8] {
+        &self.head[field.value as usize..(field.value + field.value_len) as usize]
+    }
+
+    /// Writes them as HTTP/1.1 field lines, without `Content-Length` when
+    /// `skip_length`. Consecutive lines the server wrote as written here
+    /// are copied as one run.
+    pub fn write_lines(&self, out: &mut Vec<u8>, skip_length: bool) {
+        let mut run = 0..0;
+        for field in &self.list {
+            if skip_length && field.kind == FieldKind::ContentLength {
+                continue;
+            }
+            if field.canonical {
+                if !run.is_empty() && run.end == field.name as usize {
+                    run.end = field.line_end();
+                    continue;
+                }
+                out.extend_from_slice(&self.head[run]);
+                run = field.name as usize..field.line_end();
+                continue;
+            }
+            out.extend_from_slice(&self.head[run]);
+            run = 0..0;
+            out.extend_from_slice(self.name(field));
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(self.value(field));
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(&self.head[run]);
+    }
+
+    /// Appends them to `headers`, ahead of what `headers` holds.
+    pub fn into_map(self, headers: &mut HeaderMap) {
+        if self.list.is_empty() {
+            return;
+        }
+        let added = std::mem::replace(headers, HeaderMap::with_capacity(self.list.len()));
+        for field in &self.list {
+            // Every name httparse accepts is a `HeaderName` (a test in
+            // `header_names` walks every byte), of a length one may have
+            // (`Field::within`): none is skipped.
+            let Ok(name) = HeaderName::from_bytes(self.name(field)) else {
+                continue;
+            };
+            let start = field.value as usize;
+            let value = self.head.slice(start..start + field.value_len as usize);
+            // SAFETY: every span is a value httparse accepted (`parse_head`).
+            #[allow(unsafe_code)]
+            let value = unsafe { parsed_value(value) };
+            headers.append(name, value);
+        }
+        let mut last = None;
+        for (name, value) in added {
+            // `None`: another value of the name before it.
+            if let Some(name) = name {
+                last = Some(name);
+            }
+            if let Some(name) = &last {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::http1::decode::{parse_head, Parsed};
+
+    fn fields_of(lines: &[u8]) -> Fields {
+        let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+        wire.extend_from_slice(lines);
+        wire.extend_from_slice(b"\r\n");
+        match parse_head(&mut BytesMut::from(&wire[..]), false) {
+            Ok(Parsed::Head(head)) => head.fields,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn written(fields: &Fields, skip_length: bool) -> String {
+        let mut out = Vec::new();
+        fields.write_lines(&mut out, skip_length);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Lines go out as the server spelled them; one it wrote in another
+    /// form (no space, spaces, a bare LF, an empty value) goes out as
+    /// `name: value` CRLF; a dropped field ends a run; a skipped length
+    /// is left out.
+    #[test]
+    fn lines_are_written_as_sent_or_in_canonical_form() {
+        let fields = fields_of(
+            b"Server: nginx\r\nETag: \"a\"\r\nConnection: keep-alive\r\nX-Tight:1\r\nX-Wide:   2  \r\nX-Lf: 3\nX-Empty:\r\nX-Empty2: \r\nContent-Length: 0\r\nX-Last: 4\r\n",
+        );
+        assert_eq!(
+            written(&fields, false),
+            "Server: nginx\r\nETag: \"a\"\r\nX-Tight: 1\r\nX-Wide: 2\r\nX-Lf: 3\r\nX-Empty: \r\nX-Empty2: \r\nContent-Length: 0\r\nX-Last: 4\r\n"
+        );
+        assert_eq!(
+            written(&fields, true),
+            "Server: nginx\r\nETag: \"a\"\r\nX-Tight: 1\r\nX-Wide: 2\r\nX-Lf: 3\r\nX-Empty: \r\nX-Empty2: \r\nX-Last: 4\r\n"
+        );
+        assert_eq!(fields.length(), Some(0));
+        assert!(!fields.has_date());
+        assert!(fields_of(b"dAtE: x\r\n").has_date());
+    }
+
+    /// What goes out of the list equals what a map made from it holds,
+    /// name for name (case aside) and value for value, in every form.
+    #[test]
+    fn written_lines_and_the_map_agree() {
+        let lines = b"A: 1\r\nB:2\r\nc:  three\r\nD: \r\nE: caf\xe9\r\nA: 5\r\n";
+        let fields = fields_of(lines);
+        let mut out = Vec::new();
+        fields.write_lines(&mut out, false);
+        let written: Vec<(String, Vec<u8>)> = out
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let line = line.strip_suffix(b"\r").unwrap();
+                let colon = line.iter().position(|&b| b == b':').unwrap();
+                (
+                    String::from_utf8(line[..colon].to_ascii_lowercase()).unwrap(),
+                    line[colon + 2..].to_vec(),
+                )
+            })
+            .collect();
+        let mut map = HeaderMap::new();
+        fields.into_map(&mut map);
+        let mut mapped: Vec<(String, Vec<u8>)> = map
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect();
+        let mut written = written;
+        written.sort();
+        mapped.sort();
+        assert_eq!(written, mapped);
+    }
+}
