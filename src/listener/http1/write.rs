@@ -140,10 +140,10 @@ fn head(
     out.extend_from_slice(b"\r\n");
     let skip_length = status.is_informational() || status == StatusCode::NO_CONTENT;
     // A server's fields go out as they came (see `Fields`), then the map's.
-    fields.write_lines(out, skip_length);
+    let written = fields.write_lines(out, skip_length);
     // The first Content-Length, as hyper reads it.
-    let mut declared: Option<Option<u64>> = fields.length().map(Some);
-    let mut has_date = fields.has_date();
+    let mut declared: Option<Option<u64>> = written.length.map(Some);
+    let mut has_date = written.date;
     let mut has_connection = false;
     let mut says_close = false;
     for (name, value) in headers {

@@ -108,18 +108,16 @@ pub fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Parsed, Http
     }
     let version = if minor == 0 { Version::HTTP_10 } else { Version::HTTP_11 };
     let (framing, framing_keeps_alive) = framing(status, head_request, &seen);
-    let mut length = seen.length;
     if seen.transfer_encoding && seen.length.is_some() && !matches!(framing, Framing::Empty) {
         // A length beside a transfer coding is ignored (RFC 9112 6.3,
         // point 3), and not passed on.
         list.retain(|field| field.kind() != FieldKind::ContentLength);
-        length = None;
     }
     let keep_alive = framing_keeps_alive && version == Version::HTTP_11 && !seen.close;
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = status;
     parts.version = version;
-    let mut fields = Fields::new(head, list, length);
+    let mut fields = Fields::new(head, list);
     if nominating {
         // The proxy's strip reads it from the map.
         std::mem::take(&mut fields).into_map(&mut parts.headers);
@@ -148,17 +146,11 @@ struct Framed {
 impl Framed {
     fn note(&mut self, kind: FieldKind, value: &[u8]) -> Result<(), Http1Error> {
         if kind == FieldKind::ContentLength {
-            for item in value.split(|&b| b == b',') {
-                let item = item.trim_ascii();
-                if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
-                    return Err(Http1Error::BadContentLength);
-                }
-                let n = item.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-                if self.length.is_some_and(|l| l != n) {
-                    return Err(Http1Error::BadContentLength);
-                }
-                self.length = Some(n);
+            let n = content_length(value).ok_or(Http1Error::BadContentLength)?;
+            if self.length.is_some_and(|l| l != n) {
+                return Err(Http1Error::BadContentLength);
             }
+            self.length = Some(n);
         } else if kind == FieldKind::TransferEncoding {
             self.transfer_encoding = true;
             self.chunked = value
@@ -172,6 +164,29 @@ impl Framed {
         }
         Ok(())
     }
+}
+
+/// A `Content-Length` value: a number, or a list of the same number
+/// (RFC 9110 8.6); `None` for anything else.
+pub(super) fn content_length(value: &[u8]) -> Option<u64> {
+    let number = |digits: &[u8]| digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    // One number, as nearly every server sends it.
+    if !value.is_empty() && value.len() <= 19 && value.iter().all(u8::is_ascii_digit) {
+        return Some(number(value));
+    }
+    let mut length = None;
+    for item in value.split(|&b| b == b',') {
+        let item = item.trim_ascii();
+        if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = number(item);
+        if length.is_some_and(|l| l != n) {
+            return None;
+        }
+        length = Some(n);
+    }
+    length
 }
 
 /// The body's framing, and whether it leaves the connection reusable.

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderName};
 
+use super::decode::content_length;
 use crate::header_names::{parsed_value, FieldKind};
 
 /// A response's end-to-end fields in the order read, outside any
@@ -21,19 +22,12 @@ use crate::header_names::{parsed_value, FieldKind};
 /// a field that is only written out, and a run of lines the server wrote
 /// as `name: value` CRLF is copied to the client whole, in the server's
 /// spelling.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Fields {
     /// The bytes every name and value is a span of.
     head: Bytes,
     list: Vec<Field>,
-    /// The body's length, when a `Content-Length` is among the fields,
-    /// else `NO_LENGTH` (an `Option` would add 8 bytes to a response
-    /// moved several times through the proxy).
-    length: u64,
 }
-
-/// No `Content-Length`: more than its 19 digits at most can say.
-const NO_LENGTH: u64 = u64::MAX;
 
 /// One field: where its name and value lie in [`Fields`]' head.
 #[derive(Debug, Clone, Copy)]
@@ -110,36 +104,24 @@ impl FromIterator<(HeaderName, http::HeaderValue)> for Fields {
     }
 }
 
-impl Default for Fields {
-    fn default() -> Fields {
-        Fields::new(Bytes::new(), Vec::new(), None)
-    }
+/// What [`Fields::write_lines`] saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Written {
+    /// The body's length the first `Content-Length` declares.
+    pub length: Option<u64>,
+    /// A `Date` was among them.
+    pub date: bool,
 }
 
 impl Fields {
-    /// The fields read from `head`, with the body's length when a
-    /// `Content-Length` is among them.
-    pub(super) fn new(head: Bytes, list: Vec<Field>, length: Option<u64>) -> Fields {
-        Fields {
-            head,
-            list,
-            length: length.unwrap_or(NO_LENGTH),
-        }
+    /// The fields read from `head`.
+    pub(super) fn new(head: Bytes, list: Vec<Field>) -> Fields {
+        Fields { head, list }
     }
 
     /// The fields, in the order read: each name and value as sent.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.list.iter().map(|field| (self.name(field), self.value(field)))
-    }
-
-    /// The body's length its `Content-Length` declares, if it has one.
-    pub fn length(&self) -> Option<u64> {
-        (self.length != NO_LENGTH).then_some(self.length)
-    }
-
-    /// Whether one of them is a `Date`.
-    pub fn has_date(&self) -> bool {
-        self.list.iter().any(|field| field.kind == FieldKind::Date)
     }
 
     fn name(&self, field: &Field) -> &[u8] {
@@ -152,12 +134,24 @@ impl Fields {
 
     /// Writes them as HTTP/1.1 field lines, without `Content-Length` when
     /// `skip_length`. Consecutive lines the server wrote as written here
-    /// are copied as one run.
-    pub fn write_lines(&self, out: &mut Vec<u8>, skip_length: bool) {
+    /// are copied as one run. Says what the writer needs of them, read on
+    /// the way (nothing is kept beside the list: every byte of `Fields` is
+    /// moved with a response several times).
+    pub fn write_lines(&self, out: &mut Vec<u8>, skip_length: bool) -> Written {
+        let mut written = Written::default();
         let mut run = 0..0;
         for field in &self.list {
-            if skip_length && field.kind == FieldKind::ContentLength {
-                continue;
+            match field.kind {
+                FieldKind::ContentLength => {
+                    if written.length.is_none() {
+                        written.length = content_length(self.value(field));
+                    }
+                    if skip_length {
+                        continue;
+                    }
+                }
+                FieldKind::Date => written.date = true,
+                _ => {}
             }
             if field.canonical {
                 if !run.is_empty() && run.end == field.name as usize {
@@ -176,6 +170,7 @@ impl Fields {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(&self.head[run]);
+        written
     }
 
     /// Appends them to `headers`, ahead of what `headers` holds.
@@ -232,6 +227,10 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    fn seen(fields: &Fields) -> Written {
+        fields.write_lines(&mut Vec::new(), true)
+    }
+
     /// Lines go out as the server spelled them; one it wrote in another
     /// form (no space, spaces, a bare LF, an empty value) goes out as
     /// `name: value` CRLF; a dropped field ends a run; a skipped length
@@ -249,9 +248,11 @@ mod tests {
             written(&fields, true),
             "Server: nginx\r\nETag: \"a\"\r\nX-Tight: 1\r\nX-Wide: 2\r\nX-Lf: 3\r\nX-Empty: \r\nX-Empty2: \r\nX-Last: 4\r\n"
         );
-        assert_eq!(fields.length(), Some(0));
-        assert!(!fields.has_date());
-        assert!(fields_of(b"dAtE: x\r\n").has_date());
+        assert_eq!(seen(&fields).length, Some(0));
+        assert!(!seen(&fields).date);
+        assert!(seen(&fields_of(b"dAtE: x\r\n")).date);
+        let first = fields_of(b"X-A: 1\r\ncontent-length: 7, 7\r\n");
+        assert_eq!(seen(&first).length, Some(7), "a list of the same number");
     }
 
     /// What goes out of the list equals what a map made from it holds,
