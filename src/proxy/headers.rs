@@ -11,6 +11,42 @@ use crate::plugin::{CheckedOp, HeaderOp};
 /// the request.
 static NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH, header::CONTENT_TYPE];
 
+/// What one pass over a head's fields found: what the work on it would
+/// otherwise look up by name, one hash and probe each.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// A `Host`.
+    pub host: bool,
+    /// A `TE`.
+    pub te: bool,
+    /// Hop-by-hop fields (values), `Connection`'s among them.
+    hop_by_hop: usize,
+    connection: bool,
+    /// A `Connection` that names other fields.
+    nominating: bool,
+}
+
+impl Scan {
+    /// Scans `headers`.
+    pub fn of(headers: &HeaderMap) -> Scan {
+        let mut scan = Scan::default();
+        for (name, value) in headers {
+            if *name == header::HOST {
+                scan.host = true;
+            } else if is_hop_by_hop(name) {
+                scan.hop_by_hop += 1;
+                if *name == header::CONNECTION {
+                    scan.connection = true;
+                    scan.nominating |= nominates_others(value.as_bytes());
+                } else if *name == header::TE {
+                    scan.te = true;
+                }
+            }
+        }
+        scan
+    }
+}
+
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names (except the few in `NEVER_NOMINATED`). `Upgrade` goes too:
 /// upgrades are not proxied.
@@ -20,25 +56,20 @@ static NEVER_NOMINATED: [HeaderName; 3] = [header::HOST, header::CONTENT_LENGTH,
 /// `keep-alive` or `close`): nothing is allocated or hashed for them, each
 /// name found is removed by a pass over the names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names: most heads carry none (a plugin's
-    // redirect, many origins' pages) or only `Connection`. `Connection` is
-    // hop-by-hop itself, so a head without any has nothing nominated either.
-    let (mut found, mut connection) = (0usize, false);
-    for name in headers.keys() {
-        if is_hop_by_hop(name) {
-            found += 1;
-            connection |= *name == header::CONNECTION;
-        }
-    }
-    if found == 0 {
+    let scan = Scan::of(headers);
+    strip_scanned(headers, &scan);
+}
+
+/// [`strip_hop_by_hop`] on a head already scanned (`scan` is of
+/// `headers` as they are).
+pub fn strip_scanned(headers: &mut HeaderMap, scan: &Scan) {
+    // Most heads carry none (a plugin's redirect, many origins' pages) or
+    // only `Connection`. `Connection` is hop-by-hop itself, so a head
+    // without any has nothing nominated either.
+    if scan.hop_by_hop == 0 {
         return;
     }
-    let others = connection
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .any(|v| nominates_others(v.as_bytes()));
-    if others {
+    if scan.nominating {
         let nominated: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
@@ -51,7 +82,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    if found == 1 && connection {
+    if scan.hop_by_hop == 1 && scan.connection {
         // `Connection: keep-alive` or `close` alone, the common case.
         headers.remove(header::CONNECTION);
         return;

@@ -463,19 +463,22 @@ fn warn_overloaded() {
 
 /// Turns the client's head into the one the server gets.
 fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: RequestId) {
+    // One pass over the fields instead of a lookup for each below.
+    let scan = headers::Scan::of(&view.head.headers);
     // gRPC and other trailer users say so; an HTTP/2 server is told again.
-    if asks_for_trailers(&view.head.headers) {
+    if scan.te && asks_for_trailers(&view.head.headers) {
         view.head.extensions.insert(forward::WantsTrailers);
     }
     // An HTTP/2 client sends `:authority`, an HTTP/1.1 server needs `Host`.
-    if !view.head.headers.contains_key(http::header::HOST) {
+    if !scan.host {
         if let Some(authority) = view.head.uri.authority() {
             if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
                 view.head.headers.insert(http::header::HOST, host);
             }
         }
     }
-    strip_hop_by_hop(&mut view.head.headers);
+    // `Host` is not hop-by-hop: the scan still holds for the strip.
+    headers::strip_scanned(&mut view.head.headers, &scan);
     if !edits.is_empty() {
         log_bad_edits(headers::apply_request_edits(&mut view.head.headers, edits));
     }

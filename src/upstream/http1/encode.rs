@@ -39,9 +39,14 @@ pub fn head(request: &mut Request<RequestBody>, out: &mut Vec<u8>) -> BodyPlan {
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let had_length = request.headers().contains_key(header::CONTENT_LENGTH);
+    // Noted on the way, not looked up.
+    let mut had_length = false;
     for (name, value) in request.headers() {
-        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+        if name == header::CONTENT_LENGTH {
+            had_length = true;
+            continue;
+        }
+        if name == header::TRANSFER_ENCODING {
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
