@@ -56,12 +56,35 @@ impl Scan {
 /// `keep-alive` or `close`): nothing is allocated or hashed for them, each
 /// name found is removed by a pass over the names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let scan = Scan::of(headers);
+    // A pass over the names alone (cheaper than `Scan::of`'s over the
+    // values too): most heads have no hop-by-hop field at all.
+    let (mut hop_by_hop, mut connection) = (0usize, false);
+    for name in headers.keys() {
+        if is_hop_by_hop(name) {
+            hop_by_hop += 1;
+            connection |= *name == header::CONNECTION;
+        }
+    }
+    if hop_by_hop == 0 {
+        return;
+    }
+    let nominating = connection
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .any(|v| nominates_others(v.as_bytes()));
+    let scan = Scan {
+        hop_by_hop,
+        connection,
+        nominating,
+        ..Scan::default()
+    };
     strip_scanned(headers, &scan);
 }
 
 /// [`strip_hop_by_hop`] on a head already scanned (`scan` is of
-/// `headers` as they are).
+/// `headers` as they are): the request's, whose `Connection` a client
+/// nearly always sends.
 pub fn strip_scanned(headers: &mut HeaderMap, scan: &Scan) {
     // Most heads carry none (a plugin's redirect, many origins' pages) or
     // only `Connection`. `Connection` is hop-by-hop itself, so a head

@@ -139,6 +139,9 @@ impl Fields {
     /// moved with a response several times).
     pub fn write_lines(&self, out: &mut Vec<u8>, skip_length: bool) -> Written {
         let mut written = Written::default();
+        if self.list.is_empty() {
+            return written;
+        }
         let mut run = 0..0;
         for field in &self.list {
             match field.kind {
