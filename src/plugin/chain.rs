@@ -202,8 +202,8 @@ impl RequestChain {
                 }
             },
         };
-        outcome.request_edits.extend(decision.request_headers);
-        outcome.response_edits.extend(decision.response_headers);
+        append(&mut outcome.request_edits, decision.request_headers);
+        append(&mut outcome.response_edits, decision.response_headers);
         outcome.verdict = match decision.action {
             Action::Continue => return true,
             Action::Route(backend) => Verdict::Route(backend),
@@ -214,5 +214,35 @@ impl RequestChain {
         outcome.decided_by = Some(Arc::clone(plugin));
         outcome.position = position;
         false
+    }
+}
+
+/// Adds a decision's edits after those of the plugins before it: the
+/// decision's list itself when there are none yet (the common case), not a
+/// copy of it into a new one.
+fn append(edits: &mut Vec<HeaderOp>, more: Vec<HeaderOp>) {
+    if edits.is_empty() {
+        *edits = more;
+    } else {
+        edits.extend(more);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remove(name: &str) -> HeaderOp {
+        HeaderOp::Remove(name.to_string())
+    }
+
+    /// A later plugin's edits come after an earlier one's, which stay.
+    #[test]
+    fn edits_accumulate_in_chain_order() {
+        let mut edits = Vec::new();
+        append(&mut edits, vec![remove("a"), remove("b")]);
+        append(&mut edits, Vec::new());
+        append(&mut edits, vec![remove("c")]);
+        assert_eq!(edits, [remove("a"), remove("b"), remove("c")]);
     }
 }
