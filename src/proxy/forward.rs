@@ -177,7 +177,10 @@ async fn exchange(
     let mut resends = 0;
     loop {
         let ended = connection.stream.as_ref().map(|s| s.connection_ended().clone());
-        let sent = tokio::time::timeout(timeout, send_watching(&mut connection.sender, &mut request, ended)).await;
+        let sent = match send_watching(&mut connection.sender, &mut request, ended, timeout).await {
+            Sent::Done(Err(failed)) if failed.timed_out() => Err(TimedOut),
+            sent => Ok(sent),
+        };
         let sent = match sent {
             Ok(Sent::Lost) => {
                 tracing::warn!(%address, replayable, "an HTTP/2 connection ended without answering a request");
@@ -195,7 +198,7 @@ async fn exchange(
                 return Err(UpstreamError::ConnectionLost { address });
             }
             Ok(Sent::Done(result)) => Ok(result),
-            Err(elapsed) => Err(elapsed),
+            Err(TimedOut) => Err(TimedOut),
         };
         let failed = match sent {
             Err(_) if deadline.is_some() => {
@@ -265,6 +268,10 @@ async fn exchange(
 /// hyper to report what became of its stream.
 const LOST_STREAM_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// No response head within the response timeout (or a gRPC call's
+/// deadline), which the sender keeps.
+struct TimedOut;
+
 /// What became of a request handed to a connection (short-lived, on the
 /// stack of one attempt: not worth boxing the response for).
 #[allow(clippy::large_enum_variant)]
@@ -283,8 +290,9 @@ async fn send_watching(
     sender: &mut crate::upstream::Sender,
     request: &mut Request<RequestBody>,
     ended: Option<tokio_util::sync::CancellationToken>,
+    timeout: std::time::Duration,
 ) -> Sent {
-    let send = sender.try_send_request(request);
+    let send = sender.try_send_request(request, timeout);
     tokio::pin!(send);
     let Some(ended) = ended else {
         return Sent::Done(send.await);

@@ -107,6 +107,9 @@ pub enum ExchangeError {
     /// From hyper's client.
     #[error(transparent)]
     Hyper(#[from] hyper::Error),
+    /// No response head within the response timeout (either client).
+    #[error("no response head within {0:?}")]
+    TimedOut(std::time::Duration),
 }
 
 impl UpstreamError {

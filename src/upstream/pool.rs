@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::connect::{Connected, Connector, Purpose};
 use super::error::{ExchangeError, UpstreamError};
-use super::http1::{Fields, Framing, Http1Connection};
+use super::http1::{Fields, Framing, Http1Connection, Http1Error};
 use crate::body::RequestBody;
 use crate::config::{BackendConfig, UpstreamProtocol};
 use crate::tls::UpstreamTls;
@@ -74,6 +74,11 @@ impl TrySendError {
         self.unsent
     }
 
+    /// Whether no response head came within the timeout.
+    pub fn timed_out(&self) -> bool {
+        matches!(self.error, ExchangeError::TimedOut(_))
+    }
+
     /// Why.
     pub fn into_error(self) -> ExchangeError {
         self.error
@@ -98,17 +103,28 @@ impl Sender {
     /// So after an unsent failure `request` is as it was, and after an
     /// HTTP/1.1 exchange its head is still there (the proxy keeps it for a
     /// retry without copying it first).
+    ///
+    /// A response head must come within `timeout`, else the error says
+    /// it timed out ([`TrySendError::timed_out`]); our HTTP/1.1 client
+    /// keeps that clock with the connection, for hyper's it is one per
+    /// request.
     pub async fn try_send_request(
         &mut self,
         request: &mut http::Request<RequestBody>,
+        timeout: Duration,
     ) -> Result<http::Response<Incoming>, TrySendError> {
         let take = |request: &mut http::Request<RequestBody>| {
             std::mem::replace(request, http::Request::new(RequestBody::Empty))
         };
+        let timed_out = || TrySendError {
+            error: ExchangeError::TimedOut(timeout),
+            unsent: false,
+        };
         let hyper_result = match self {
             Sender::Http1(connection) => {
-                return match connection.send(request).await {
+                return match connection.send(request, timeout).await {
                     Ok(response) => Ok(response.map(|(framing, fields)| Incoming::Http1(framing, fields))),
+                    Err(failed) if matches!(failed.error, Http1Error::TimedOut(_)) => Err(timed_out()),
                     Err(failed) => Err(TrySendError {
                         error: ExchangeError::Http1(failed.error),
                         unsent: failed.unsent,
@@ -117,8 +133,15 @@ impl Sender {
             }
             // Boxed: hyper's sends would otherwise size this future, and
             // every future holding it, for the HTTP/1.1 ones too.
-            Sender::Http2(sender) => Box::pin(sender.try_send_request(take(request))).await,
-            Sender::Upgrade(sender) => Box::pin(sender.try_send_request(take(request))).await,
+            Sender::Http2(sender) => {
+                Box::pin(tokio::time::timeout(timeout, sender.try_send_request(take(request)))).await
+            }
+            Sender::Upgrade(sender) => {
+                Box::pin(tokio::time::timeout(timeout, sender.try_send_request(take(request)))).await
+            }
+        };
+        let Ok(hyper_result) = hyper_result else {
+            return Err(timed_out());
         };
         match hyper_result {
             Ok(response) => Ok(response.map(Incoming::Hyper)),
@@ -574,7 +597,11 @@ mod tests {
         request
             .headers_mut()
             .insert(http::header::HOST, http::HeaderValue::from_static("test"));
-        let response = match connection.sender.try_send_request(&mut request).await {
+        let response = match connection
+            .sender
+            .try_send_request(&mut request, std::time::Duration::from_secs(30))
+            .await
+        {
             Ok(response) => response,
             Err(failed) => panic!("no response: {}", failed.into_error()),
         };

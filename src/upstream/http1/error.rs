@@ -36,6 +36,9 @@ pub enum Http1Error {
         /// What was still expected: bytes, or a chunk's end.
         remaining: Remaining,
     },
+    /// No response head within the response timeout.
+    #[error("no response head within {0:?}")]
+    TimedOut(std::time::Duration),
     /// The request's body failed (the client's: over `max_body`, broken).
     #[error("the request body failed")]
     RequestBody(#[source] BoxError),

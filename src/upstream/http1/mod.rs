@@ -25,9 +25,10 @@ mod encode;
 mod error;
 mod fields;
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{Method, Request, Response};
@@ -55,6 +56,52 @@ pub struct Http1Connection {
     written: usize,
     /// Whether the exchange in progress leaves the connection reusable.
     reusable: bool,
+    /// The response timeout's clock, kept from one exchange to the next
+    /// (none before the first).
+    timer: Option<ResponseTimer>,
+}
+
+/// A connection's response timeout, one sleep for its life instead of one
+/// per exchange: each exchange moves the deadline on, and the sleep, which
+/// may keep an earlier one, is set again only when it fires before the
+/// exchange's (so about once per timeout, not per request; a new sleep
+/// per request registered with tokio's timer wheel and left it, some 350
+/// instructions a request).
+struct ResponseTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    deadline: tokio::time::Instant,
+}
+
+impl ResponseTimer {
+    fn new(deadline: tokio::time::Instant) -> ResponseTimer {
+        ResponseTimer {
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+        }
+    }
+
+    /// An exchange begins that must end by `deadline`.
+    fn start(&mut self, deadline: tokio::time::Instant) {
+        self.deadline = deadline;
+        // An earlier deadline than the sleep's (a shorter timeout, a gRPC
+        // call's own) must not wait for the later one.
+        if self.sleep.deadline() > deadline {
+            self.sleep.as_mut().reset(deadline);
+        }
+    }
+
+    /// Whether the exchange's deadline has passed (the waker is
+    /// registered if not).
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            if self.sleep.deadline() >= self.deadline {
+                return true;
+            }
+            let deadline = self.deadline;
+            self.sleep.as_mut().reset(deadline);
+        }
+        false
+    }
 }
 
 /// A request that failed, and whether none of it was written (then it may
@@ -111,6 +158,7 @@ impl Http1Connection {
             write: Vec::new(),
             written: 0,
             reusable: true,
+            timer: None,
         }
     }
 
@@ -135,11 +183,17 @@ impl Http1Connection {
         self.reusable && self.read.is_empty()
     }
 
-    /// Sends `request` and reads the response head. The body is then read
-    /// with [`Http1Connection::poll_body`], by the framing returned. The
+    /// Sends `request` and reads the response head, within `timeout`
+    /// (else [`Http1Error::TimedOut`]). The body is then read with
+    /// [`Http1Connection::poll_body`], by the framing returned. The
     /// request stays the caller's: its head is written from it (so the
     /// proxy keeps it for a retry without a copy), its body taken as sent.
-    pub async fn send(&mut self, request: &mut Request<RequestBody>) -> Result<Response<(Framing, Fields)>, SendError> {
+    pub async fn send(
+        &mut self,
+        request: &mut Request<RequestBody>,
+        timeout: Duration,
+    ) -> Result<Response<(Framing, Fields)>, SendError> {
+        let deadline = tokio::time::Instant::now() + timeout;
         let head_request = request.method() == Method::HEAD;
         self.reusable = true;
         self.written = 0;
@@ -150,51 +204,62 @@ impl Http1Connection {
             BodyPlan::Chunked => Phase::Head(Some(Next::Stream(Streaming::new(None)))),
         };
         let (mut primed, mut body_taken) = (false, false);
+        // The connection's timer, out of `self` while the exchange borrows it.
+        let mut timer = self.timer.take().unwrap_or_else(|| ResponseTimer::new(deadline));
+        timer.start(deadline);
         let result = poll_fn(|cx| {
-            if let Phase::Head(next) = &mut phase {
-                if let (false, Some(Next::Stream(stream))) = (primed, next.as_mut()) {
-                    // The body's first bytes, when already there, go in
-                    // the head's write; a body broken from its start
-                    // fails the request before anything is sent.
-                    primed = true;
-                    match self.poll_body_into_buffer(cx, request.body_mut(), stream) {
-                        Poll::Ready(Ok(())) => body_taken = true,
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err((error, false))),
-                        Poll::Pending => {}
-                    }
-                }
-                match self.poll_write_out(cx) {
-                    Poll::Ready(Ok(())) => {
-                        phase = match next.take() {
-                            None => Phase::Sent,
-                            Some(Next::Whole(bytes)) => Phase::Whole(bytes),
-                            Some(Next::Stream(stream)) => Phase::Stream(stream),
+            let progress = 'step: {
+                if let Phase::Head(next) = &mut phase {
+                    if let (false, Some(Next::Stream(stream))) = (primed, next.as_mut()) {
+                        // The body's first bytes, when already there, go in
+                        // the head's write; a body broken from its start
+                        // fails the request before anything is sent.
+                        primed = true;
+                        match self.poll_body_into_buffer(cx, request.body_mut(), stream) {
+                            Poll::Ready(Ok(())) => body_taken = true,
+                            Poll::Ready(Err(error)) => break 'step Poll::Ready(Err((error, false))),
+                            Poll::Pending => {}
                         }
                     }
-                    // Not a byte of the head written, and none of a
-                    // streamed body taken: the request goes back whole, to
-                    // be sent on another connection.
-                    Poll::Ready(Err(error)) => {
-                        return Poll::Ready(Err((error, self.written == 0 && !body_taken)));
+                    match self.poll_write_out(cx) {
+                        Poll::Ready(Ok(())) => {
+                            phase = match next.take() {
+                                None => Phase::Sent,
+                                Some(Next::Whole(bytes)) => Phase::Whole(bytes),
+                                Some(Next::Stream(stream)) => Phase::Stream(stream),
+                            }
+                        }
+                        // Not a byte of the head written, and none of a
+                        // streamed body taken: the request goes back whole, to
+                        // be sent on another connection.
+                        Poll::Ready(Err(error)) => {
+                            break 'step Poll::Ready(Err((error, self.written == 0 && !body_taken)));
+                        }
+                        Poll::Pending => break 'step Poll::Pending,
                     }
-                    Poll::Pending => return Poll::Pending,
                 }
-            }
-            let sending = match &mut phase {
-                Phase::Whole(bytes) => self.poll_write_bytes(cx, bytes),
-                Phase::Stream(stream) => self.poll_send_body(cx, request.body_mut(), stream),
-                Phase::Head(_) | Phase::Sent => Poll::Pending,
+                let sending = match &mut phase {
+                    Phase::Whole(bytes) => self.poll_write_bytes(cx, bytes),
+                    Phase::Stream(stream) => self.poll_send_body(cx, request.body_mut(), stream),
+                    Phase::Head(_) | Phase::Sent => Poll::Pending,
+                };
+                match sending {
+                    Poll::Ready(Ok(())) => phase = Phase::Sent,
+                    Poll::Ready(Err(error)) => break 'step Poll::Ready(Err((error, false))),
+                    Poll::Pending => {}
+                }
+                // Watched while the body goes: a server may answer before it
+                // has read it all.
+                self.poll_head(cx, head_request).map_err(|error| (error, false))
             };
-            match sending {
-                Poll::Ready(Ok(())) => phase = Phase::Sent,
-                Poll::Ready(Err(error)) => return Poll::Ready(Err((error, false))),
-                Poll::Pending => {}
+            // As `tokio::time::timeout` does: the exchange first, then the clock.
+            match progress {
+                Poll::Pending if timer.poll_expired(cx) => Poll::Ready(Err((Http1Error::TimedOut(timeout), false))),
+                other => other,
             }
-            // Watched while the body goes: a server may answer before it
-            // has read it all.
-            self.poll_head(cx, head_request).map_err(|error| (error, false))
         })
         .await;
+        self.timer = Some(timer);
         match result {
             Ok(head) => {
                 if !matches!(phase, Phase::Sent) || !head.keep_alive {
@@ -536,7 +601,7 @@ mod tests {
         for (path, expected) in [("/one", &b"hello"[..]), ("/two?x=1", b"abc")] {
             assert!(connection.is_alive(), "{path}: alive between exchanges");
             let response = connection
-                .send(&mut get(path))
+                .send(&mut get(path), Duration::from_secs(10))
                 .await
                 .map_err(|e| e.error)
                 .expect("a response");
@@ -556,6 +621,89 @@ mod tests {
         assert!(!connection.is_alive(), "closed by the server");
     }
 
+    /// A server that answers each request head it reads after the delay
+    /// its script gives, or never (`None`: it keeps the connection open).
+    async fn slow_server(script: Vec<(u64, Option<&'static [u8]>)>) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut read = Vec::new();
+            for (delay, answer) in script {
+                let mut buf = [0u8; 4096];
+                while !read.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read.extend_from_slice(&buf[..n]),
+                    }
+                }
+                read.clear();
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                match answer {
+                    Some(answer) if stream.write_all(answer).await.is_ok() => {}
+                    _ => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        address
+    }
+
+    const OK_EMPTY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+    /// The connection's timer, left from an exchange with an earlier
+    /// deadline, fires during the next one: that exchange still gets its
+    /// whole timeout (answered 300 ms after the old deadline, 300 ms
+    /// before its own).
+    #[tokio::test]
+    async fn each_exchange_gets_its_whole_timeout_on_a_reused_connection() {
+        let timeout = Duration::from_millis(1000);
+        let address = slow_server(vec![(0, Some(OK_EMPTY)), (700, Some(OK_EMPTY))]).await;
+        let mut connection = connect(address).await;
+        let first = connection.send(&mut get("/"), timeout).await.map_err(|e| e.error);
+        assert!(first.is_ok(), "{first:?}");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let started = std::time::Instant::now();
+        let second = connection.send(&mut get("/"), timeout).await.map_err(|e| e.error);
+        assert!(second.is_ok(), "timed out after {:?}: {second:?}", started.elapsed());
+    }
+
+    /// An exchange with a shorter timeout than the one before it (a gRPC
+    /// call's deadline, a reload) times out by its own.
+    #[tokio::test]
+    async fn a_shorter_timeout_than_the_last_one_is_kept() {
+        let address = slow_server(vec![(0, Some(OK_EMPTY)), (0, None)]).await;
+        let mut connection = connect(address).await;
+        let first = connection
+            .send(&mut get("/"), Duration::from_secs(20))
+            .await
+            .map_err(|e| e.error);
+        assert!(first.is_ok(), "{first:?}");
+        let started = std::time::Instant::now();
+        let second = tokio::time::timeout(
+            Duration::from_secs(10),
+            connection.send(&mut get("/"), Duration::from_millis(200)),
+        )
+        .await;
+        let waited = started.elapsed();
+        assert!(
+            matches!(
+                second,
+                Ok(Err(SendError {
+                    error: Http1Error::TimedOut(_),
+                    ..
+                }))
+            ),
+            "after {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+        assert!(!connection.may_reuse(), "a timed-out connection is not reused");
+    }
+
     #[tokio::test]
     async fn a_response_that_forbids_reuse_is_not_reused() {
         for answer in [
@@ -567,7 +715,7 @@ mod tests {
             let (address, _requests) = server(vec![answer, b"HTTP/1.1 204 No Content\r\n\r\n"]).await;
             let mut connection = connect(address).await;
             let response = connection
-                .send(&mut get("/"))
+                .send(&mut get("/"), Duration::from_secs(10))
                 .await
                 .map_err(|e| e.error)
                 .expect("a response");
@@ -593,7 +741,7 @@ mod tests {
         let mut connection = connect(address).await;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let mut request = get("/again");
-        match connection.send(&mut request).await {
+        match connection.send(&mut request, Duration::from_secs(10)).await {
             Err(SendError {
                 error: Http1Error::Io(_),
                 unsent: true,
@@ -609,7 +757,7 @@ mod tests {
         let (address, _requests) = server(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]).await;
         let mut connection = connect(address).await;
         let response = connection
-            .send(&mut get("/"))
+            .send(&mut get("/"), Duration::from_secs(10))
             .await
             .map_err(|e| e.error)
             .expect("a head");
@@ -618,7 +766,7 @@ mod tests {
         assert!(!connection.may_reuse());
         let (address, _requests) = server(vec![]).await;
         let mut connection = connect(address).await;
-        match connection.send(&mut get("/")).await {
+        match connection.send(&mut get("/"), Duration::from_secs(10)).await {
             Err(SendError {
                 error: Http1Error::ClosedBeforeHead | Http1Error::Io(_),
                 ..
