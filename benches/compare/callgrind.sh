@@ -8,7 +8,13 @@
 #
 #   ./callgrind.sh [--workload http_ka|https_ka|redirect] [--requests N]
 #                  [--bin PATH] [--contender switchyard|hyperbare|pingora]
-#                  [--out DIR]
+#                  [--client ab|wrk] [--out DIR]
+#
+# --client wrk: wrk for --seconds S (default 10) instead of N ab requests,
+# divided by the requests wrk completed (10 connections, so at most 10
+# partly counted): wrk's request, which the comparison's keep-alive,
+# HTTPS and redirect workloads send, carries only Host where ab's has four
+# fields.
 #
 # Prints instructions per request; DIR/callgrind.out (default
 # /tmp/switchyard-callgrind) opens with callgrind_annotate or kcachegrind.
@@ -20,6 +26,8 @@ cd "$(dirname "$0")"
 WORKLOAD=http_ka
 REQUESTS=5000
 CONTENDER=switchyard
+CLIENT=ab
+SECONDS_WRK=10
 OUT=/tmp/switchyard-callgrind
 SWITCHYARD_BIN=${SWITCHYARD_BIN:-../../target/release/switchyard}
 while [ $# -gt 0 ]; do
@@ -28,8 +36,10 @@ while [ $# -gt 0 ]; do
     --requests) REQUESTS=$2; shift ;;
     --bin) SWITCHYARD_BIN=$2; shift ;;
     --contender) CONTENDER=$2; shift ;;
+    --client) CLIENT=$2; shift ;;
+    --seconds) SECONDS_WRK=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$(basename "$0")"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$(basename "$0")"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -55,13 +65,25 @@ launch() {
 wait_http "http://127.0.0.1:$HTTP_PORT/" 200 120 || die "$CONTENDER did not start under valgrind: $(tail "$CDIR/log")"
 taskset -c "$CLIENT_CPU" ab -q -k -n 2000 -c 10 "$URL" > /dev/null 2>&1   # warm-up, not counted
 callgrind_control -i on "$PROXY_PID" > /dev/null
-taskset -c "$CLIENT_CPU" ab -q -k -n "$REQUESTS" -c 10 "$URL" > "$OUT/ab.txt" 2>&1
+case "$CLIENT" in
+  ab) taskset -c "$CLIENT_CPU" ab -q -k -n "$REQUESTS" -c 10 "$URL" > "$OUT/ab.txt" 2>&1 ;;
+  wrk) taskset -c "$CLIENT_CPU" wrk -t1 -c10 -d"${SECONDS_WRK}s" "$URL" > "$OUT/wrk.txt" 2>&1 ;;
+  *) die "unknown client $CLIENT" ;;
+esac
 callgrind_control -i off "$PROXY_PID" > /dev/null
 callgrind_control -d "$PROXY_PID" > /dev/null
 sleep 1
 cleanup
-failed=$(awk '/^Failed requests/{print $3}' "$OUT/ab.txt")
-[ "${failed:-1}" = 0 ] || die "ab reported failed requests: $(cat "$OUT/ab.txt")"
+if [ "$CLIENT" = wrk ]; then
+  REQUESTS=$(awk '/requests in/{print $1}' "$OUT/wrk.txt")
+  [ "${REQUESTS:-0}" -gt 0 ] || die "wrk completed no request: $(cat "$OUT/wrk.txt")"
+  if grep -qE "Non-2xx|Socket errors" "$OUT/wrk.txt"; then
+    die "wrk reported errors: $(cat "$OUT/wrk.txt")"
+  fi
+else
+  failed=$(awk '/^Failed requests/{print $3}' "$OUT/ab.txt")
+  [ "${failed:-1}" = 0 ] || die "ab reported failed requests: $(cat "$OUT/ab.txt")"
+fi
 DUMP=$(ls -S "$OUT"/callgrind.out* | head -1)
 total=$(callgrind_annotate "$DUMP" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",", "", $1); print $1; exit}')
-echo "$WORKLOAD: $((total / REQUESTS)) user-space instructions per request ($REQUESTS requests); profile: $DUMP"
+echo "$WORKLOAD: $((total / REQUESTS)) user-space instructions per request ($REQUESTS requests, $CLIENT); profile: $DUMP"

@@ -463,6 +463,9 @@ fn warn_overloaded() {
 
 /// Turns the client's head into the one the server gets.
 fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: RequestId) {
+    // One growth of the map at most, for a head made elsewhere (hyper's,
+    // for HTTP/2) or many edits; our HTTP/1.1 server's has the room.
+    view.head.headers.reserve(edits.len() + ADDED_FIELDS);
     // One pass over the fields instead of a lookup for each below.
     let scan = headers::Scan::of(&view.head.headers);
     // gRPC and other trailer users say so; an HTTP/2 server is told again.
@@ -485,6 +488,11 @@ fn prepare_upstream_head(view: &mut RequestView, edits: &[HeaderOp], id: Request
     append_forwarded_for(&mut view.head.headers, &view.conn.client_ip);
     view.head.headers.insert(REQUEST_ID, id.header_value());
 }
+
+/// Fields the proxy adds to a request on its way to a server, at most,
+/// besides the plugins' edits: `Host` (from an HTTP/2 `:authority`),
+/// `X-Forwarded-For`, `x-request-id`, and one spare.
+pub const ADDED_FIELDS: usize = 4;
 
 /// Removes hop-by-hop headers, but not from a 101: its `Connection` and
 /// `Upgrade` are the switch itself.
