@@ -31,7 +31,8 @@
 //!   its client (`switchyard status`); [`metrics`], [`access_log`].
 //! - [`content_hash`], [`report`], [`log_throttle`]: the names of versions
 //!   and certificates, errors shown with their causes, warnings a flood
-//!   would repeat; [`header_names`]: a connection's cache of header names.
+//!   would repeat; [`header_names`]: a connection's cache of header names;
+//!   [`deadline`]: a timeout moved per request without the timer wheel.
 //! - [`scaffold`]: `switchyard plugin new`; [`demo`]: the lab on loopback;
 //!   [`allocator`]: mimalloc as the process's allocator.
 //!
@@ -135,6 +136,7 @@ pub mod allocator;
 pub mod body;
 pub mod config;
 pub mod content_hash;
+pub mod deadline;
 pub mod demo;
 pub mod header_names;
 pub mod listener;

@@ -146,14 +146,7 @@ struct HeadTimer<'a> {
 impl HeadTimer<'_> {
     /// Whether the deadline has passed (the waker is registered if not).
     fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        while self.sleep.as_mut().poll(cx).is_ready() {
-            if self.sleep.deadline() >= self.deadline {
-                return true;
-            }
-            let deadline = self.deadline;
-            self.sleep.as_mut().reset(deadline);
-        }
-        false
+        crate::deadline::poll_passed(self.sleep.as_mut(), self.deadline, cx)
     }
 }
 

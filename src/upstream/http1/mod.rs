@@ -25,7 +25,7 @@ mod encode;
 mod error;
 mod fields;
 
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
@@ -93,14 +93,7 @@ impl ResponseTimer {
     /// Whether the exchange's deadline has passed (the waker is
     /// registered if not).
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        while self.sleep.as_mut().poll(cx).is_ready() {
-            if self.sleep.deadline() >= self.deadline {
-                return true;
-            }
-            let deadline = self.deadline;
-            self.sleep.as_mut().reset(deadline);
-        }
-        false
+        crate::deadline::poll_passed(self.sleep.as_mut(), self.deadline, cx)
     }
 }
 
