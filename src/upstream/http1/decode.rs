@@ -1,6 +1,7 @@
-//! The response as read from an HTTP/1.1 connection: its head, parsed into
-//! `http` types without copying header values, and its body's framing
-//! (RFC 9112 6.3), decoded from the connection's read buffer.
+//! The response as read from an HTTP/1.1 connection: its head (status and
+//! version, and its fields as spans of the head's bytes, `fields.rs`) and
+//! its body's framing (RFC 9112 6.3), decoded from the connection's read
+//! buffer.
 
 use std::mem::MaybeUninit;
 
