@@ -32,7 +32,9 @@
 //! - [`content_hash`], [`report`], [`log_throttle`]: the names of versions
 //!   and certificates, errors shown with their causes, warnings a flood
 //!   would repeat; [`header_names`]: a connection's cache of header names;
-//!   [`deadline`]: a timeout moved per request without the timer wheel.
+//!   [`fields`]: a response's fields outside its map (a server's as read,
+//!   a memoised plugin response's written once); [`deadline`]: a timeout
+//!   moved per request without the timer wheel.
 //! - [`scaffold`]: `switchyard plugin new`; [`demo`]: the lab on loopback;
 //!   [`allocator`]: mimalloc as the process's allocator.
 //!
@@ -138,6 +140,7 @@ pub mod config;
 pub mod content_hash;
 pub mod deadline;
 pub mod demo;
+pub mod fields;
 pub mod header_names;
 pub mod listener;
 pub mod log_throttle;

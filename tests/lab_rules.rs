@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -247,6 +248,27 @@ async fn memoised_decisions_are_reused_per_declared_key_and_stay_right() {
     // https-redirect: /a, /b, /a?x and /a on another host; 6 requests, 4 calls.
     let (keys, hits) = memo_of("https-redirect");
     assert_eq!((keys - redirect_keys, hits - redirect_hits), (4, 2));
+    // A memoised redirect goes out as the plugin's own did, byte for byte
+    // but the date: its lines are written once and shared.
+    let wire = "GET /w?q HTTP/1.1\r\nHost: wire.example\r\nConnection: close\r\n\r\n";
+    let (_, first) = support::raw_exchange(http, wire.as_bytes(), Duration::from_secs(5)).await;
+    let (_, again) = support::raw_exchange(http, wire.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(
+        memo_of("https-redirect"),
+        (keys + 1, hits + 1),
+        "the second came from the memo"
+    );
+    let undated = |text: &str| -> String {
+        let lines = text.split_inclusive("\r\n");
+        lines.filter(|l| !l.to_ascii_lowercase().starts_with("date:")).collect()
+    };
+    assert!(
+        first.starts_with("HTTP/1.1 302 Found\r\n")
+            && first.contains("\r\nlocation: https://wire.example:9443/w?q\r\n")
+            && first.ends_with("Redirecting to https://wire.example:9443/w?q\n"),
+        "{first}"
+    );
+    assert_eq!(undated(&again), undated(&first));
 
     // round-robin handed over its rotation: both servers in turn.
     let balancer = generation.plugins.get("round-robin").expect("loaded");

@@ -6,7 +6,7 @@
 # a noisy shared machine where req/s cannot; they leave out the kernel and
 # cache effects, so confirm a gain with run.sh.
 #
-#   ./callgrind.sh [--workload http_ka|https_ka|redirect] [--requests N]
+#   ./callgrind.sh [--workload http_ka|https_ka|redirect|h2] [--requests N]
 #                  [--bin PATH] [--contender switchyard|hyperbare|pingora]
 #                  [--client ab|wrk] [--out DIR]
 #
@@ -15,6 +15,10 @@
 # partly counted): wrk's request, which the comparison's keep-alive,
 # HTTPS and redirect workloads send, carries only Host where ab's has four
 # fields.
+#
+# --workload h2: h2load's N requests over TLS, 10 connections of 10
+# streams each (the comparison runs 50 connections; fewer keep the count
+# short under valgrind), in place of ab or wrk.
 #
 # Prints instructions per request; DIR/callgrind.out (default
 # /tmp/switchyard-callgrind) opens with callgrind_annotate or kcachegrind.
@@ -39,7 +43,7 @@ while [ $# -gt 0 ]; do
     --client) CLIENT=$2; shift ;;
     --seconds) SECONDS_WRK=$2; shift ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,24p' "$(basename "$0")"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$(basename "$0")"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -51,6 +55,7 @@ case "$WORKLOAD" in
   http_ka)  URL="http://127.0.0.1:$HTTP_PORT/" ;;
   https_ka) URL="https://127.0.0.1:$HTTPS_PORT/" ;;
   redirect) URL="http://127.0.0.1:$REDIR_PORT/" ;;
+  h2)       URL="https://127.0.0.1:$HTTPS_PORT/"; CLIENT=h2load ;;
   *) die "unknown workload $WORKLOAD" ;;
 esac
 declare -F "contender_$CONTENDER" > /dev/null || die "unknown contender $CONTENDER"
@@ -68,6 +73,7 @@ callgrind_control -i on "$PROXY_PID" > /dev/null
 case "$CLIENT" in
   ab) taskset -c "$CLIENT_CPU" ab -q -k -n "$REQUESTS" -c 10 "$URL" > "$OUT/ab.txt" 2>&1 ;;
   wrk) taskset -c "$CLIENT_CPU" wrk -t1 -c10 -d"${SECONDS_WRK}s" "$URL" > "$OUT/wrk.txt" 2>&1 ;;
+  h2load) taskset -c "$CLIENT_CPU" h2load -t1 -c10 -m10 -n "$REQUESTS" "$URL" > "$OUT/h2load.txt" 2>&1 ;;
   *) die "unknown client $CLIENT" ;;
 esac
 callgrind_control -i off "$PROXY_PID" > /dev/null
@@ -80,6 +86,9 @@ if [ "$CLIENT" = wrk ]; then
   if grep -qE "Non-2xx|Socket errors" "$OUT/wrk.txt"; then
     die "wrk reported errors: $(cat "$OUT/wrk.txt")"
   fi
+elif [ "$CLIENT" = h2load ]; then
+  grep -q "requests: $REQUESTS total, $REQUESTS started, $REQUESTS done, $REQUESTS succeeded, 0 failed" "$OUT/h2load.txt" \
+    || die "h2load did not complete every request: $(cat "$OUT/h2load.txt")"
 else
   failed=$(awk '/^Failed requests/{print $3}' "$OUT/ab.txt")
   [ "${failed:-1}" = 0 ] || die "ab reported failed requests: $(cat "$OUT/ab.txt")"

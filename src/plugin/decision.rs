@@ -9,6 +9,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use crate::fields::Fields;
+use crate::header_names::FieldKind;
+
 /// The scheme a client used to reach a listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -110,9 +113,19 @@ impl DirectResponse {
             let (name, value) = header.checked()?;
             headers.append(name, value);
         }
+        // Without a hop-by-hop field (which each response strips) they
+        // can go out as written here, the same for every response.
+        let hop_by_hop = headers
+            .keys()
+            .any(|name| FieldKind::of(name.as_str().as_bytes()).is_hop_by_hop());
+        let lines = match hop_by_hop {
+            true => None,
+            false => Fields::shared_from(&headers),
+        };
         Some(ReadyResponse {
             status,
             headers,
+            lines,
             body: Bytes::copy_from_slice(&self.body),
         })
     }
@@ -120,16 +133,29 @@ impl DirectResponse {
 
 /// A plugin's response already checked as HTTP: the memo keeps one for a
 /// decision that answers many requests, each sent as a copy of its head
-/// and a shared body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (or its lines, shared) and a shared body.
+#[derive(Debug, Clone)]
 pub struct ReadyResponse {
     /// The status.
     pub status: StatusCode,
     /// Its headers, in the plugin's order.
     pub headers: HeaderMap,
+    /// The same headers as HTTP/1.1 field lines, written once, when none
+    /// is hop-by-hop: each response shares them instead of a copy of the
+    /// map, and our HTTP/1.1 server copies them out whole.
+    pub lines: Option<Fields>,
     /// The whole body.
     pub body: Bytes,
 }
+
+impl PartialEq for ReadyResponse {
+    /// `lines` are made from `headers`.
+    fn eq(&self, other: &ReadyResponse) -> bool {
+        self.status == other.status && self.headers == other.headers && self.body == other.body
+    }
+}
+
+impl Eq for ReadyResponse {}
 
 /// What a request hook does with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -264,7 +264,7 @@ impl Memo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::decision::{CheckedOp, Header, HeaderOp};
+    use crate::plugin::decision::{CheckedOp, DirectResponse, Header, HeaderOp};
     use crate::plugin::request_view::ConnectionInfo;
     use crate::plugin::Scheme;
     use std::sync::Arc;
@@ -423,7 +423,7 @@ mod tests {
             value: value.to_vec(),
         };
         let respond = |status: u16, name: &str| Decision {
-            action: Action::Respond(crate::plugin::decision::DirectResponse {
+            action: Action::Respond(DirectResponse {
                 status,
                 headers: vec![header("Location", b"https://a/"), header(name, b"text/plain")],
                 body: b"moved".to_vec(),
@@ -447,6 +447,22 @@ mod tests {
         assert_eq!(names, ["location", "content-type"]);
         assert_eq!(ready.headers["location"], "https://a/");
         assert_eq!(&ready.body[..], b"moved");
+        assert!(
+            ready.lines.is_some(),
+            "without a hop-by-hop field its lines are written once"
+        );
+        let with_connection = DirectResponse {
+            status: 302,
+            headers: vec![header("Location", b"https://a/"), header("Connection", b"x-a")],
+            body: Vec::new(),
+        };
+        let Some(ready) = with_connection.ready() else {
+            panic!("valid")
+        };
+        assert!(
+            ready.lines.is_none(),
+            "a hop-by-hop field is stripped per response, from the map"
+        );
         assert!(matches!(good.request_headers[0], HeaderOp::Checked(CheckedOp::Set(..))));
         assert!(
             matches!(good.request_headers[1], HeaderOp::Append(_)),

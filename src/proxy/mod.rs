@@ -526,13 +526,21 @@ fn direct_response(plugin: DirectResponse, edits: &[HeaderOp]) -> Response<Proxy
     with_edits(response, edits)
 }
 
-/// A plugin's response checked before (a memoised one): its head copied,
-/// its body shared, the chain's response edits applied.
+/// A plugin's response checked before (a memoised one): its fields'
+/// lines shared (or, with a hop-by-hop field, its map copied and
+/// stripped), its body shared, the chain's response edits applied.
 fn ready_response(ready: &ReadyResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {
-    let mut response = Response::new(ProxyBody::full(ready.body.clone()));
+    let mut response = match &ready.lines {
+        // Whatever reads the map moves them into it (`fields_into_map`).
+        Some(lines) => Response::new(ProxyBody::with_fields(ready.body.clone(), lines.clone())),
+        None => {
+            let mut response = Response::new(ProxyBody::full(ready.body.clone()));
+            *response.headers_mut() = ready.headers.clone();
+            strip_hop_by_hop(response.headers_mut());
+            response
+        }
+    };
     *response.status_mut() = ready.status;
-    *response.headers_mut() = ready.headers.clone();
-    strip_hop_by_hop(response.headers_mut());
     with_edits(response, edits)
 }
 

@@ -1,7 +1,8 @@
 //! The one body type of responses sent to clients: a body the proxy made
 //! (a plugin's response, an error page), or a server's body streamed
-//! through (which returns its connection to the pool when read to the end,
-//! and may carry the server's fields outside the response's map).
+//! through (which returns its connection to the pool when read to the end).
+//! A server's body and a memoised plugin response's may carry the head's
+//! fields outside the response's map.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,7 +13,8 @@ use http_body::{Body, Frame, SizeHint};
 use http::Response;
 
 use crate::body::BoxError;
-use crate::upstream::{Fields, UpstreamBody};
+use crate::fields::Fields;
+use crate::upstream::UpstreamBody;
 
 /// A response body on its way to the client.
 pub enum ProxyBody {
@@ -20,6 +22,9 @@ pub enum ProxyBody {
     Empty,
     /// A body the proxy made (plugin response, error page).
     Full(Option<Bytes>),
+    /// A memoised plugin response's body, with its fields (shared lines)
+    /// outside the response's map.
+    Ready(Option<Bytes>, Fields),
     /// A server's response body.
     Upstream(UpstreamBody),
 }
@@ -38,6 +43,7 @@ impl ProxyBody {
     pub fn take_fields(&mut self) -> Fields {
         match self {
             ProxyBody::Upstream(body) => body.take_fields(),
+            ProxyBody::Ready(_, fields) => std::mem::take(fields),
             _ => Fields::default(),
         }
     }
@@ -51,6 +57,12 @@ impl ProxyBody {
             ProxyBody::Full(Some(bytes))
         }
     }
+
+    /// A body of these bytes whose head's fields are `fields`, outside the
+    /// response's map (see [`fields_into_map`]).
+    pub fn with_fields(bytes: Bytes, fields: Fields) -> ProxyBody {
+        ProxyBody::Ready(Some(bytes).filter(|b| !b.is_empty()), fields)
+    }
 }
 
 impl Body for ProxyBody {
@@ -60,7 +72,9 @@ impl Body for ProxyBody {
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut *self {
             ProxyBody::Empty => Poll::Ready(None),
-            ProxyBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            ProxyBody::Full(bytes) | ProxyBody::Ready(bytes, _) => {
+                Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b))))
+            }
             ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
         }
     }
@@ -68,7 +82,7 @@ impl Body for ProxyBody {
     fn is_end_stream(&self) -> bool {
         match self {
             ProxyBody::Empty => true,
-            ProxyBody::Full(bytes) => bytes.is_none(),
+            ProxyBody::Full(bytes) | ProxyBody::Ready(bytes, _) => bytes.is_none(),
             ProxyBody::Upstream(body) => body.is_end_stream(),
         }
     }
@@ -76,7 +90,9 @@ impl Body for ProxyBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             ProxyBody::Empty => SizeHint::with_exact(0),
-            ProxyBody::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            ProxyBody::Full(bytes) | ProxyBody::Ready(bytes, _) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
             ProxyBody::Upstream(body) => body.size_hint(),
         }
     }

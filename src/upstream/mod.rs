@@ -20,7 +20,9 @@ pub use budget::RetryBudget;
 pub use connect::{Connected, Connector, Purpose, Transport};
 pub use error::{ExchangeError, UpstreamError};
 pub use health::{worst_case_detection, HealthCheckers};
-pub use http1::{read_response, Fields, Http1Error, WholeResponse};
+#[cfg(test)]
+pub(crate) use http1::{parse_head, Parsed};
+pub use http1::{read_response, Http1Error, WholeResponse};
 pub use pool::{Connection, ConnectionPool, Incoming, Sender, Stream, TrySendError};
 pub use response::UpstreamBody;
 pub use server::{server_key, AdminState, CheckRecord, InFlight, Server};

@@ -32,9 +32,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::connect::{Connected, Connector, Purpose};
 use super::error::{ExchangeError, UpstreamError};
-use super::http1::{Fields, Framing, Http1Connection, Http1Error};
+use super::http1::{Framing, Http1Connection, Http1Error};
 use crate::body::RequestBody;
 use crate::config::{BackendConfig, UpstreamProtocol};
+use crate::fields::Fields;
 use crate::tls::UpstreamTls;
 
 /// The sending half of a connection.

@@ -14,10 +14,10 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::http1::Fields;
 use super::pool::{Connection, Incoming, Sender};
 use super::server::{InFlight, Server};
 use crate::body::BoxError;
+use crate::fields::Fields;
 
 /// A server's response body (see the module doc).
 pub struct UpstreamBody {

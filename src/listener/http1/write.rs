@@ -15,8 +15,8 @@ use http::{Response, StatusCode};
 use http_body::Body;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::fields::Fields;
 use crate::proxy::ProxyBody;
-use crate::upstream::Fields;
 
 /// A data frame at most this large is copied into the write buffer, to go
 /// out with what is buffered; a larger one is written as it is.

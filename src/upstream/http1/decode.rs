@@ -11,7 +11,7 @@ use http::{StatusCode, Version};
 use http_body::Frame;
 
 use super::error::Http1Error;
-use super::fields::{Field, Fields};
+use crate::fields::{content_length, Field, Fields};
 use crate::header_names::{nominates_others, FieldKind};
 
 /// A response head longer than this is refused.
@@ -165,29 +165,6 @@ impl Framed {
         }
         Ok(())
     }
-}
-
-/// A `Content-Length` value: a number, or a list of the same number
-/// (RFC 9110 8.6); `None` for anything else.
-pub(super) fn content_length(value: &[u8]) -> Option<u64> {
-    let number = |digits: &[u8]| digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-    // One number, as nearly every server sends it.
-    if !value.is_empty() && value.len() <= 19 && value.iter().all(u8::is_ascii_digit) {
-        return Some(number(value));
-    }
-    let mut length = None;
-    for item in value.split(|&b| b == b',') {
-        let item = item.trim_ascii();
-        if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let n = number(item);
-        if length.is_some_and(|l| l != n) {
-            return None;
-        }
-        length = Some(n);
-    }
-    length
 }
 
 /// The body's framing, and whether it leaves the connection reusable.

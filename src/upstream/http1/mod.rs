@@ -23,7 +23,6 @@
 mod decode;
 mod encode;
 mod error;
-mod fields;
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -37,11 +36,14 @@ use tokio::io::AsyncWrite;
 
 use super::connect::Transport;
 use crate::body::RequestBody;
+use crate::fields::Fields;
+#[cfg(test)]
+pub(crate) use decode::parse_head;
 pub use decode::Framing;
-use decode::{Parsed, Step};
+pub(crate) use decode::Parsed;
+use decode::Step;
 use encode::BodyPlan;
 pub use error::Http1Error;
-pub use fields::Fields;
 
 /// Bytes read from the socket at a time, at least.
 const READ_SIZE: usize = 8 * 1024;

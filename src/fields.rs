@@ -1,14 +1,16 @@
-//! A server's end-to-end fields as read, outside any `HeaderMap`: names
-//! and values stay spans of the head they came in, written to an
-//! HTTP/1.1 client as they came, and made `http` types only when a map
-//! needs them.
+//! A response's end-to-end fields outside any `HeaderMap`: a server's as
+//! our HTTP/1.1 client read them, names and values spans of the head they
+//! came in, or a memoised plugin response's, written out once and shared.
+//! Written to an HTTP/1.1 client as they are, made `http` types only when
+//! a map needs them.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 #[cfg(test)]
 use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderName};
 
-use super::decode::content_length;
 use crate::header_names::{parsed_value, FieldKind};
 
 /// A response's end-to-end fields in the order read, outside any
@@ -21,17 +23,44 @@ use crate::header_names::{parsed_value, FieldKind};
 /// then: no `HeaderName` or `HeaderValue` is made, shared and dropped for
 /// a field that is only written out, and a run of lines the server wrote
 /// as `name: value` CRLF is copied to the client whole, in the server's
-/// spelling.
-#[derive(Debug, Default)]
+/// spelling. A memoised plugin response's fields are written as such lines
+/// once ([`Fields::shared_from`]); each response made from it clones them
+/// for two reference counts.
+#[derive(Debug, Default, Clone)]
 pub struct Fields {
     /// The bytes every name and value is a span of.
     head: Bytes,
-    list: Vec<Field>,
+    list: List,
+}
+
+/// The fields of one head: read by our client, or shared by every response
+/// made from one (no larger than the `Vec` alone).
+#[derive(Debug, Clone)]
+enum List {
+    Read(Vec<Field>),
+    Shared(Arc<[Field]>),
+}
+
+impl Default for List {
+    fn default() -> List {
+        List::Read(Vec::new())
+    }
+}
+
+impl std::ops::Deref for List {
+    type Target = [Field];
+
+    fn deref(&self) -> &[Field] {
+        match self {
+            List::Read(list) => list,
+            List::Shared(list) => list,
+        }
+    }
 }
 
 /// One field: where its name and value lie in [`Fields`]' head.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Field {
+pub(crate) struct Field {
     name: u32,
     name_len: u16,
     kind: FieldKind,
@@ -45,7 +74,7 @@ impl Field {
     /// The field whose name and value are these slices of `head` (as
     /// httparse returned them), with the name's kind; `None` for a name
     /// longer than a `HeaderName` may be.
-    pub(super) fn within(head: &[u8], name: &[u8], value: &[u8], kind: FieldKind) -> Option<Field> {
+    pub(crate) fn within(head: &[u8], name: &[u8], value: &[u8], kind: FieldKind) -> Option<Field> {
         let base = head.as_ptr() as usize;
         let name_len = u16::try_from(name.len()).ok()?;
         // Both lie within the head, which is at most `MAX_HEAD` (u32).
@@ -73,7 +102,7 @@ impl Field {
         })
     }
 
-    pub(super) fn kind(&self) -> FieldKind {
+    pub(crate) fn kind(&self) -> FieldKind {
         self.kind
     }
 
@@ -97,8 +126,8 @@ impl FromIterator<(HeaderName, http::HeaderValue)> for Fields {
         let mut buf = b"HTTP/1.1 200 OK\r\n".to_vec();
         buf.extend_from_slice(&lines);
         buf.extend_from_slice(b"\r\n");
-        match super::decode::parse_head(&mut BytesMut::from(&buf[..]), false) {
-            Ok(super::decode::Parsed::Head(head)) => head.fields,
+        match crate::upstream::parse_head(&mut BytesMut::from(&buf[..]), false) {
+            Ok(crate::upstream::Parsed::Head(head)) => head.fields,
             other => panic!("not a head: {other:?}"),
         }
     }
@@ -115,8 +144,42 @@ pub struct Written {
 
 impl Fields {
     /// The fields read from `head`.
-    pub(super) fn new(head: Bytes, list: Vec<Field>) -> Fields {
-        Fields { head, list }
+    pub(crate) fn new(head: Bytes, list: Vec<Field>) -> Fields {
+        Fields {
+            head,
+            list: List::Read(list),
+        }
+    }
+
+    /// `headers` as `name: value` CRLF lines, written once for every
+    /// response that clones them (a memoised plugin response's: its
+    /// lines are then copied to an HTTP/1.1 client whole). `None` for a
+    /// name longer than a `Field` holds or lines past 4 GiB.
+    pub fn shared_from(headers: &HeaderMap) -> Option<Fields> {
+        let mut head = Vec::new();
+        let mut spans = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            let name = name.as_str().as_bytes();
+            let name_at = head.len();
+            head.extend_from_slice(name);
+            head.extend_from_slice(b": ");
+            let value_at = head.len();
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+            spans.push((name_at..name_at + name.len(), value_at..value_at + value.len()));
+        }
+        u32::try_from(head.len()).ok()?;
+        let list = spans
+            .into_iter()
+            .map(|(name, value)| {
+                let (name, value) = (&head[name], &head[value]);
+                Field::within(&head, name, value, FieldKind::of(name))
+            })
+            .collect::<Option<Arc<[Field]>>>()?;
+        Some(Fields {
+            head: Bytes::from(head),
+            list: List::Shared(list),
+        })
     }
 
     /// The fields, in the order read: each name and value as sent (for
@@ -145,7 +208,7 @@ impl Fields {
             return written;
         }
         let mut run = 0..0;
-        for field in &self.list {
+        for field in self.list.iter() {
             match field.kind {
                 FieldKind::ContentLength => {
                     if written.length.is_none() {
@@ -184,7 +247,7 @@ impl Fields {
             return;
         }
         let added = std::mem::replace(headers, HeaderMap::with_capacity(self.list.len()));
-        for field in &self.list {
+        for field in self.list.iter() {
             // Every name httparse accepts is a `HeaderName` (a test in
             // `header_names` walks every byte), of a length one may have
             // (`Field::within`): none is skipped.
@@ -193,7 +256,8 @@ impl Fields {
             };
             let start = field.value as usize;
             let value = self.head.slice(start..start + field.value_len as usize);
-            // SAFETY: every span is a value httparse accepted (`parse_head`).
+            // SAFETY: every span is a value httparse accepted (`parse_head`)
+            // or a `HeaderValue`'s bytes (`shared_from`).
             #[allow(unsafe_code)]
             let value = unsafe { parsed_value(value) };
             headers.append(name, value);
@@ -211,10 +275,33 @@ impl Fields {
     }
 }
 
+/// A `Content-Length` value: a number, or a list of the same number
+/// (RFC 9110 8.6); `None` for anything else.
+pub fn content_length(value: &[u8]) -> Option<u64> {
+    let number = |digits: &[u8]| digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    // One number, as nearly every server sends it.
+    if !value.is_empty() && value.len() <= 19 && value.iter().all(u8::is_ascii_digit) {
+        return Some(number(value));
+    }
+    let mut length = None;
+    for item in value.split(|&b| b == b',') {
+        let item = item.trim_ascii();
+        if item.is_empty() || item.len() > 19 || !item.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = number(item);
+        if length.is_some_and(|l| l != n) {
+            return None;
+        }
+        length = Some(n);
+    }
+    length
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::http1::decode::{parse_head, Parsed};
+    use crate::upstream::{parse_head, Parsed};
 
     fn fields_of(lines: &[u8]) -> Fields {
         let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
@@ -258,6 +345,41 @@ mod tests {
         assert!(seen(&fields_of(b"dAtE: x\r\n")).date);
         let first = fields_of(b"X-A: 1\r\ncontent-length: 7, 7\r\n");
         assert_eq!(seen(&first).length, Some(7), "a list of the same number");
+    }
+
+    /// A map's fields written once as lines: each in canonical form (an
+    /// empty value too), read for framing as a server's are, and the same
+    /// map again when a map needs them; a clone shares the lines.
+    #[test]
+    fn shared_lines_are_the_maps() {
+        let mut map = HeaderMap::new();
+        for (name, value) in [
+            ("location", "https://a/b?c"),
+            ("x-empty", ""),
+            ("x-twice", "1"),
+            ("content-length", "5"),
+            ("x-twice", "2"),
+            ("date", "Mon, 07 Dec 2026 18:00:00 GMT"),
+        ] {
+            map.append(HeaderName::from_static(name), http::HeaderValue::from_static(value));
+        }
+        let fields = Fields::shared_from(&map).unwrap();
+        let lines = "location: https://a/b?c\r\nx-empty: \r\nx-twice: 1\r\nx-twice: 2\r\ncontent-length: 5\r\ndate: Mon, 07 Dec 2026 18:00:00 GMT\r\n";
+        assert_eq!(written(&fields, false), lines, "in the map's order");
+        assert_eq!(written(&fields, true), lines.replace("content-length: 5\r\n", ""));
+        assert_eq!(seen(&fields).length, Some(5));
+        assert!(seen(&fields).date);
+        let clone = fields.clone();
+        assert!(matches!((&fields.list, &clone.list), (List::Shared(a), List::Shared(b)) if Arc::ptr_eq(a, b)));
+        let mut added = HeaderMap::new();
+        added.insert("x-added", http::HeaderValue::from_static("1"));
+        clone.into_map(&mut added);
+        let mut expected = map.clone();
+        expected.insert("x-added", http::HeaderValue::from_static("1"));
+        assert_eq!(added, expected);
+        let order: Vec<&str> = added.keys().map(HeaderName::as_str).collect();
+        assert_eq!(order[0], "location", "the lines come ahead of what was added");
+        assert!(Fields::shared_from(&HeaderMap::new()).unwrap().list.is_empty());
     }
 
     /// What goes out of the list equals what a map made from it holds,
