@@ -99,11 +99,23 @@ pub fn check_head(head: &Parts) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The bytes of a reg-name or IPv4 host as `is_plain_authority` takes
+/// them: a table, one load a byte.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_');
+        b += 1;
+    }
+    table
+};
+
 /// `host[:port]` with a reg-name, IPv4 or bracketed IPv6 host and a port
 /// of at most five digits (RFC 3986 allows it empty). A byte scan: this
 /// runs for every request.
 fn is_plain_authority(text: &str) -> bool {
-    let name_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
     let v6_ok = |b: u8| b.is_ascii_hexdigit() || matches!(b, b':' | b'.');
     let port_ok = |p: &str| p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
     match text.strip_prefix('[') {
@@ -123,7 +135,10 @@ fn is_plain_authority(text: &str) -> bool {
         // One pass: name bytes up to a colon, then only digits.
         None => {
             let bytes = text.as_bytes();
-            let host = bytes.iter().position(|&b| !name_ok(b)).unwrap_or(bytes.len());
+            let host = bytes
+                .iter()
+                .position(|&b| !NAME_BYTES[usize::from(b)])
+                .unwrap_or(bytes.len());
             match bytes.get(host) {
                 _ if host == 0 => false,
                 None => true,

@@ -75,6 +75,9 @@ fn already_normal(path: &str, settings: &PathNormalization) -> bool {
         return false;
     }
     let mut after_slash = false;
+    // The current segment's length, and whether it is dots only: "." and
+    // ".." are found in the same pass.
+    let (mut segment, mut dots) = (0usize, true);
     for &byte in bytes {
         match byte {
             b'%' => return false,
@@ -83,8 +86,17 @@ fn already_normal(path: &str, settings: &PathNormalization) -> bool {
             _ => {}
         }
         after_slash = byte == b'/';
+        if after_slash {
+            if dots && (1..=2).contains(&segment) {
+                return false;
+            }
+            (segment, dots) = (0, true);
+        } else {
+            segment += 1;
+            dots &= byte == b'.';
+        }
     }
-    !path.split('/').any(|segment| segment == "." || segment == "..")
+    !(dots && (1..=2).contains(&segment))
 }
 
 fn is_unreserved(byte: u8) -> bool {
