@@ -13,7 +13,7 @@ use tracing::field::display;
 
 use super::{
     admit, ask, decide, fail, grpc, in_flight, read_ahead, response_hooks, upgrade, warn_overloaded, BalancedBackend,
-    Decided, Generation, ListenerRoute, Origin, Proxy, ProxyBody, ProxyError, RequestId, Trace,
+    Decided, Generation, ListenerRoute, Origin, Present, Proxy, ProxyBody, ProxyError, RequestId, Trace,
 };
 use crate::body::ClientBody;
 use crate::plugin::{ChainOutcome, ConnectionInfo, HeaderOp, RequestView, Verdict};
@@ -86,13 +86,18 @@ impl Proxy {
             return Begun::Answered(fail(ProxyError::Overloaded, id, trace, &[]));
         };
         let (mut head, body) = request.into_parts();
-        if let Some(call) = grpc::call(&head.headers) {
+        // One pass over the fields: those absent are not looked up.
+        let present = Present::of(&head.headers);
+        if let Some(call) = present.content_type.then(|| grpc::call(&head.headers)).flatten() {
             trace.grpc = true;
             head.extensions.insert(call);
         }
-        let client_upgrade = upgrade::note(&mut head);
+        let client_upgrade = match present.upgrade || head.method == http::Method::CONNECT {
+            true => upgrade::note(&mut head),
+            false => None,
+        };
         let mut view = RequestView { head, conn };
-        if let Err(error) = admit(&mut view, route) {
+        if let Err(error) = admit(&mut view, route, &present) {
             let response = fail(error, id, trace, &[]);
             return Begun::Answered(with_response_hooks(
                 route,

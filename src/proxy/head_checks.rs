@@ -17,7 +17,7 @@
 //!   8441, a `:protocol` such as `websocket`) is an upgrade, not a tunnel.
 
 use http::request::Parts;
-use http::{header, Method, StatusCode, Version};
+use http::{header, HeaderMap, Method, StatusCode, Version};
 
 /// Why a request head is refused, and with which status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +32,52 @@ fn refuse(status: StatusCode, reason: &'static str) -> Result<(), Refusal> {
     Err(Refusal { status, reason })
 }
 
+/// The fields admission looks at, found present or not in one pass over
+/// a request's map: most requests carry a `Host` and none of the rest, and
+/// a field known absent is not looked up (a hash and a probe each).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Present {
+    /// `Host` values, up to 2.
+    pub hosts: u8,
+    /// A `Transfer-Encoding`.
+    pub transfer_encoding: bool,
+    /// A `Content-Length`.
+    pub content_length: bool,
+    /// A `Content-Type`.
+    pub content_type: bool,
+    /// An `Upgrade`.
+    pub upgrade: bool,
+}
+
+impl Present {
+    /// What `headers` hold.
+    pub fn of(headers: &HeaderMap) -> Present {
+        let mut present = Present::default();
+        for (name, _) in headers {
+            if *name == header::HOST {
+                present.hosts = present.hosts.saturating_add(1).min(2);
+            } else if *name == header::CONTENT_LENGTH {
+                present.content_length = true;
+            } else if *name == header::CONTENT_TYPE {
+                present.content_type = true;
+            } else if *name == header::TRANSFER_ENCODING {
+                present.transfer_encoding = true;
+            } else if *name == header::UPGRADE {
+                present.upgrade = true;
+            }
+        }
+        present
+    }
+}
+
 /// Refuses `CONNECT` and a head whose authority is missing, repeated,
 /// mismatched or not a plain `host[:port]`.
 pub fn check_head(head: &Parts) -> Result<(), Refusal> {
+    check_present(head, &Present::of(&head.headers))
+}
+
+/// [`check_head`] on a head whose fields were found with `present`.
+pub fn check_present(head: &Parts, present: &Present) -> Result<(), Refusal> {
     if head.method == Method::CONNECT {
         if head.extensions.get::<hyper::ext::Protocol>().is_none() {
             return refuse(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");
@@ -49,13 +92,16 @@ pub fn check_head(head: &Parts) -> Result<(), Refusal> {
     // hyper refuses a last coding other than chunked; chunked applied twice
     // ("chunked, chunked", or two such lines) is framing two parsers may
     // read differently (RFC 9112 6.1).
-    let chunked = head
-        .headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .filter(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-        .count();
+    let chunked = match present.transfer_encoding {
+        false => 0,
+        true => head
+            .headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .filter(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+            .count(),
+    };
     if chunked > 1 {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -63,11 +109,11 @@ pub fn check_head(head: &Parts) -> Result<(), Refusal> {
         );
     }
 
-    let mut hosts = head.headers.get_all(header::HOST).iter();
-    let host = hosts.next();
-    if hosts.next().is_some() {
-        return refuse(StatusCode::BAD_REQUEST, "more than one Host header");
-    }
+    let host = match present.hosts {
+        0 => None,
+        1 => head.headers.get(header::HOST),
+        _ => return refuse(StatusCode::BAD_REQUEST, "more than one Host header"),
+    };
     let uri_authority = head.uri.authority();
     if host.is_none() && uri_authority.is_none() && head.version == Version::HTTP_11 {
         return refuse(StatusCode::BAD_REQUEST, "HTTP/1.1 request without Host");
@@ -158,6 +204,40 @@ mod tests {
 
     fn head(build: http::request::Builder) -> Parts {
         build.body(()).unwrap().into_parts().0
+    }
+
+    /// The pass finds what a lookup by name would, in any case and with
+    /// repeated values: admission skips only the fields truly absent.
+    #[test]
+    fn present_is_what_lookups_find() {
+        let heads = [
+            vec![],
+            vec![("Host", "a")],
+            vec![("host", "a"), ("HOST", "b"), ("host", "c")],
+            vec![("Transfer-Encoding", "chunked"), ("x-a", "1")],
+            vec![("content-length", "5"), ("Content-Type", "application/grpc")],
+            vec![("Upgrade", "websocket"), ("Connection", "upgrade"), ("Host", "a")],
+            vec![
+                ("x-host", "a"),
+                ("content-lengthx", "1"),
+                ("upgrade-insecure-requests", "1"),
+            ],
+        ];
+        for fields in heads {
+            let mut request = http::Request::get("/");
+            for (name, value) in &fields {
+                request = request.header(*name, *value);
+            }
+            let parts = head(request);
+            let present = Present::of(&parts.headers);
+            let has = |name| parts.headers.contains_key(name);
+            let hosts = parts.headers.get_all(header::HOST).iter().count().min(2);
+            assert_eq!(usize::from(present.hosts), hosts, "{fields:?}");
+            assert_eq!(present.transfer_encoding, has(header::TRANSFER_ENCODING), "{fields:?}");
+            assert_eq!(present.content_length, has(header::CONTENT_LENGTH), "{fields:?}");
+            assert_eq!(present.content_type, has(header::CONTENT_TYPE), "{fields:?}");
+            assert_eq!(present.upgrade, has(header::UPGRADE), "{fields:?}");
+        }
     }
 
     #[test]

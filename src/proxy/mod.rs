@@ -44,7 +44,7 @@ use tracing::Instrument;
 
 pub use error::{error_response, Blame, ProxyError, REQUEST_ID};
 pub use generation::{BalancedBackend, Generation, ListenerRoute, MissingBalancer};
-pub use head_checks::{check_head, Refusal};
+pub use head_checks::{check_head, check_present, Present, Refusal};
 pub use headers::{append_forwarded_for, apply_edits, strip_hop_by_hop};
 pub use request_id::RequestId;
 pub use response_body::{fields_into_map, ProxyBody};
@@ -357,9 +357,9 @@ fn fail(error: ProxyError, id: RequestId, trace: &mut Trace<'_>, edits: &[Header
 /// ways, a path that cannot be normalised, or a declared body over the
 /// listener's limit. A path that normalising changes is replaced here, so
 /// plugins and the server see the same one.
-fn admit(view: &mut RequestView, route: &ListenerRoute) -> Result<(), ProxyError> {
+fn admit(view: &mut RequestView, route: &ListenerRoute, present: &Present) -> Result<(), ProxyError> {
     let limits = &route.limits;
-    check_head(&view.head).map_err(|r| ProxyError::BadRequest {
+    check_present(&view.head, present).map_err(|r| ProxyError::BadRequest {
         status: r.status,
         reason: r.reason,
     })?;
@@ -373,12 +373,15 @@ fn admit(view: &mut RequestView, route: &ListenerRoute) -> Result<(), ProxyError
             })
         }
     }
-    let declared = view
-        .head
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = match present.content_length {
+        false => None,
+        true => view
+            .head
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok()),
+    };
     match (limits.max_body, declared) {
         (Some(limit), Some(length)) if length > limit => Err(ProxyError::BodyTooLarge { limit }),
         _ => Ok(()),
