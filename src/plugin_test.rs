@@ -351,8 +351,8 @@ fn request_hook(plugin: &Arc<PluginVersion>, case: &Case, view: &mut RequestView
         chain.resume(view, &mut outcome, Ok(reply_of(reply)));
     }
     out.asks = outcome.asks;
-    out.request_edits = outcome.request_edits;
-    out.response_edits = outcome.response_edits;
+    out.request_edits = outcome.request_edits.to_vec();
+    out.response_edits = outcome.response_edits.to_vec();
     let (action, route, status, body) = match outcome.verdict {
         Verdict::Default => ("continue", None, None, Vec::new()),
         Verdict::Route(backend) => ("route", Some(backend), None, Vec::new()),

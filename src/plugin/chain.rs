@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use super::decision::{
-    Action, Ask, AskFailure, AskReply, Decision, DirectResponse, HeaderOp, OverLimit, ReadyResponse,
+    Action, Ask, AskFailure, AskReply, Decision, DirectResponse, EditList, OverLimit, ReadyResponse,
 };
 use super::error::CallFailure;
 use super::policy::{after_failure, AfterFailure};
@@ -50,9 +50,9 @@ pub struct ChainOutcome {
     /// Where the request goes.
     pub verdict: Verdict,
     /// Edits for the request sent upstream, in order.
-    pub request_edits: Vec<HeaderOp>,
+    pub request_edits: EditList,
     /// Edits for the response sent to the client, in order.
-    pub response_edits: Vec<HeaderOp>,
+    pub response_edits: EditList,
     /// The plugin that ended the chain (routed, responded, failed closed
     /// or asks).
     pub decided_by: Option<Arc<PluginVersion>>,
@@ -97,8 +97,8 @@ impl RequestChain {
     pub fn run(&self, view: &mut RequestView) -> ChainOutcome {
         let mut outcome = ChainOutcome {
             verdict: Verdict::Default,
-            request_edits: Vec::new(),
-            response_edits: Vec::new(),
+            request_edits: EditList::new(),
+            response_edits: EditList::new(),
             decided_by: None,
             position: 0,
             asks: 0,
@@ -202,8 +202,8 @@ impl RequestChain {
                 }
             },
         };
-        append(&mut outcome.request_edits, decision.request_headers);
-        append(&mut outcome.response_edits, decision.response_headers);
+        outcome.request_edits.append(decision.request_headers);
+        outcome.response_edits.append(decision.response_headers);
         outcome.verdict = match decision.action {
             Action::Continue => return true,
             Action::Route(backend) => Verdict::Route(backend),
@@ -217,32 +217,42 @@ impl RequestChain {
     }
 }
 
-/// Adds a decision's edits after those of the plugins before it: the
-/// decision's list itself when there are none yet (the common case), not a
-/// copy of it into a new one.
-fn append(edits: &mut Vec<HeaderOp>, more: Vec<HeaderOp>) {
-    if edits.is_empty() {
-        *edits = more;
-    } else {
-        edits.extend(more);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::HeaderOp;
 
     fn remove(name: &str) -> HeaderOp {
         HeaderOp::Remove(name.to_string())
     }
 
-    /// A later plugin's edits come after an earlier one's, which stay.
+    /// A later plugin's edits come after an earlier one's, which stay,
+    /// whether each list is a plugin's own or a memoised (shared) one.
     #[test]
     fn edits_accumulate_in_chain_order() {
-        let mut edits = Vec::new();
-        append(&mut edits, vec![remove("a"), remove("b")]);
-        append(&mut edits, Vec::new());
-        append(&mut edits, vec![remove("c")]);
-        assert_eq!(edits, [remove("a"), remove("b"), remove("c")]);
+        let shared = |ops: Vec<HeaderOp>| EditList::from(ops).shared();
+        for (first, second) in [
+            (
+                EditList::from(vec![remove("a"), remove("b")]),
+                EditList::from(vec![remove("c")]),
+            ),
+            (
+                shared(vec![remove("a"), remove("b")]),
+                EditList::from(vec![remove("c")]),
+            ),
+            (
+                EditList::from(vec![remove("a"), remove("b")]),
+                shared(vec![remove("c")]),
+            ),
+            (shared(vec![remove("a"), remove("b")]), shared(vec![remove("c")])),
+        ] {
+            let mut edits = EditList::new();
+            edits.append(first.clone());
+            edits.append(EditList::new());
+            edits.append(shared(Vec::new()));
+            edits.append(second.clone());
+            assert_eq!(edits, [remove("a"), remove("b"), remove("c")], "{first:?} {second:?}");
+            assert_eq!(first, [remove("a"), remove("b")], "the first list is left as it was");
+        }
     }
 }

@@ -89,8 +89,8 @@ impl From<request_hook::Decision> for Decision {
         };
         Decision {
             action,
-            request_headers: edits(decision.request_headers),
-            response_headers: edits(decision.response_headers),
+            request_headers: edits(decision.request_headers).into(),
+            response_headers: edits(decision.response_headers).into(),
         }
     }
 }

@@ -286,20 +286,111 @@ pub struct ResponseDecision {
     pub headers: Vec<HeaderOp>,
 }
 
+/// Header edits, in order: a plugin's own list, one shared by every
+/// request a memoised decision answers (cloned for a reference count, not
+/// copied op by op), or several plugins' lists made one.
+#[derive(Debug, Clone)]
+pub struct EditList(Edits);
+
+#[derive(Debug, Clone)]
+enum Edits {
+    Owned(Vec<HeaderOp>),
+    Shared(Arc<[HeaderOp]>),
+}
+
+impl EditList {
+    /// No edits.
+    pub const fn new() -> EditList {
+        EditList(Edits::Owned(Vec::new()))
+    }
+
+    /// The same edits, shared by every clone from now on.
+    pub fn shared(self) -> EditList {
+        match self.0 {
+            Edits::Owned(ops) => EditList(Edits::Shared(ops.into())),
+            shared => EditList(shared),
+        }
+    }
+
+    /// Adds `more` after these: `more` itself when there are none yet
+    /// (the common case: one plugin edits), not a copy of it.
+    pub fn append(&mut self, more: EditList) {
+        if more.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = more;
+            return;
+        }
+        match (&mut self.0, more.0) {
+            (Edits::Owned(ops), Edits::Owned(more)) => ops.extend(more),
+            (Edits::Owned(ops), Edits::Shared(more)) => ops.extend_from_slice(&more),
+            (Edits::Shared(ops), more) => {
+                let mut joined = ops.to_vec();
+                joined.extend_from_slice(&EditList(more));
+                self.0 = Edits::Owned(joined);
+            }
+        }
+    }
+}
+
+impl Default for EditList {
+    fn default() -> EditList {
+        EditList::new()
+    }
+}
+
+impl std::ops::Deref for EditList {
+    type Target = [HeaderOp];
+
+    fn deref(&self) -> &[HeaderOp] {
+        match &self.0 {
+            Edits::Owned(ops) => ops,
+            Edits::Shared(ops) => ops,
+        }
+    }
+}
+
+impl From<Vec<HeaderOp>> for EditList {
+    fn from(ops: Vec<HeaderOp>) -> EditList {
+        EditList(Edits::Owned(ops))
+    }
+}
+
+impl FromIterator<HeaderOp> for EditList {
+    fn from_iter<I: IntoIterator<Item = HeaderOp>>(ops: I) -> EditList {
+        EditList(Edits::Owned(ops.into_iter().collect()))
+    }
+}
+
+impl PartialEq for EditList {
+    fn eq(&self, other: &EditList) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for EditList {}
+
+impl<const N: usize> PartialEq<[HeaderOp; N]> for EditList {
+    fn eq(&self, other: &[HeaderOp; N]) -> bool {
+        **self == other[..]
+    }
+}
+
 /// A request hook's answer: its action and its header edits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// Continue, route or respond.
     pub action: Action,
     /// Edits of the request sent to the server.
-    pub request_headers: Vec<HeaderOp>,
+    pub request_headers: EditList,
     /// Edits of the response sent to the client.
-    pub response_headers: Vec<HeaderOp>,
+    pub response_headers: EditList,
 }
 
 impl Decision {
     /// The same decision with what is valid HTTP in it checked once: its
-    /// edits, and its response made ready to send.
+    /// edits (shared from now on), and its response made ready to send.
     pub fn checked(&self) -> Decision {
         let action = match &self.action {
             Action::Respond(response) => match response.ready() {
@@ -308,7 +399,14 @@ impl Decision {
             },
             other => other.clone(),
         };
-        let checked = |ops: &[HeaderOp]| ops.iter().cloned().map(HeaderOp::checked).collect();
+        // Shared: each request the memo answers clones them for a count.
+        let checked = |ops: &[HeaderOp]| {
+            ops.iter()
+                .cloned()
+                .map(HeaderOp::checked)
+                .collect::<EditList>()
+                .shared()
+        };
         Decision {
             action,
             request_headers: checked(&self.request_headers),

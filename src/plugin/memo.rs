@@ -264,7 +264,7 @@ impl Memo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::decision::{CheckedOp, DirectResponse, Header, HeaderOp};
+    use crate::plugin::decision::{CheckedOp, DirectResponse, EditList, Header, HeaderOp};
     use crate::plugin::request_view::ConnectionInfo;
     use crate::plugin::Scheme;
     use std::sync::Arc;
@@ -308,8 +308,9 @@ mod tests {
             request_headers: vec![HeaderOp::Set(Header {
                 name: "x-forwarded-proto".into(),
                 value: value.as_bytes().to_vec(),
-            })],
-            response_headers: Vec::new(),
+            })]
+            .into(),
+            response_headers: EditList::new(),
         }
     }
 
@@ -399,8 +400,8 @@ mod tests {
                 timeout_ms: 0,
                 context: String::new(),
             }),
-            request_headers: Vec::new(),
-            response_headers: Vec::new(),
+            request_headers: EditList::new(),
+            response_headers: EditList::new(),
         };
         memo.put(memo.key_of(&view(Scheme::Http, "/ask", &[])), &ask);
         assert_eq!(memo.get(&memo.key_of(&view(Scheme::Http, "/ask", &[]))), None);
@@ -431,8 +432,9 @@ mod tests {
             request_headers: vec![
                 HeaderOp::Set(header("x-a", b"1")),
                 HeaderOp::Append(header("x-b", b"a\0b")),
-            ],
-            response_headers: vec![HeaderOp::Remove("server".into()), HeaderOp::Remove("bad name".into())],
+            ]
+            .into(),
+            response_headers: vec![HeaderOp::Remove("server".into()), HeaderOp::Remove("bad name".into())].into(),
         };
         let key = |path: &str| memo.key_of(&view(Scheme::Http, path, &[]));
         memo.put(key("/good"), &respond(302, "content-type"));
@@ -462,6 +464,12 @@ mod tests {
         assert!(
             ready.lines.is_none(),
             "a hop-by-hop field is stripped per response, from the map"
+        );
+        let again = memo.get(&key("/good")).map(|d| d.request_headers);
+        assert_eq!(
+            again.as_deref().map(<[HeaderOp]>::as_ptr),
+            Some(good.request_headers.as_ptr()),
+            "each hit shares the kept edits, not a copy"
         );
         assert!(matches!(good.request_headers[0], HeaderOp::Checked(CheckedOp::Set(..))));
         assert!(

@@ -68,8 +68,8 @@ pub use balancer::{Balancer, Pick};
 pub use candidates::{CandidateServer, CandidateView};
 pub use chain::{ChainOutcome, RequestChain, Verdict};
 pub use decision::{
-    Action, Ask, AskFailure, AskReply, BodyInterest, CheckedOp, Choice, Decision, DirectResponse, Header, HeaderOp,
-    Interest, OverLimit, ReadyResponse, ResponseDecision, ResponseInterest, Scheme,
+    Action, Ask, AskFailure, AskReply, BodyInterest, CheckedOp, Choice, Decision, DirectResponse, EditList, Header,
+    HeaderOp, Interest, OverLimit, ReadyResponse, ResponseDecision, ResponseInterest, Scheme,
 };
 pub use disk_cache::{CacheError, DiskCache};
 pub use engine::PluginEngine;

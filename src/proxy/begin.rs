@@ -16,7 +16,7 @@ use super::{
     Decided, Generation, ListenerRoute, Origin, Present, Proxy, ProxyBody, ProxyError, RequestId, Trace,
 };
 use crate::body::ClientBody;
-use crate::plugin::{ChainOutcome, ConnectionInfo, HeaderOp, RequestView, Verdict};
+use crate::plugin::{ChainOutcome, ConnectionInfo, EditList, RequestView, Verdict};
 
 /// What phases 1 and 2 made of a request without waiting.
 #[allow(clippy::large_enum_variant)] // Made once per request, moved at once.
@@ -52,9 +52,9 @@ enum Next<'g> {
 /// The header edits the chain asked for.
 pub(super) struct Edits {
     /// For the request sent to the server.
-    pub(super) request: Vec<HeaderOp>,
+    pub(super) request: EditList,
     /// For the response the client gets.
-    pub(super) response: Vec<HeaderOp>,
+    pub(super) response: EditList,
 }
 
 /// What a chain's outcome says next.
