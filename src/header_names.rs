@@ -81,9 +81,10 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    /// The kind of the field named `name` (the name's bytes as sent).
+    /// The kind of the field named `name` (the name's bytes as sent: a
+    /// token, as httparse and `HeaderName` take them).
     pub fn of(name: &[u8]) -> FieldKind {
-        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        let is = |known: &[u8]| is_named(name, known);
         // By length first: most names are settled without a comparison.
         match name.len() {
             2 if is(b"te") => FieldKind::HopByHop,
@@ -107,6 +108,37 @@ impl FieldKind {
             FieldKind::TransferEncoding | FieldKind::Connection | FieldKind::HopByHop
         )
     }
+}
+
+/// Whether `name`, a token of `lower`'s length, is `lower` (lowercase
+/// letters and `-`) in any case: each byte ORed with 0x20, eight at a
+/// time. Exact for tokens: a letter ORed with 0x20 is only ever its own
+/// lower case, and the one other byte that becomes `-` is CR, never in a
+/// token.
+fn is_named(name: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let word = |bytes: &[u8], at: usize| {
+        bytes
+            .get(at..)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .map(|w| u64::from_le_bytes(*w))
+    };
+    let len = lower.len();
+    if name.len() != len {
+        return false;
+    }
+    if len < 8 {
+        return name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b);
+    }
+    let mut at = 0;
+    while at + 8 < len {
+        if word(name, at).map(|w| w | CASE) != word(lower, at) {
+            return false;
+        }
+        at += 8;
+    }
+    // The last eight bytes, overlapping what was compared.
+    word(name, len - 8).map(|w| w | CASE) == word(lower, len - 8)
 }
 
 /// Whether a `Connection` value names a header to remove beside the
@@ -243,6 +275,48 @@ mod tests {
                     header == http::header::TRANSFER_ENCODING,
                     "{spelled}"
                 );
+            }
+        }
+    }
+
+    /// Each known name with any one byte replaced by any token byte (what
+    /// httparse lets into a name): the kind still agrees with the lookups,
+    /// so the case-blind word compare takes no other byte for a letter or
+    /// `-`.
+    #[test]
+    fn kinds_agree_for_every_one_byte_change() {
+        let token: Vec<u8> = (0u8..=127)
+            .filter(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+            .collect();
+        let known = [
+            "te",
+            "date",
+            "trailer",
+            "upgrade",
+            "connection",
+            "keep-alive",
+            "content-length",
+            "proxy-connection",
+            "transfer-encoding",
+            "proxy-authenticate",
+            "proxy-authorization",
+        ];
+        for name in known {
+            for at in 0..name.len() {
+                for &byte in &token {
+                    let mut spelled = name.as_bytes().to_vec();
+                    spelled[at] = byte;
+                    let header = HeaderName::from_bytes(&spelled).unwrap();
+                    let kind = FieldKind::of(&spelled);
+                    let shown = String::from_utf8_lossy(&spelled);
+                    assert_eq!(kind.is_hop_by_hop(), is_hop_by_hop(&header), "{shown}");
+                    assert_eq!(
+                        kind == FieldKind::ContentLength,
+                        header == http::header::CONTENT_LENGTH,
+                        "{shown}"
+                    );
+                    assert_eq!(kind == FieldKind::Date, header == http::header::DATE, "{shown}");
+                }
             }
         }
     }

@@ -304,11 +304,12 @@ impl EditList {
         EditList(Edits::Owned(Vec::new()))
     }
 
-    /// The same edits, shared by every clone from now on.
+    /// The same edits, shared by every clone from now on (none stay an
+    /// empty `Vec`: cloned and dropped for nothing, no count to touch).
     pub fn shared(self) -> EditList {
         match self.0 {
-            Edits::Owned(ops) => EditList(Edits::Shared(ops.into())),
-            shared => EditList(shared),
+            Edits::Owned(ops) if !ops.is_empty() => EditList(Edits::Shared(ops.into())),
+            edits => EditList(edits),
         }
     }
 
