@@ -72,8 +72,8 @@ pub(crate) struct Field {
 
 impl Field {
     /// The field whose name and value are these slices of `head` (as
-    /// httparse returned them), with the name's kind; `None` for a name
-    /// longer than a `HeaderName` may be.
+    /// httparse returned them, or as `shared_from` wrote them), with the
+    /// name's kind; `None` for a name longer than a `HeaderName` may be.
     pub(crate) fn within(head: &[u8], name: &[u8], value: &[u8], kind: FieldKind) -> Option<Field> {
         let base = head.as_ptr() as usize;
         let name_len = u16::try_from(name.len()).ok()?;
@@ -198,8 +198,9 @@ impl Fields {
     }
 
     /// Writes them as HTTP/1.1 field lines, without `Content-Length` when
-    /// `skip_length`. Consecutive lines the server wrote as written here
-    /// are copied as one run. Says what the writer needs of them, read on
+    /// `skip_length`. Consecutive lines already written as written here (a
+    /// server's in that form, a memoised response's all) are copied as one
+    /// run. Says what the writer needs of them, read on
     /// the way (nothing is kept beside the list: every byte of `Fields` is
     /// moved with a response several times).
     pub fn write_lines(&self, out: &mut Vec<u8>, skip_length: bool) -> Written {

@@ -174,7 +174,7 @@ fn is_connection_option(token: &[u8]) -> bool {
 ///
 /// # Safety
 /// `value` must be a field value httparse returned from a parse that
-/// succeeded (or the same bytes).
+/// succeeded (or the same bytes), or a `HeaderValue`'s bytes.
 #[allow(unsafe_code)]
 pub unsafe fn parsed_value(value: Bytes) -> HeaderValue {
     // SAFETY: the caller's bytes passed httparse's value check, which
@@ -318,6 +318,31 @@ mod tests {
                     assert_eq!(kind == FieldKind::Date, header == http::header::DATE, "{shown}");
                 }
             }
+        }
+    }
+
+    /// Names shorter than a word, of one word, of a word and a part, of
+    /// two: every byte is compared, whatever its place.
+    #[test]
+    fn a_name_is_compared_to_its_last_byte() {
+        for lower in [
+            "upgrade",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+        ] {
+            assert!(is_named(lower.as_bytes(), lower.as_bytes()), "{lower}");
+            assert!(
+                is_named(lower.to_ascii_uppercase().as_bytes(), lower.as_bytes()),
+                "{lower}"
+            );
+            for at in 0..lower.len() {
+                let mut other = lower.as_bytes().to_vec();
+                other[at] = b'x' ^ (other[at] & 1);
+                assert!(!is_named(&other, lower.as_bytes()), "{lower} at {at}");
+            }
+            assert!(!is_named(&lower.as_bytes()[1..], lower.as_bytes()), "a shorter name");
         }
     }
 

@@ -114,11 +114,18 @@ impl DirectResponse {
             headers.append(name, value);
         }
         // Without a hop-by-hop field (which each response strips) they
-        // can go out as written here, the same for every response.
+        // can go out as written here, the same for every response; and
+        // only with a plain `Content-Length`, which the lines and the
+        // map's writer read alike (the map's takes one number, the lines
+        // a list of the same number too).
         let hop_by_hop = headers
             .keys()
             .any(|name| FieldKind::of(name.as_str().as_bytes()).is_hop_by_hop());
-        let lines = match hop_by_hop {
+        let plain_length = headers
+            .get_all(http::header::CONTENT_LENGTH)
+            .iter()
+            .all(|v| (1..=19).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_digit));
+        let lines = match hop_by_hop || !plain_length {
             true => None,
             false => Fields::shared_from(&headers),
         };

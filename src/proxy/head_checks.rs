@@ -36,22 +36,22 @@ fn refuse(status: StatusCode, reason: &'static str) -> Result<(), Refusal> {
 /// a request's map: most requests carry a `Host` and none of the rest, and
 /// a field known absent is not looked up (a hash and a probe each).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Present {
+pub(crate) struct Present {
     /// `Host` values, up to 2.
-    pub hosts: u8,
+    pub(crate) hosts: u8,
     /// A `Transfer-Encoding`.
-    pub transfer_encoding: bool,
+    pub(crate) transfer_encoding: bool,
     /// A `Content-Length`.
-    pub content_length: bool,
+    pub(crate) content_length: bool,
     /// A `Content-Type`.
-    pub content_type: bool,
+    pub(crate) content_type: bool,
     /// An `Upgrade`.
-    pub upgrade: bool,
+    pub(crate) upgrade: bool,
 }
 
 impl Present {
     /// What `headers` hold.
-    pub fn of(headers: &HeaderMap) -> Present {
+    pub(crate) fn of(headers: &HeaderMap) -> Present {
         let mut present = Present::default();
         for (name, _) in headers {
             if *name == header::HOST {
@@ -76,8 +76,9 @@ pub fn check_head(head: &Parts) -> Result<(), Refusal> {
     check_present(head, &Present::of(&head.headers))
 }
 
-/// [`check_head`] on a head whose fields were found with `present`.
-pub fn check_present(head: &Parts, present: &Present) -> Result<(), Refusal> {
+/// [`check_head`] on a head whose fields were found with `present`
+/// (`Present::of` its map as it is: a stale one lets a second `Host` by).
+pub(crate) fn check_present(head: &Parts, present: &Present) -> Result<(), Refusal> {
     if head.method == Method::CONNECT {
         if head.extensions.get::<hyper::ext::Protocol>().is_none() {
             return refuse(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported");

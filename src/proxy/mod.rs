@@ -44,7 +44,8 @@ use tracing::Instrument;
 
 pub use error::{error_response, Blame, ProxyError, REQUEST_ID};
 pub use generation::{BalancedBackend, Generation, ListenerRoute, MissingBalancer};
-pub use head_checks::{check_head, check_present, Present, Refusal};
+pub use head_checks::{check_head, Refusal};
+use head_checks::{check_present, Present};
 pub use headers::{append_forwarded_for, apply_edits, strip_hop_by_hop};
 pub use request_id::RequestId;
 pub use response_body::{fields_into_map, ProxyBody};
@@ -558,5 +559,81 @@ fn with_edits(mut response: Response<ProxyBody>, edits: &[HeaderOp]) -> Response
 fn log_bad_edits(bad: Vec<headers::BadHeaderEdit>) {
     for edit in bad {
         tracing::warn!(%edit, "header edit skipped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Header;
+    use bytes::Bytes;
+    use http_body_util::BodyExt;
+
+    fn header(name: &str, value: &str) -> Header {
+        Header {
+            name: name.into(),
+            value: value.as_bytes().to_vec(),
+        }
+    }
+
+    /// What a client gets of a response: its status, its fields in order
+    /// (as the map holds them once what was kept outside is moved in) and
+    /// its body.
+    async fn seen(mut response: Response<ProxyBody>) -> (StatusCode, Vec<(String, String)>, Bytes) {
+        fields_into_map(&mut response);
+        let fields = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        (parts.status, fields, body)
+    }
+
+    /// A memoised response (its lines shared) is the plugin's own, with
+    /// the chain's response edits applied the same way: a field set, one
+    /// removed, one added.
+    #[tokio::test]
+    async fn a_memoised_response_is_the_plugins_own_with_the_same_edits() {
+        let plugin = DirectResponse {
+            status: 302,
+            headers: vec![
+                header("location", "https://a/b"),
+                header("content-type", "text/plain"),
+                header("x-a", "1"),
+                header("x-a", "2"),
+            ],
+            body: b"moved".to_vec(),
+        };
+        let edits = [
+            HeaderOp::Set(header("content-type", "text/html")),
+            HeaderOp::Remove("x-a".into()),
+            HeaderOp::Append(header("x-b", "3")),
+        ];
+        let Some(ready) = plugin.ready() else {
+            panic!("a valid response")
+        };
+        assert!(ready.lines.is_some(), "kept as lines");
+        for edits in [&edits[..], &[]] {
+            let own = seen(direct_response(plugin.clone(), edits)).await;
+            let memoised = seen(ready_response(&ready, edits)).await;
+            assert_eq!(memoised, own, "with {edits:?}");
+        }
+    }
+
+    /// A `Content-Length` the map's writer would read otherwise than the
+    /// lines (a sign, a list) keeps the response in its map.
+    #[test]
+    fn only_a_plain_length_goes_into_lines() {
+        for (length, lines) in [("5", true), ("+5", false), ("5, 5", false), ("", false)] {
+            let plugin = DirectResponse {
+                status: 200,
+                headers: vec![header("content-length", length)],
+                body: b"hello".to_vec(),
+            };
+            let ready = plugin.ready().map(|r| r.lines.is_some());
+            assert_eq!(ready, Some(lines), "{length:?}");
+        }
     }
 }

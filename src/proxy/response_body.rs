@@ -29,8 +29,9 @@ pub enum ProxyBody {
     Upstream(UpstreamBody),
 }
 
-/// Puts a server's fields that our HTTP/1.1 client kept out of the
-/// response's map (see [`Fields`]) into it, ahead of any added since.
+/// Puts the fields kept out of the response's map (a server's, as our
+/// HTTP/1.1 client read them, or a memoised plugin response's lines; see
+/// [`Fields`]) into it, ahead of any added since.
 /// Whatever reads or edits a response's headers calls this first; only our
 /// HTTP/1.1 server writes a response with its fields where they are.
 pub fn fields_into_map(response: &mut Response<ProxyBody>) {
@@ -38,8 +39,8 @@ pub fn fields_into_map(response: &mut Response<ProxyBody>) {
 }
 
 impl ProxyBody {
-    /// The server's fields kept out of the response's map, if any (see
-    /// [`fields_into_map`]).
+    /// The fields kept out of the response's map (a server's, or a memoised
+    /// response's lines), if any (see [`fields_into_map`]).
     pub fn take_fields(&mut self) -> Fields {
         match self {
             ProxyBody::Upstream(body) => body.take_fields(),

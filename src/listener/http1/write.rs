@@ -71,8 +71,9 @@ pub async fn response<W: AsyncWrite + Unpin>(
     asked: Asked,
 ) -> Result<bool, WriteError> {
     let (parts, mut body) = response.into_parts();
-    // A server's fields our client kept out of the map are written where
-    // they are, then what the map holds.
+    // Fields kept out of the map (a server's as our client read them, a
+    // memoised plugin response's lines) are written where they are, then
+    // what the map holds.
     let (framing, keep_alive) = head(out, parts.status, &body.take_fields(), &parts.headers, &body, asked);
     let mut sent = 0u64;
     loop {
@@ -139,7 +140,8 @@ fn head(
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     let skip_length = status.is_informational() || status == StatusCode::NO_CONTENT;
-    // A server's fields go out as they came (see `Fields`), then the map's.
+    // Fields kept out of the map go out as they are (see `Fields`), then
+    // the map's.
     let written = fields.write_lines(out, skip_length);
     // The first Content-Length, as hyper reads it.
     let mut declared: Option<Option<u64>> = written.length.map(Some);

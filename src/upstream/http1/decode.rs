@@ -1,5 +1,5 @@
 //! The response as read from an HTTP/1.1 connection: its head (status and
-//! version, and its fields as spans of the head's bytes, `fields.rs`) and
+//! version, and its fields as spans of the head's bytes, `crate::fields`) and
 //! its body's framing (RFC 9112 6.3), decoded from the connection's read
 //! buffer.
 
