@@ -14,7 +14,7 @@
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Response, Version};
 use hyper::body::Incoming;
@@ -217,7 +217,7 @@ pub(super) async fn proxy_request(
     request: http::Request<Option<Incoming>>,
 ) -> Response<ProxyBody> {
     let version = request.version();
-    let mut response = shared.proxy.handle(request, info).await;
+    let mut response = shared.proxy.handle(request, info, Instant::now()).await.response;
     // hyper writes the map.
     crate::proxy::fields_into_map(&mut response);
     if version <= Version::HTTP_11 {

@@ -60,7 +60,7 @@ pub async fn send(
     let mut body = Some(RequestBody::Bytes(Some(Bytes::copy_from_slice(&ask.body))));
     let started = Instant::now();
     let exchange = async {
-        let forwarded = forward_to(target, &mut ask_view, &mut body, replayable)
+        let forwarded = forward_to(target, &mut ask_view, &mut body, replayable, started)
             .await
             .map_err(failure_of)?;
         let mut response = forwarded.response;

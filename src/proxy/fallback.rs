@@ -7,6 +7,8 @@
 //! - `fallback_plugin`: that request-hook plugin's `respond` answers;
 //!   anything else it says leaves the error as it was.
 
+use std::time::Instant;
+
 use http::Response;
 
 use super::forward::{forward_to, is_idempotent, Forwarded};
@@ -27,16 +29,17 @@ pub enum Reply {
 }
 
 /// Forwards to `target`, and to its fallback when no server of it could be
-/// reached.
+/// reached; `started` is when the request's head arrived (see `forward_to`).
 pub async fn forward_or_fall_back(
     generation: &Generation,
     target: &BalancedBackend,
     view: &mut RequestView,
     body: ClientBody,
+    started: Instant,
 ) -> Result<Reply, ProxyError> {
     let replayable = is_idempotent(&view.head.method) && body.is_end_stream();
     let mut body = Some(RequestBody::Client(body));
-    let error = match forward_to(target, view, &mut body, replayable).await {
+    let error = match forward_to(target, view, &mut body, replayable, started).await {
         Ok(forwarded) => return Ok(Reply::Forwarded(forwarded)),
         Err(error) if error.calls_for_fallback() => error,
         Err(error) => return Err(error),
@@ -45,7 +48,7 @@ pub async fn forward_or_fall_back(
         Some(Fallback::Backend(name)) => match generation.backends.get(name) {
             Some(fallback) => {
                 tracing::debug!(backend = %target.backend.name, fallback = %name, "no server could take the request: trying the fallback backend");
-                forward_to(fallback, view, &mut body, replayable)
+                forward_to(fallback, view, &mut body, replayable, started)
                     .await
                     .map(Reply::Forwarded)
             }

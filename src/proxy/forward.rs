@@ -13,6 +13,7 @@
 //! can be reached, `fallback.rs` decides what answers.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::{Method, Request, Response, Version};
 
@@ -42,16 +43,20 @@ pub struct Forwarded {
 
 /// Tries the servers of one backend, retrying where safe and while the
 /// backend's retry budget lasts; every outcome feeds passive health.
+/// `started`, when the request's head arrived, is the first attempt's
+/// "now" for the retry budget's window and the pool's idle times (a
+/// clock read less each); later attempts read the clock.
 pub async fn forward_to(
     target: &BalancedBackend,
     view: &mut RequestView,
     body: &mut Option<RequestBody>,
     replayable: bool,
+    started: Instant,
 ) -> Result<Forwarded, ProxyError> {
     let backend = &target.backend;
     let mut tried: Vec<usize> = Vec::new();
     let mut last_error: Option<UpstreamError> = None;
-    backend.retry_budget.record_request();
+    backend.retry_budget.record_request(started);
     let attempts = backend.config.retries.saturating_add(1);
     for attempt in 0..attempts {
         if attempt > 0 {
@@ -66,7 +71,11 @@ pub async fn forward_to(
         };
         tried.push(index);
         let server = Arc::clone(&backend.servers[index]);
-        match exchange(target, &server, view, body, replayable).await {
+        let now = match attempt {
+            0 => started,
+            _ => Instant::now(),
+        };
+        match exchange(target, &server, view, body, replayable, now).await {
             Ok(response) => {
                 server.metrics.responses[crate::metrics::class_index(response.status())].inc();
                 let outcome = if response.status().is_server_error() {
@@ -148,6 +157,7 @@ async fn exchange(
     view: &mut RequestView,
     body: &mut Option<RequestBody>,
     replayable: bool,
+    now: Instant,
 ) -> Result<Response<ProxyBody>, UpstreamError> {
     let address = server.address;
     let tls = target.backend.config.tls.is_some();
@@ -155,7 +165,7 @@ async fn exchange(
     let upgrade = view.upgrade().is_some();
     let mut connection = match upgrade {
         true => Box::pin(server.pool.connect_for_upgrade()).await?,
-        false => server.pool.checkout().await?,
+        false => server.pool.checkout(now).await?,
     };
     // A gRPC call's own deadline bounds the wait too.
     let configured = target.backend.config.response_timeout;
@@ -187,7 +197,7 @@ async fn exchange(
                 give_back_head(view, &mut request);
                 if replayable && resends < MAX_RESENDS {
                     resends += 1;
-                    connection = server.pool.checkout().await?;
+                    connection = server.pool.checkout(Instant::now()).await?;
                     request = fit(
                         upstream_request(view, body, replayable, connection.sender.is_http1()),
                         connection.sender.is_http2(),
@@ -232,7 +242,7 @@ async fn exchange(
             if replayable && connection.sender.is_http2() && refused_unprocessed(&error) && resends < MAX_RESENDS {
                 resends += 1;
                 tracing::debug!(%address, error = %Report(&error), "HTTP/2 stream refused: sending again");
-                connection = server.pool.checkout().await?;
+                connection = server.pool.checkout(Instant::now()).await?;
                 request = fit(
                     upstream_request(view, body, replayable, connection.sender.is_http1()),
                     connection.sender.is_http2(),
@@ -244,7 +254,7 @@ async fn exchange(
         }
         if connection.reused && resends < MAX_RESENDS {
             resends += 1;
-            match server.pool.checkout().await {
+            match server.pool.checkout(Instant::now()).await {
                 Ok(fresh) => {
                     connection = fresh;
                     request = fit(request, connection.sender.is_http2(), tls);

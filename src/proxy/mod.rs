@@ -87,6 +87,19 @@ struct Trace<'s> {
     blame: Option<Blame>,
     /// A gRPC call: errors are answered as gRPC statuses.
     grpc: bool,
+    /// When the request's head had arrived: its duration's start, and the
+    /// "now" of what it does on the way (a pooled connection's idle time,
+    /// the retry budget's window) instead of reading the clock again.
+    started: Instant,
+}
+
+/// What `Proxy::handle` answers.
+pub struct Handled {
+    /// The response for the client.
+    pub response: Response<ProxyBody>,
+    /// When it was ready (read for the request's duration): the `Date` a
+    /// server writes for it.
+    pub finished: Instant,
 }
 
 /// Counts a request in the in-flight gauge while it lives (also when the
@@ -178,9 +191,15 @@ impl Proxy {
     /// The life of one request (see the crate documentation), in its own
     /// span: `request{id listener backend server plugin}`. The body is
     /// hyper's, or none when our own HTTP/1.1 server read a request
-    /// without one.
-    pub async fn handle(&self, request: Request<Option<Incoming>>, conn: Arc<ConnectionInfo>) -> Response<ProxyBody> {
-        let started = Instant::now();
+    /// without one. `started` is when its head had arrived; the answer
+    /// says when the response was ready (a `Date` for it, without reading
+    /// the clock again).
+    pub async fn handle(
+        &self,
+        request: Request<Option<Incoming>>,
+        conn: Arc<ConnectionInfo>,
+        started: Instant,
+    ) -> Handled {
         let _gauge = InFlightGauge::new();
         let id = RequestId::next();
         let span = tracing::info_span!(
@@ -205,6 +224,7 @@ impl Proxy {
             plugin: None,
             blame: None,
             grpc: false,
+            started,
         };
         // The generation is pinned for the whole request.
         let generation = self.current.load_full();
@@ -231,7 +251,8 @@ impl Proxy {
             ),
         };
         // 7. account
-        let elapsed = started.elapsed();
+        let finished = Instant::now();
+        let elapsed = finished.saturating_duration_since(started);
         if let Some(route) = route {
             route.metrics.requests[class_index(response.status())].inc();
             route.metrics.duration.observe(elapsed.as_secs_f64());
@@ -258,7 +279,7 @@ impl Proxy {
                 blame: trace.blame.map(Blame::as_str),
             });
         }
-        response
+        Handled { response, finished }
     }
 
     /// Phases 3 to 6 for a request the chain sent to `target`.
@@ -296,7 +317,7 @@ impl Proxy {
         // 4. balance, 5. exchange (retries, fallback), 6. respond. Boxed:
         // inline, it makes `finish`'s box that much larger to copy, which
         // measured no better (docs/performance.md).
-        match Box::pin(forward_or_fall_back(generation, target, view, body)).await {
+        match Box::pin(forward_or_fall_back(generation, target, view, body, trace.started)).await {
             Ok(Reply::Forwarded(forwarded)) => {
                 let span = trace.span;
                 span.record("backend", display(&forwarded.backend));

@@ -35,15 +35,15 @@ impl RetryBudget {
         }
     }
 
-    /// Counts a first attempt.
-    pub fn record_request(&self) {
-        self.roll();
+    /// Counts a first attempt, made at `now`.
+    pub fn record_request(&self, now: Instant) {
+        self.roll(now);
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes one retry from the budget; false when it is spent.
     pub fn try_retry(&self) -> bool {
-        self.roll();
+        self.roll(Instant::now());
         let allowed = self.floor + (self.requests.load(Ordering::Relaxed) as f64 * self.ratio) as u64;
         let spent = self.retries.fetch_add(1, Ordering::Relaxed);
         if spent < allowed {
@@ -54,9 +54,9 @@ impl RetryBudget {
         }
     }
 
-    /// Starts a new window when the current one is over.
-    fn roll(&self) {
-        let now = self.started.elapsed().as_secs() / WINDOW_SECS;
+    /// Starts a new window when the one `now` falls in is not the current.
+    fn roll(&self, now: Instant) {
+        let now = now.saturating_duration_since(self.started).as_secs() / WINDOW_SECS;
         let current = self.window.load(Ordering::Relaxed);
         if now != current
             && self
@@ -81,14 +81,32 @@ mod tests {
             min_per_second: 1,
         });
         for _ in 0..20 {
-            budget.record_request();
+            budget.record_request(Instant::now());
         }
         // floor 10 + 0.5 × 20 = 20 retries, then no more.
         let granted = (0..100).filter(|_| budget.try_retry()).count();
         assert_eq!(granted, 20);
-        budget.record_request();
-        budget.record_request();
+        budget.record_request(Instant::now());
+        budget.record_request(Instant::now());
         assert!(budget.try_retry(), "two more requests earn one more retry");
         assert!(!budget.try_retry());
+    }
+
+    #[test]
+    fn a_request_in_a_later_window_starts_it_afresh() {
+        let budget = RetryBudget::new(&RetryBudgetConfig {
+            ratio: 0.0,
+            min_per_second: 1,
+        });
+        let floor = WINDOW_SECS as usize;
+        assert_eq!((0..100).filter(|_| budget.try_retry()).count(), floor);
+        // The window is the one the request's own time falls in: a request
+        // of the same window leaves the spent budget spent, one of the
+        // next window (however late the clock is read) renews it.
+        budget.record_request(budget.started);
+        assert!(!budget.try_retry());
+        budget.record_request(budget.started + std::time::Duration::from_secs(WINDOW_SECS));
+        assert_eq!(budget.requests.load(Ordering::Relaxed), 1);
+        assert_eq!(budget.retries.load(Ordering::Relaxed), 0);
     }
 }

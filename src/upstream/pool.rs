@@ -340,13 +340,15 @@ impl ConnectionPool {
     }
 
     /// A connection for one request: a share of an HTTP/2 connection with
-    /// room, else an idle HTTP/1.1 one, else a new one.
-    pub async fn checkout(&self) -> Result<Connection, UpstreamError> {
+    /// room, else an idle HTTP/1.1 one, else a new one. An idle one's time
+    /// is counted to `now` (the request's start, read once for it; one
+    /// checked in since then counts as idle for no time).
+    pub async fn checkout(&self, now: Instant) -> Result<Connection, UpstreamError> {
         if self.may_speak_http2() {
             return self.checkout_shared().await;
         }
         while let Some((mut idle, idle_timeout)) = self.pop() {
-            if idle.since.elapsed() > idle_timeout || !idle.connection.is_alive() {
+            if now.saturating_duration_since(idle.since) > idle_timeout || !idle.connection.is_alive() {
                 continue;
             }
             return Ok(Connection {
@@ -628,7 +630,7 @@ mod tests {
         let (address, accepted) = origin(false).await;
         let pool = pool(address, "");
         for round in 0..5 {
-            let mut connection = pool.checkout().await.expect("connection");
+            let mut connection = pool.checkout(Instant::now()).await.expect("connection");
             assert_eq!(connection.reused, round > 0, "round {round}");
             exchange(&mut connection).await;
             checkin(&pool, connection);
@@ -642,17 +644,41 @@ mod tests {
     async fn idle_connections_expire_and_are_capped() {
         let (address, _) = origin(false).await;
         let pool = pool(address, "idle_timeout = \"50ms\"\nmax_idle_per_server = 1");
-        let mut first = pool.checkout().await.expect("connection");
-        let mut second = pool.checkout().await.expect("connection");
+        let mut first = pool.checkout(Instant::now()).await.expect("connection");
+        let mut second = pool.checkout(Instant::now()).await.expect("connection");
         exchange(&mut first).await;
         exchange(&mut second).await;
         checkin(&pool, first);
         checkin(&pool, second);
         assert_eq!(pool.idle_count(), 1, "max_idle_per_server = 1 keeps one");
         tokio::time::sleep(Duration::from_millis(120)).await;
-        let fresh = pool.checkout().await.expect("connection");
+        let fresh = pool.checkout(Instant::now()).await.expect("connection");
         assert!(!fresh.reused, "the idle one outlived idle_timeout");
         assert_eq!(pool.connects(), 3);
+    }
+
+    /// An idle connection's time is counted to the start of the request
+    /// that asks for it, not to the clock at checkout.
+    #[tokio::test]
+    async fn an_idle_connection_is_timed_to_the_requests_start() {
+        let (address, _) = origin(false).await;
+        let pool = pool(address, "idle_timeout = \"50ms\"");
+        let started = Instant::now();
+        let mut connection = pool.checkout(started).await.expect("connection");
+        exchange(&mut connection).await;
+        checkin(&pool, connection);
+        // A request that started before the connection came back finds it
+        // idle for no time.
+        let mut connection = pool.checkout(started).await.expect("connection");
+        assert!(connection.reused);
+        exchange(&mut connection).await;
+        checkin(&pool, connection);
+        // One whose start is past the idle timeout finds it expired, however
+        // soon the clock would have been read.
+        let later = Instant::now() + Duration::from_millis(120);
+        let fresh = pool.checkout(later).await.expect("connection");
+        assert!(!fresh.reused, "idle for 120 ms at the request's start");
+        assert_eq!(pool.connects(), 2);
     }
 
     #[tokio::test]
@@ -661,7 +687,7 @@ mod tests {
         let pool = pool(address, "idle_timeout = \"50ms\"");
         let mut connections = Vec::new();
         for _ in 0..3 {
-            connections.push(pool.checkout().await.expect("connection"));
+            connections.push(pool.checkout(Instant::now()).await.expect("connection"));
         }
         for connection in &mut connections {
             exchange(connection).await;
@@ -686,7 +712,7 @@ mod tests {
         let (address, accepted) = origin(true).await;
         let pool = pool(address, "");
         for _ in 0..3 {
-            let mut connection = pool.checkout().await.expect("connection");
+            let mut connection = pool.checkout(Instant::now()).await.expect("connection");
             assert!(!connection.reused);
             exchange(&mut connection).await;
             checkin(&pool, connection);

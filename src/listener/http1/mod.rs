@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::BytesMut;
-use http::{Method, Request, Response, Version};
+use http::{Method, Request, Version};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -45,7 +45,7 @@ use crate::body::BoxError;
 use crate::config::ListenerLimits;
 use crate::header_names::HeaderNames;
 use crate::plugin::ConnectionInfo;
-use crate::proxy::ProxyBody;
+use crate::proxy::Handled;
 use head::{HeadLimits, Parsed};
 use write::Asked;
 
@@ -116,18 +116,21 @@ where
             http10: head.parts.version == Version::HTTP_10,
             keep_alive: head.keep_alive,
         };
+        // The request's start: the clock is read here, once the head is in,
+        // and the proxy reads it once more when the response is ready.
+        let started = std::time::Instant::now();
         let request = Request::from_parts(head.parts, None);
         // Pinned where it is made: moved into `answer_watching`, the
         // request's state (kilobytes) would be copied twice more. The
         // proxy's own future, not `proxy_request`'s: one layer less to
         // move the request into and the response out of.
-        let handling = pin!(shared.proxy.handle(request, Arc::clone(info)));
-        let Some(mut response) = answer_watching(&mut io, &mut read, handling).await else {
+        let handling = pin!(shared.proxy.handle(request, Arc::clone(info), started));
+        let Some(Handled { mut response, finished }) = answer_watching(&mut io, &mut read, handling).await else {
             tracing::debug!("the client closed while its request was answered");
             return Ok(());
         };
         super::connection::close_if_draining(shared, &mut response);
-        let keep_alive = write::response(&mut io, &mut out, response, asked).await?;
+        let keep_alive = write::response(&mut io, &mut out, response, asked, finished).await?;
         if !keep_alive || drain.closing.is_cancelled() {
             let _ = io.shutdown().await;
             return Ok(());
@@ -213,14 +216,10 @@ async fn read_head<I: AsyncRead + Unpin>(
 /// failed read) cancels it (`None`); what the client sends meanwhile stays
 /// in `read`, and once something is there reading stops until the
 /// response is written.
-async fn answer_watching<I, F>(
-    io: &mut I,
-    read: &mut BytesMut,
-    mut handling: std::pin::Pin<&mut F>,
-) -> Option<Response<ProxyBody>>
+async fn answer_watching<I, F>(io: &mut I, read: &mut BytesMut, mut handling: std::pin::Pin<&mut F>) -> Option<Handled>
 where
     I: AsyncRead + Unpin,
-    F: Future<Output = Response<ProxyBody>>,
+    F: Future<Output = Handled>,
 {
     poll_fn(|cx| {
         if let Poll::Ready(response) = handling.as_mut().poll(cx) {

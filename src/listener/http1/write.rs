@@ -8,6 +8,7 @@ use std::future::poll_fn;
 use std::io::Write as _;
 use std::pin::Pin;
 use std::task::Poll;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap};
@@ -63,18 +64,28 @@ pub enum WriteError {
 }
 
 /// Writes `response` to `io` through `out` (the connection's write buffer,
-/// left empty). Returns whether the connection may carry another request.
+/// left empty); `ready` is when the proxy had it (its `Date`, when it has
+/// none). Returns whether the connection may carry another request.
 pub async fn response<W: AsyncWrite + Unpin>(
     io: &mut W,
     out: &mut Vec<u8>,
     response: Response<ProxyBody>,
     asked: Asked,
+    ready: Instant,
 ) -> Result<bool, WriteError> {
     let (parts, mut body) = response.into_parts();
     // Fields kept out of the map (a server's as our client read them, a
     // memoised plugin response's lines) are written where they are, then
     // what the map holds.
-    let (framing, keep_alive) = head(out, parts.status, &body.take_fields(), &parts.headers, &body, asked);
+    let (framing, keep_alive) = head(
+        out,
+        parts.status,
+        &body.take_fields(),
+        &parts.headers,
+        &body,
+        asked,
+        ready,
+    );
     let mut sent = 0u64;
     loop {
         let frame = match next_frame(&mut body, io, out).await? {
@@ -130,6 +141,7 @@ fn head(
     headers: &HeaderMap,
     body: &ProxyBody,
     asked: Asked,
+    ready: Instant,
 ) -> (Framing, bool) {
     out.extend_from_slice(match asked.http10 {
         true => b"HTTP/1.0 ",
@@ -197,7 +209,7 @@ fn head(
     }
     if !has_date {
         out.extend_from_slice(b"date: ");
-        super::date::extend(out);
+        super::date::extend(out, ready);
         out.extend_from_slice(b"\r\n");
     }
     match (keep_alive, asked.http10) {
@@ -295,6 +307,7 @@ mod tests {
             &headers,
             &ProxyBody::full(body),
             asked,
+            Instant::now(),
         );
         (String::from_utf8(out).unwrap(), framing, keep_alive)
     }
@@ -324,6 +337,7 @@ mod tests {
             &headers,
             &ProxyBody::full(&b"ok"[..]),
             KEEP,
+            Instant::now(),
         );
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
