@@ -120,7 +120,7 @@ impl RequestView {
         if let Some(authority) = self.head.uri.authority() {
             return Some(authority.as_str());
         }
-        self.head.headers.get(http::header::HOST).and_then(|h| h.to_str().ok())
+        crate::header_names::first(&self.head.headers, &http::header::HOST).and_then(|h| h.to_str().ok())
     }
 
     /// `HTTP/1.1` and the like.

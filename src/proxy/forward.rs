@@ -408,7 +408,14 @@ fn fit(mut request: Request<RequestBody>, http2: bool, tls: bool) -> Request<Req
                 .insert(http::header::TE, http::HeaderValue::from_static("trailers"));
         }
     } else {
-        if !request.headers().contains_key(http::header::HOST) {
+        // One pass over the names instead of a lookup for each: `Host` is
+        // nearly always there and `TE` nearly never.
+        let (mut host, mut te) = (false, false);
+        for name in request.headers().keys() {
+            host |= *name == http::header::HOST;
+            te |= *name == http::header::TE;
+        }
+        if !host {
             if let Some(host) = request
                 .uri()
                 .authority()
@@ -419,7 +426,9 @@ fn fit(mut request: Request<RequestBody>, http2: bool, tls: bool) -> Request<Req
         }
         *request.uri_mut() = http::Uri::from(path);
         *request.version_mut() = Version::HTTP_11;
-        request.headers_mut().remove(http::header::TE);
+        if te {
+            request.headers_mut().remove(http::header::TE);
+        }
     }
     request
 }

@@ -112,7 +112,7 @@ pub(crate) fn check_present(head: &Parts, present: &Present) -> Result<(), Refus
 
     let host = match present.hosts {
         0 => None,
-        1 => head.headers.get(header::HOST),
+        1 => crate::header_names::first(&head.headers, &header::HOST),
         _ => return refuse(StatusCode::BAD_REQUEST, "more than one Host header"),
     };
     let uri_authority = head.uri.authority();
