@@ -296,8 +296,19 @@ pub struct ResponseDecision {
 /// Header edits, in order: a plugin's own list, one shared by every
 /// request a memoised decision answers (cloned for a reference count, not
 /// copied op by op), or several plugins' lists made one.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EditList(Edits);
+
+impl Clone for EditList {
+    /// An empty list (most decisions' edits) is a new one: `Vec`'s clone
+    /// of no element still goes through its copy, twice a memo hit.
+    fn clone(&self) -> EditList {
+        match &self.0 {
+            Edits::Owned(ops) if ops.is_empty() => EditList::new(),
+            edits => EditList(edits.clone()),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 enum Edits {
