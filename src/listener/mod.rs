@@ -98,7 +98,7 @@ impl Listener {
         let mut h2 = GracefulShutdown::new();
         // Tells our own HTTP/1.1 server's connections of a drain, as `h1`
         // tells hyper's.
-        let mut h1_closing = CancellationToken::new();
+        let mut h1_closing = http1::DrainSignal::default();
         let handover = shared.proxy.handover_started();
         tokio::pin!(handover);
         // The connections open when a handover began, draining.
@@ -123,7 +123,7 @@ impl Listener {
                     let old = (
                         std::mem::replace(&mut h1, GracefulShutdown::new()),
                         std::mem::replace(&mut h2, GracefulShutdown::new()),
-                        std::mem::replace(&mut h1_closing, CancellationToken::new()),
+                        std::mem::take(&mut h1_closing),
                     );
                     handed_over = Some(tokio::spawn(async move {
                         let (old_h1, old_h2, old_closing) = old;
@@ -131,7 +131,7 @@ impl Listener {
                             if old_h1.count() > 0 {
                                 tokio::time::sleep(HANDOVER_IDLE).await;
                             }
-                            old_closing.cancel();
+                            old_closing.give();
                             old_h1.shutdown().await;
                         });
                     }));
@@ -181,7 +181,7 @@ impl Listener {
                     if h1.count() > 0 {
                         tokio::time::sleep(IDLE_DRAIN).await;
                     }
-                    h1_closing.cancel();
+                    h1_closing.give();
                     h1.shutdown().await;
                 },
                 async {
@@ -225,7 +225,7 @@ impl Listener {
         scheme: Scheme,
         permits: Vec<OwnedSemaphorePermit>,
         shared: &Arc<Shared>,
-        h1: (&GracefulShutdown, &CancellationToken),
+        h1: (&GracefulShutdown, &http1::DrainSignal),
         h2: &GracefulShutdown,
     ) {
         let local = stream
