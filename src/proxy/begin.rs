@@ -6,6 +6,7 @@
 //! the rest of the phases need.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -148,6 +149,10 @@ impl Proxy {
             mut next,
         } = waiting;
         let mut body = ClientBody::new(body, route.limits.max_body);
+        // The clock as last read: the head's arrival, until something is
+        // awaited (a body read ahead, an ask), which may take seconds; the
+        // pool's idle times and the retry budget's window are read at it.
+        let mut now = trace.started;
         // 2. the request hooks, after the body they read has arrived, and
         // the asks they make
         let (response, origin) = loop {
@@ -156,6 +161,7 @@ impl Proxy {
                     if let Err(error) = read_ahead::read(wanted, &mut view, &mut body, &route.limits).await {
                         break (fail(error, id, trace, &[]), Origin::Proxy);
                     }
+                    now = Instant::now();
                     let outcome = route.chain.run(&mut view);
                     next = match conclude(generation, route, &view, outcome, id, trace) {
                         Concluded::Answered(response, origin) => break (response, origin),
@@ -164,6 +170,7 @@ impl Proxy {
                 }
                 Next::Ask(mut outcome) => {
                     let reply = Box::pin(ask::send(generation, &route.chain, &view, id, &mut outcome)).await;
+                    now = Instant::now();
                     route.chain.resume(&mut view, &mut outcome, reply);
                     next = match conclude(generation, route, &view, *outcome, id, trace) {
                         Concluded::Answered(response, origin) => break (response, origin),
@@ -172,7 +179,17 @@ impl Proxy {
                 }
                 Next::Forward(target, edits) => {
                     break self
-                        .forward(generation, target, &edits, &mut view, body, client_upgrade, id, trace)
+                        .forward(
+                            generation,
+                            target,
+                            &edits,
+                            &mut view,
+                            body,
+                            client_upgrade,
+                            id,
+                            trace,
+                            now,
+                        )
                         .await
                 }
             }

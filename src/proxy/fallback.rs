@@ -29,17 +29,17 @@ pub enum Reply {
 }
 
 /// Forwards to `target`, and to its fallback when no server of it could be
-/// reached; `started` is when the request's head arrived (see `forward_to`).
+/// reached; `now` is a fresh reading of the clock (see `forward_to`).
 pub async fn forward_or_fall_back(
     generation: &Generation,
     target: &BalancedBackend,
     view: &mut RequestView,
     body: ClientBody,
-    started: Instant,
+    now: Instant,
 ) -> Result<Reply, ProxyError> {
     let replayable = is_idempotent(&view.head.method) && body.is_end_stream();
     let mut body = Some(RequestBody::Client(body));
-    let error = match forward_to(target, view, &mut body, replayable, started).await {
+    let error = match forward_to(target, view, &mut body, replayable, now).await {
         Ok(forwarded) => return Ok(Reply::Forwarded(forwarded)),
         Err(error) if error.calls_for_fallback() => error,
         Err(error) => return Err(error),
@@ -48,7 +48,8 @@ pub async fn forward_or_fall_back(
         Some(Fallback::Backend(name)) => match generation.backends.get(name) {
             Some(fallback) => {
                 tracing::debug!(backend = %target.backend.name, fallback = %name, "no server could take the request: trying the fallback backend");
-                forward_to(fallback, view, &mut body, replayable, started)
+                // After the first backend's attempts: the clock read again.
+                forward_to(fallback, view, &mut body, replayable, Instant::now())
                     .await
                     .map(Reply::Forwarded)
             }

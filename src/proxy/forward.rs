@@ -43,20 +43,21 @@ pub struct Forwarded {
 
 /// Tries the servers of one backend, retrying where safe and while the
 /// backend's retry budget lasts; every outcome feeds passive health.
-/// `started`, when the request's head arrived, is the first attempt's
-/// "now" for the retry budget's window and the pool's idle times (a
-/// clock read less each); later attempts read the clock.
+/// `now`, a fresh reading of the clock (the request's start when nothing
+/// was awaited since), is the first attempt's for the retry budget's
+/// window and the pool's idle times (a clock read less each); later
+/// attempts read the clock.
 pub async fn forward_to(
     target: &BalancedBackend,
     view: &mut RequestView,
     body: &mut Option<RequestBody>,
     replayable: bool,
-    started: Instant,
+    now: Instant,
 ) -> Result<Forwarded, ProxyError> {
     let backend = &target.backend;
     let mut tried: Vec<usize> = Vec::new();
     let mut last_error: Option<UpstreamError> = None;
-    backend.retry_budget.record_request(started);
+    backend.retry_budget.record_request(now);
     let attempts = backend.config.retries.saturating_add(1);
     for attempt in 0..attempts {
         if attempt > 0 {
@@ -72,7 +73,7 @@ pub async fn forward_to(
         tried.push(index);
         let server = Arc::clone(&backend.servers[index]);
         let now = match attempt {
-            0 => started,
+            0 => now,
             _ => Instant::now(),
         };
         match exchange(target, &server, view, body, replayable, now).await {

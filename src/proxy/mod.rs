@@ -88,8 +88,8 @@ struct Trace<'s> {
     /// A gRPC call: errors are answered as gRPC statuses.
     grpc: bool,
     /// When the request's head had arrived: its duration's start, and the
-    /// "now" of what it does on the way (a pooled connection's idle time,
-    /// the retry budget's window) instead of reading the clock again.
+    /// "now" of the way to a server (a pooled connection's idle time, the
+    /// retry budget's window) when nothing was awaited before it.
     started: Instant,
 }
 
@@ -294,6 +294,7 @@ impl Proxy {
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
         id: RequestId,
         trace: &mut Trace<'_>,
+        now: Instant,
     ) -> (Response<ProxyBody>, Origin) {
         // An upgrade needs a place under max_tunnels before anything goes.
         let upgrade = view.upgrade().cloned();
@@ -317,7 +318,7 @@ impl Proxy {
         // 4. balance, 5. exchange (retries, fallback), 6. respond. Boxed:
         // inline, it makes `finish`'s box that much larger to copy, which
         // measured no better (docs/performance.md).
-        match Box::pin(forward_or_fall_back(generation, target, view, body, trace.started)).await {
+        match Box::pin(forward_or_fall_back(generation, target, view, body, now)).await {
             Ok(Reply::Forwarded(forwarded)) => {
                 let span = trace.span;
                 span.record("backend", display(&forwarded.backend));
