@@ -34,7 +34,8 @@
 //!   would repeat; [`header_names`]: a connection's cache of header names;
 //!   [`fields`]: a response's fields outside its map (a server's as read,
 //!   a memoised plugin response's written once); [`deadline`]: a timeout
-//!   moved per request without the timer wheel.
+//!   moved per request without the timer wheel; [`in_place`]: a future
+//!   boxed where it is built, not copied in.
 //! - [`scaffold`]: `switchyard plugin new`; [`demo`]: the lab on loopback;
 //!   [`allocator`]: mimalloc as the process's allocator.
 //!
@@ -142,6 +143,7 @@ pub mod deadline;
 pub mod demo;
 pub mod fields;
 pub mod header_names;
+pub mod in_place;
 pub mod listener;
 pub mod log_throttle;
 pub mod metrics;

@@ -199,11 +199,13 @@ fn service(
     let span = tracing::Span::current();
     service_fn(move |request: http::Request<Incoming>| {
         let (shared, info) = (Arc::clone(&shared), Arc::clone(&info));
-        let request_future = async move { Ok::<_, Infallible>(proxy_request(&shared, info, request.map(Some)).await) };
         // Boxed first, then instrumented: the request's whole state machine
-        // (kilobytes) is copied once, into the box, and hyper and the span
-        // move a pointer.
-        Box::pin(request_future).instrument(span.clone())
+        // (kilobytes) is built in the box, and hyper and the span move a
+        // pointer.
+        crate::in_place::pinned_box(|| async move {
+            Ok::<_, Infallible>(proxy_request(&shared, info, request.map(Some)).await)
+        })
+        .instrument(span.clone())
     })
 }
 

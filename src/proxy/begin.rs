@@ -17,6 +17,7 @@ use super::{
     Decided, Generation, ListenerRoute, Origin, Present, Proxy, ProxyBody, ProxyError, RequestId, Trace,
 };
 use crate::body::ClientBody;
+use crate::in_place::pinned_box;
 use crate::plugin::{ChainOutcome, ConnectionInfo, EditList, RequestView, Verdict};
 
 /// What phases 1 and 2 made of a request without waiting.
@@ -169,7 +170,7 @@ impl Proxy {
                     };
                 }
                 Next::Ask(mut outcome) => {
-                    let reply = Box::pin(ask::send(generation, &route.chain, &view, id, &mut outcome)).await;
+                    let reply = pinned_box(|| ask::send(generation, &route.chain, &view, id, &mut outcome)).await;
                     now = Instant::now();
                     route.chain.resume(&mut view, &mut outcome, reply);
                     next = match conclude(generation, route, &view, *outcome, id, trace) {

@@ -21,6 +21,7 @@ use super::error::ProxyError;
 use super::generation::BalancedBackend;
 use super::response_body::ProxyBody;
 use crate::body::{BodyTooLarge, ClientBodyBroken, RequestBody};
+use crate::in_place::pinned_box;
 use crate::plugin::{CandidateServer, CandidateView, HeaderOp, Pick, RequestView};
 use crate::report::Report;
 use crate::upstream::{ExchangeError, Outcome, Server, TrySendError, UpstreamBody, UpstreamError};
@@ -165,7 +166,7 @@ async fn exchange(
     let in_flight = server.track();
     let upgrade = view.upgrade().is_some();
     let mut connection = match upgrade {
-        true => Box::pin(server.pool.connect_for_upgrade()).await?,
+        true => pinned_box(|| server.pool.connect_for_upgrade()).await?,
         false => server.pool.checkout(now).await?,
     };
     // A gRPC call's own deadline bounds the wait too.

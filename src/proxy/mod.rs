@@ -52,6 +52,7 @@ pub use response_body::{fields_into_map, ProxyBody};
 
 use crate::access_log::{AccessLog, Entry};
 use crate::body::ClientBody;
+use crate::in_place::pinned_box;
 use crate::log_throttle::ThrottledLog;
 use crate::metrics::{class_index, metrics};
 use crate::plugin::{
@@ -238,7 +239,7 @@ impl Proxy {
                     // into the span's wrapper and again into this future. A
                     // request answered by `begin` builds neither.
                     Begun::Waiting(waiting) => {
-                        Box::pin(self.finish(&generation, route, waiting, id, &mut trace))
+                        pinned_box(|| self.finish(&generation, route, waiting, id, &mut trace))
                             .instrument(span.clone())
                             .await
                     }
@@ -318,7 +319,7 @@ impl Proxy {
         // 4. balance, 5. exchange (retries, fallback), 6. respond. Boxed:
         // inline, it makes `finish`'s box that much larger to copy, which
         // measured no better (docs/performance.md).
-        match Box::pin(forward_or_fall_back(generation, target, view, body, now)).await {
+        match pinned_box(|| forward_or_fall_back(generation, target, view, body, now)).await {
             Ok(Reply::Forwarded(forwarded)) => {
                 let span = trace.span;
                 span.record("backend", display(&forwarded.backend));

@@ -36,6 +36,7 @@ use super::http1::{Framing, Http1Connection, Http1Error};
 use crate::body::RequestBody;
 use crate::config::{BackendConfig, UpstreamProtocol};
 use crate::fields::Fields;
+use crate::in_place::pinned_box;
 use crate::tls::UpstreamTls;
 
 /// The sending half of a connection.
@@ -135,10 +136,10 @@ impl Sender {
             // Boxed: hyper's sends would otherwise size this future, and
             // every future holding it, for the HTTP/1.1 ones too.
             Sender::Http2(sender) => {
-                Box::pin(tokio::time::timeout(timeout, sender.try_send_request(take(request)))).await
+                pinned_box(|| tokio::time::timeout(timeout, sender.try_send_request(take(request)))).await
             }
             Sender::Upgrade(sender) => {
-                Box::pin(tokio::time::timeout(timeout, sender.try_send_request(take(request)))).await
+                pinned_box(|| tokio::time::timeout(timeout, sender.try_send_request(take(request)))).await
             }
         };
         let Ok(hyper_result) = hyper_result else {
@@ -360,7 +361,7 @@ impl ConnectionPool {
         }
         // Boxed: a new connection's handshakes are a large future that a
         // pooled checkout would otherwise carry in every request's state.
-        Box::pin(self.connect()).await
+        pinned_box(|| self.connect()).await
     }
 
     /// Whether the next connection may be HTTP/2.
@@ -386,7 +387,7 @@ impl ConnectionPool {
         }
         // Boxed: a new connection's handshakes are a large future that a
         // pooled checkout would otherwise carry in every request's state.
-        Box::pin(self.connect()).await
+        pinned_box(|| self.connect()).await
     }
 
     /// A new HTTP/1.1 connection for an upgrade, never pooled: after a 101
