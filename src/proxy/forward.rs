@@ -231,7 +231,7 @@ async fn exchange(
                 give_back_head(view, &mut request);
                 let (parts, incoming) = response.into_parts();
                 let body = UpstreamBody::new(incoming, connection, Arc::clone(server), in_flight);
-                return Ok(Response::from_parts(parts, ProxyBody::Upstream(body)));
+                return Ok(Response::from_parts(parts, ProxyBody::upstream(body)));
             }
             Ok(Err(failed)) => failed,
         };

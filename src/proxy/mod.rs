@@ -556,10 +556,10 @@ fn direct_response(plugin: DirectResponse, edits: &[HeaderOp]) -> Response<Proxy
 /// A plugin's response checked before (a memoised one): its fields'
 /// lines shared (or, with a hop-by-hop field, its map copied and
 /// stripped), its body shared, the chain's response edits applied.
-fn ready_response(ready: &ReadyResponse, edits: &[HeaderOp]) -> Response<ProxyBody> {
+fn ready_response(ready: &Arc<ReadyResponse>, edits: &[HeaderOp]) -> Response<ProxyBody> {
     let mut response = match &ready.lines {
         // Whatever reads the map moves them into it (`fields_into_map`).
-        Some(lines) => Response::new(ProxyBody::with_fields(ready.body.clone(), lines.clone())),
+        Some(_) => Response::new(ProxyBody::ready(Arc::clone(ready))),
         None => {
             let mut response = Response::new(ProxyBody::full(ready.body.clone()));
             *response.headers_mut() = ready.headers.clone();
@@ -634,7 +634,7 @@ mod tests {
             HeaderOp::Remove("x-a".into()),
             HeaderOp::Append(header("x-b", "3")),
         ];
-        let Some(ready) = plugin.ready() else {
+        let Some(ready) = plugin.ready().map(Arc::new) else {
             panic!("a valid response")
         };
         assert!(ready.lines.is_some(), "kept as lines");

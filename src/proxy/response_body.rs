@@ -7,6 +7,8 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
@@ -14,19 +16,31 @@ use http::Response;
 
 use crate::body::BoxError;
 use crate::fields::Fields;
+use crate::plugin::ReadyResponse;
 use crate::upstream::UpstreamBody;
 
-/// A response body on its way to the client.
+/// A response body on its way to the client. Sixteen bytes, so that a
+/// `Response<ProxyBody>` is 128 (the size the compiler still moves
+/// inline, without calling `memcpy`): a response is moved a dozen times
+/// or more on its way through the phases' futures. What is larger is
+/// boxed or shared.
 pub enum ProxyBody {
-    /// No body.
+    /// No body (or a body the proxy made, already sent).
     Empty,
-    /// A body the proxy made (plugin response, error page).
-    Full(Option<Bytes>),
+    /// A body the proxy made (plugin response, error page), not sent yet.
+    Full(Box<Bytes>),
     /// A memoised plugin response's body, with its fields (shared lines)
-    /// outside the response's map.
-    Ready(Option<Bytes>, Fields),
+    /// outside the response's map: both read from the shared response.
+    Ready(Arc<ReadyResponse>, ReadyState),
     /// A server's response body.
-    Upstream(UpstreamBody),
+    Upstream(Box<UpstreamBody>),
+}
+
+/// What of a memoised response (`ProxyBody::Ready`) has been taken.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadyState {
+    fields_taken: bool,
+    body_sent: bool,
 }
 
 /// Puts the fields kept out of the response's map (a server's, as our
@@ -44,7 +58,10 @@ impl ProxyBody {
     pub fn take_fields(&mut self) -> Fields {
         match self {
             ProxyBody::Upstream(body) => body.take_fields(),
-            ProxyBody::Ready(_, fields) => std::mem::take(fields),
+            ProxyBody::Ready(ready, state) if !state.fields_taken => {
+                state.fields_taken = true;
+                ready.lines.clone().unwrap_or_default()
+            }
             _ => Fields::default(),
         }
     }
@@ -55,14 +72,28 @@ impl ProxyBody {
         if bytes.is_empty() {
             ProxyBody::Empty
         } else {
-            ProxyBody::Full(Some(bytes))
+            ProxyBody::Full(Box::new(bytes))
         }
     }
 
-    /// A body of these bytes whose head's fields are `fields`, outside the
-    /// response's map (see [`fields_into_map`]).
-    pub fn with_fields(bytes: Bytes, fields: Fields) -> ProxyBody {
-        ProxyBody::Ready(Some(bytes).filter(|b| !b.is_empty()), fields)
+    /// A memoised response's body, whose head's fields are its `lines`,
+    /// outside the response's map (see [`fields_into_map`]).
+    pub fn ready(ready: Arc<ReadyResponse>) -> ProxyBody {
+        ProxyBody::Ready(ready, ReadyState::default())
+    }
+
+    /// A server's body.
+    pub fn upstream(body: UpstreamBody) -> ProxyBody {
+        ProxyBody::Upstream(Box::new(body))
+    }
+
+    /// The bytes a body the proxy made has still to send.
+    fn unsent(&self) -> Option<&Bytes> {
+        match self {
+            ProxyBody::Full(bytes) => Some(bytes),
+            ProxyBody::Ready(ready, state) if !state.body_sent && !ready.body.is_empty() => Some(&ready.body),
+            _ => None,
+        }
     }
 }
 
@@ -71,30 +102,96 @@ impl Body for ProxyBody {
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match &mut *self {
+        let this = &mut *self;
+        match this {
             ProxyBody::Empty => Poll::Ready(None),
-            ProxyBody::Full(bytes) | ProxyBody::Ready(bytes, _) => {
-                Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b))))
+            ProxyBody::Full(_) => match std::mem::replace(this, ProxyBody::Empty) {
+                ProxyBody::Full(bytes) => Poll::Ready(Some(Ok(Frame::data(*bytes)))),
+                _ => Poll::Ready(None),
+            },
+            ProxyBody::Ready(ready, state) => {
+                let unsent = !state.body_sent && !ready.body.is_empty();
+                state.body_sent = true;
+                Poll::Ready(unsent.then(|| Ok(Frame::data(ready.body.clone()))))
             }
-            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ProxyBody::Upstream(body) => Pin::new(&mut **body).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
-            ProxyBody::Empty => true,
-            ProxyBody::Full(bytes) | ProxyBody::Ready(bytes, _) => bytes.is_none(),
             ProxyBody::Upstream(body) => body.is_end_stream(),
+            _ => self.unsent().is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            ProxyBody::Empty => SizeHint::with_exact(0),
-            ProxyBody::Full(bytes) | ProxyBody::Ready(bytes, _) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
             ProxyBody::Upstream(body) => body.size_hint(),
+            _ => SizeHint::with_exact(self.unsent().map_or(0, |b| b.len() as u64)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, StatusCode};
+    use http_body_util::BodyExt;
+
+    /// The promise the type's layout keeps (see `ProxyBody`).
+    #[test]
+    fn a_response_is_moved_without_memcpy() {
+        assert_eq!(std::mem::size_of::<ProxyBody>(), 16);
+        assert!(std::mem::size_of::<Response<ProxyBody>>() <= 128);
+    }
+
+    fn memoised(body: &'static [u8]) -> Arc<ReadyResponse> {
+        let mut headers = HeaderMap::new();
+        headers.insert("location", http::HeaderValue::from_static("https://a.example/"));
+        headers.insert("x-a", http::HeaderValue::from_static("1"));
+        Arc::new(ReadyResponse {
+            status: StatusCode::FOUND,
+            lines: Fields::shared_from(&headers),
+            headers,
+            body: Bytes::from_static(body),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_memoised_body_is_sent_once_and_its_fields_taken_once() {
+        let ready = memoised(b"moved");
+        let mut body = ProxyBody::ready(Arc::clone(&ready));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(!body.is_end_stream());
+        let fields = body.take_fields();
+        assert_eq!(fields.iter().count(), 2);
+        assert_eq!(body.take_fields().iter().count(), 0, "taken once");
+        let sent = (&mut body).collect().await.map(|c| c.to_bytes());
+        assert_eq!(sent.ok().as_deref(), Some(&b"moved"[..]));
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert!(body.frame().await.is_none(), "sent once");
+        // The shared response is left whole for the next request.
+        assert_eq!(ready.body, Bytes::from_static(b"moved"));
+        assert_eq!(ProxyBody::ready(ready).take_fields().iter().count(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_empty_memoised_body_ends_at_once() {
+        let mut body = ProxyBody::ready(memoised(b""));
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_body_the_proxy_made_is_sent_once() {
+        let mut body = ProxyBody::full(&b"made"[..]);
+        assert_eq!(body.size_hint().exact(), Some(4));
+        let sent = (&mut body).collect().await.map(|c| c.to_bytes());
+        assert_eq!(sent.ok().as_deref(), Some(&b"made"[..]));
+        assert!(body.is_end_stream());
+        assert!(matches!(ProxyBody::full(Bytes::new()), ProxyBody::Empty));
     }
 }

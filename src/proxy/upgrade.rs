@@ -79,7 +79,7 @@ pub fn answer(
     };
     let (mut parts, body) = response.into_parts();
     let in_flight = match body {
-        ProxyBody::Upstream(body) => UpstreamBody::into_in_flight(body),
+        ProxyBody::Upstream(body) => UpstreamBody::into_in_flight(*body),
         _ => None,
     };
     let switched = parts.headers.get(header::UPGRADE).cloned();
