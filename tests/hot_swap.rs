@@ -131,9 +131,11 @@ async fn plugin_replaced_50_times_under_load_fails_no_request_and_the_last_versi
         let version = if i % 2 == 0 { "b" } else { "a" };
         replace_file(&path, &tag_bytes(version));
         swapped_at.push(Instant::now());
-        // Past the watcher's settling time (100 ms), so each write is a
-        // swap of its own.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Past the watcher's settling time (100 ms) and a reload's own
+        // time under this load (a debug build, other tests beside it), so
+        // each write is a swap of its own: at 200 ms apart, one run in
+        // dozens saw two writes read by one reload (49 generations).
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     swaps_done.store(true, std::sync::atomic::Ordering::SeqCst);
     let report = load.await.unwrap();
